@@ -1,0 +1,47 @@
+"""Where the bundled rules, properties, scenarios and saved traces live.
+
+In a source checkout (or an editable install) they are the top-level ``models/``,
+``properties/`` and ``counterexamples/`` directories; a wheel carries copies under
+``cowcheck/_bundled/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PKG = Path(__file__).resolve().parent
+
+
+def _root() -> Path:
+    bundled = _PKG / "_bundled"
+    if (bundled / "models").is_dir():
+        return bundled
+    return _PKG.parent
+
+
+def models_dir() -> Path:
+    return _root() / "models"
+
+
+def scenarios_dir() -> Path:
+    return models_dir() / "scenarios"
+
+
+def properties_dir() -> Path:
+    return _root() / "properties"
+
+
+def counterexamples_dir() -> Path:
+    return _root() / "counterexamples"
+
+
+def scenario_files() -> list[Path]:
+    return sorted(scenarios_dir().glob("*.toml"))
+
+
+def find_scenario(name_or_path: str) -> Path:
+    """A path as given, or the name of a bundled scenario."""
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.exists() or "/" in name_or_path:
+        return p
+    return scenarios_dir() / f"{name_or_path}.toml"

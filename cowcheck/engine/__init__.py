@@ -1,0 +1,28 @@
+"""A generic explicit-state model checker.
+
+Nothing in this package knows about memory management: a model supplies initial
+states, enabled actions, successors, a canonical key and properties (the shape of
+stateright's ``Model`` trait), and the search returns a verdict with statistics and,
+on a violation, the concrete path that reaches it.
+"""
+
+from cowcheck.engine.bfs import Bounds, search
+from cowcheck.engine.model import Invariant, Model, Step, TransitionCheck
+from cowcheck.engine.replay import ReplayOutcome, replay
+from cowcheck.engine.result import Path, SearchResult, Stats, Verdict, Violation
+
+__all__ = [
+    "Bounds",
+    "Invariant",
+    "Model",
+    "Path",
+    "ReplayOutcome",
+    "SearchResult",
+    "Stats",
+    "Step",
+    "TransitionCheck",
+    "Verdict",
+    "Violation",
+    "replay",
+    "search",
+]

@@ -1,0 +1,65 @@
+"""The contract between a model and the search."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+S = TypeVar("S")
+A = TypeVar("A")
+
+
+@dataclass(frozen=True, slots=True)
+class Step(Generic[S]):
+    """The outcome of one action: the successor state and what happened on the way.
+
+    ``notes`` are human-readable annotations (a renderer shows them under the action);
+    ``events`` are structured facts for transition properties and metrics.
+    """
+
+    state: S
+    notes: tuple[str, ...] = ()
+    events: tuple[object, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Invariant(Generic[S]):
+    """A property of every reachable state. ``check`` returns None or a message."""
+
+    id: str
+    check: Callable[[S], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionCheck(Generic[S, A]):
+    """A property of every explored transition.
+
+    With ``metric`` set, a hit is counted instead of ending the search.
+    """
+
+    id: str
+    check: Callable[[S, A, Step[S]], str | None]
+    metric: bool = False
+
+
+class Model(Protocol[S, A]):
+    """What the search needs from a model."""
+
+    def init_states(self) -> Sequence[S]: ...
+
+    def actions(self, state: S) -> Iterable[A]:
+        """Candidate actions in a deterministic order."""
+        ...
+
+    def next_step(self, state: S, action: A) -> Step[S] | None:
+        """The successor under ``action``, or None if the action is not enabled."""
+        ...
+
+    def canonical(self, state: S) -> Hashable:
+        """A key equal for states that behave identically (e.g. up to renaming)."""
+        ...
+
+    def invariants(self) -> Sequence[Invariant[S]]: ...
+
+    def transition_checks(self) -> Sequence[TransitionCheck[S, A]]: ...

@@ -1,0 +1,37 @@
+"""What every operation needs besides the state: the rule, the world's shape, the contract."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from cowcheck.mm.rule import PageView, Rule
+from cowcheck.mm.state import NO_SLOT, ZERO_FRAME
+from cowcheck.mm.work import Work
+
+
+class Ctx(NamedTuple):
+    rule: Rule
+    cells: int
+    strict: bool  # contract without the fork exception for FOLL_GET (seed 004)
+
+
+def page_view(w: Work, f: int, extra_refs: int = 0, own_lock: bool = False) -> PageView:
+    """The page as a kernel path reads it. ``extra_refs`` counts references the calling
+    path holds that the state does not show yet; ``own_lock`` means the caller holds
+    PG_locked itself, so trylock_page() is not what would fail."""
+    if f == ZERO_FRAME:
+        return PageView(1, 0, 0, False, False, 0, False, True)
+    p = w.page(f)
+    swapcount = 0
+    if p.swapcache != NO_SLOT:
+        swapcount = w.slot(p.swapcache).swapcount
+    return PageView(
+        p.refcount + extra_refs,
+        p.mapcount,
+        p.pincount,
+        p.anon_exclusive,
+        p.swapcache != NO_SLOT,
+        swapcount,
+        p.locked and not own_lock,
+        False,
+    )

@@ -1,0 +1,128 @@
+"""get_user_pages() and pin_user_pages(), slow and fast (mm/gup.c).
+
+The slow path (__get_user_pages(): follow_page_pte(), faultin_page(), retry) runs
+under the mmap read lock, which excludes fork, munmap, mprotect and (since
+29a951dfb3c3) clear_refs in the same mm. It is one step: the only racers that fit
+between its fault and its follow_page_pte() are lockless ones (reclaim, gup-fast,
+devices), and each such interleaving ends in another fault-and-retry whose outcome
+the model reaches by ordering the racer first.
+
+gup-fast (lockless_pages_from_mm() / gup_pte_range()) takes no lock at all and is
+split where racers matter: (1) read write_protect_seq (pins) and the PTE, (2) take
+the reference, (3) re-check the PTE, the exclusive bit and the seq. On any failure
+it drops the reference and falls back to the slow path.
+"""
+
+from __future__ import annotations
+
+from cowcheck.mm.context import Ctx, page_view
+from cowcheck.mm.fault import READ, UNSHARE, WRITE, handle_mm_fault
+from cowcheck.mm.rule import GupFlags
+from cowcheck.mm.state import (
+    GUPF_GRAB,
+    GUPF_RECHECK,
+    GUPF_SLOW,
+    PTE_PRESENT,
+    ZERO_FRAME,
+    GupFastOp,
+    Ref,
+)
+from cowcheck.mm.work import ModelBug, Work
+
+_MAX_RETRIES = 4  # a fault always makes progress here; more means a model bug
+
+
+def _take_ref(w: Work, pid: int, v: int, f: int, flags: GupFlags, name: str, how: str) -> None:
+    w.get_page(f, flags.pin)
+    w.refs.append(Ref(name, pid, v, f, flags.pin, flags.write, flags.longterm, True, 0))
+    rc = "zero page" if f == ZERO_FRAME else f"refcount {w.page(f).refcount}"
+    w.note(f"{how}: {flags.describe()} reference on page #{f} ({rc})")
+
+
+def gup_slow(w: Work, ctx: Ctx, pid: int, v: int, flags: GupFlags, name: str) -> bool:
+    """Returns False where GUP fails with -EFAULT (no vma, or FOLL_WRITE on !VM_WRITE)."""
+    vma = w.procs[pid].vmas[v]
+    if not vma.mapped or (flags.write and not vma.writable):
+        w.note("__get_user_pages: -EFAULT")
+        return False
+    if flags.pin:
+        w.set_proc(pid, has_pinned=True)  # mm_set_has_pinned_flag()
+    write = flags.write or ctx.rule.gup_breaks_cow(flags)
+    for _ in range(_MAX_RETRIES):
+        pte = w.pte(pid, v)
+        if pte.kind != PTE_PRESENT:
+            handle_mm_fault(w, ctx, pid, v, WRITE if write else READ)
+            continue
+        if write and not pte.writable:
+            # follow_page_pte() needs pte_write() for FOLL_WRITE: faultin_page().
+            handle_mm_fault(w, ctx, pid, v, WRITE)
+            continue
+        f = pte.target
+        if (
+            not pte.writable
+            and not flags.write
+            and ctx.rule.gup_must_unshare(flags, page_view(w, f), True)
+        ):
+            w.note("follow_page_pte: gup_must_unshare() -> -EMLINK, FAULT_FLAG_UNSHARE")
+            handle_mm_fault(w, ctx, pid, v, UNSHARE)
+            continue
+        _take_ref(w, pid, v, f, flags, name, "follow_page_pte")
+        return True
+    raise ModelBug("GUP did not converge")
+
+
+def gup_fast_start(
+    w: Work, ctx: Ctx, actor: int, pid: int, v: int, flags: GupFlags, name: str
+) -> None:
+    pr = w.procs[pid]
+    if flags.pin:
+        w.set_proc(pid, has_pinned=True)
+    seq = pr.wp_seq
+    op = GupFastOp(actor, pid, v, flags.pin, flags.write, flags.longterm, name, GUPF_SLOW, seq, -2, False)
+    if flags.pin and ctx.rule.gup_fast_checks_seq(flags) and seq & 1:
+        w.note("lockless_pages_from_mm: write_protect_seq odd (fork running) -> slow path")
+        w.inflight.append(op)
+        return
+    pte = pr.ptes[v]
+    write = flags.write or ctx.rule.gup_breaks_cow(flags)
+    if pte.kind != PTE_PRESENT or pte.target == ZERO_FRAME or (write and not pte.writable):
+        w.note("gup_pte_range: PTE not usable (none, swap, special or R/O) -> slow path")
+        w.inflight.append(op)
+        return
+    w.inflight.append(op._replace(stage=GUPF_GRAB, snap_frame=pte.target, snap_writable=pte.writable))
+    w.note(f"gup_pte_range: read PTE -> page #{pte.target}{' writable' if pte.writable else ' R/O'}")
+
+
+def gup_fast_step(w: Work, ctx: Ctx, idx: int, op: GupFastOp) -> None:
+    flags = GupFlags(op.pin, op.write, op.longterm)
+    f = op.snap_frame
+    if op.stage == GUPF_GRAB:
+        if f not in w.pages:
+            w.note("try_grab_folio: page already freed -> slow path")
+            w.inflight[idx] = op._replace(stage=GUPF_SLOW)
+            return
+        w.get_page(f, op.pin)
+        w.inflight[idx] = op._replace(stage=GUPF_RECHECK)
+        w.note(f"try_grab_folio: page #{f} refcount -> {w.page(f).refcount}")
+        return
+    if op.stage == GUPF_RECHECK:
+        pte = w.procs[op.pid].ptes[op.vpage]
+        fail = None
+        if pte.kind != PTE_PRESENT or pte.target != f or pte.writable != op.snap_writable:
+            fail = "PTE changed"
+        elif not op.snap_writable and ctx.rule.gup_must_unshare(flags, page_view(w, f), False):
+            fail = "gup_must_unshare()"
+        elif op.pin and ctx.rule.gup_fast_checks_seq(flags) and w.procs[op.pid].wp_seq != op.seq:
+            fail = "write_protect_seq changed"
+        if fail is not None:
+            w.put_page(f, op.pin)
+            w.inflight[idx] = op._replace(stage=GUPF_SLOW)
+            w.note(f"gup-fast re-check: {fail} -> drop reference, slow path")
+            return
+        del w.inflight[idx]
+        w.refs.append(Ref(op.name, op.pid, op.vpage, f, op.pin, op.write, op.longterm, True, 0))
+        w.note(f"gup-fast re-check passes: {flags.describe()} reference on page #{f}")
+        return
+    # GUPF_SLOW: the caller checked that the mmap lock can be taken.
+    del w.inflight[idx]
+    gup_slow(w, ctx, op.pid, op.vpage, flags, op.name)

@@ -1,0 +1,440 @@
+"""The abstract mm as an engine model: a scenario, a rule, properties and a contract."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cowcheck.engine import Invariant, Step, TransitionCheck
+from cowcheck.mm import access, device, fork, gup, reclaim, syscalls
+from cowcheck.mm.actions import (
+    DEVICE,
+    OUTSIDER,
+    RECLAIM,
+    SPECULATIVE,
+    Action,
+    actor_thread,
+    thread_actor,
+)
+from cowcheck.mm.canon import canonical
+from cowcheck.mm.context import Ctx
+from cowcheck.mm.property import MMProperty
+from cowcheck.mm.rule import GupFlags, Rule
+from cowcheck.mm.state import (
+    PTE_EMPTY,
+    PTE_PRESENT,
+    PTE_SWAP,
+    ZERO_FRAME,
+    ZERO_TOKEN,
+    ForkOp,
+    GupFastOp,
+    GUPF_SLOW,
+    MMState,
+    Proc,
+    Pte,
+    Slot,
+    SwapoutOp,
+    Vma,
+    bit,
+)
+from cowcheck.mm.work import Blocked, ModelBug, Work
+from cowcheck.scenario import Scenario
+
+# Which budget an action consumes. Release, DMA reads and continuations are free:
+# each reference can be released once, and reads by a device change nothing.
+_BUDGET_OF = {
+    "write": "write",
+    "read": "read",
+    "fork": "fork",
+    "dma_write": "dma_write",
+    "clear_refs": "clear_refs",
+    "mprotect": "mprotect",
+    "swapout": "swapout",
+    "munmap": "munmap",
+    "dontneed": "dontneed",
+    "dontfork": "dontfork",
+    "exit": "exit",
+    "spec_get": "spec_ref",
+}
+
+
+def _budget_kind(a: Action) -> str | None:
+    if a.op == "gup":
+        return "gup_fast" if a.fast else "gup"
+    return _BUDGET_OF.get(a.op)
+
+
+class MMModel:
+    """Implements cowcheck.engine.Model for MMState and Action."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        rule: Rule,
+        properties: Sequence[MMProperty],
+        form: str = "observational",
+        strict: bool = False,
+        failing_metrics: Sequence[str] = (),
+    ) -> None:
+        self.scenario = scenario
+        self.rule = rule
+        self.properties = tuple(properties)
+        self.form = form
+        self.ctx = Ctx(rule, scenario.cells, strict)
+        self.nv = len(scenario.vpages)
+        self.budget_kinds = tuple(k for k, _ in scenario.budget)
+        self._bidx = {k: i for i, k in enumerate(self.budget_kinds)}
+        self.failing_metrics = frozenset(failing_metrics)
+        self.litmus = scenario.kind == "litmus"
+
+    # -- engine protocol -------------------------------------------------------------
+
+    def init_states(self) -> Sequence[MMState]:
+        sc = self.scenario
+        cells = sc.cells
+        p0 = Proc(
+            True,
+            -1,
+            sc.threads,
+            False,
+            0,
+            tuple(Vma(True, vi.writable, vi.dontfork) for vi in sc.vpages),
+            (PTE_EMPTY,) * self.nv,
+            (None,) * self.nv,
+        )
+        empty = MMState(
+            (p0,),
+            (),
+            (),
+            (),
+            (),
+            (),
+            (),
+            tuple(0 for _ in sc.actors),
+            tuple(n for _, n in sc.budget),
+        )
+        w = Work(empty, self.rule.uses_anon_exclusive)
+        zero = ((ZERO_TOKEN,),) * cells
+        for v, vi in enumerate(sc.vpages):
+            if vi.state in ("none", "zero"):
+                w.set_expect(0, v, zero)
+                if vi.state == "zero":
+                    w.map_page(0, v, ZERO_FRAME, False)
+                continue
+            # Data the process wrote before the scenario starts.
+            toks = tuple(w.new_token(0, False, bit(0)) for _ in range(cells))
+            w.set_expect(0, v, tuple((t,) for t in toks))
+            if vi.state == "present":
+                f = w.alloc_page(toks, exclusive=True)
+                w.map_page(0, v, f, vi.writable)
+            else:  # swapped: written out, page freed, exclusive swap entry
+                s = max(w.slots, default=-1) + 1
+                w.slots[s] = Slot(1, -2, toks)
+                w.set_pte(0, v, Pte(PTE_SWAP, s, False, self.rule.uses_anon_exclusive))
+        return (w.freeze(),)
+
+    def canonical(self, state: MMState) -> MMState:
+        return canonical(state)
+
+    def invariants(self) -> Sequence[Invariant[MMState]]:
+        out: list[Invariant[MMState]] = []
+        for p in self.properties:
+            fn = p.check_for(self.form)
+            if fn is None or (p.metric and p.id not in self.failing_metrics):
+                continue
+            out.append(Invariant(p.id, _bind(fn, self.ctx)))
+        return out
+
+    def transition_checks(self) -> Sequence[TransitionCheck[MMState, Action]]:
+        out: list[TransitionCheck[MMState, Action]] = []
+        for p in self.properties:
+            if p.transition is None:
+                continue
+            metric = p.metric and p.id not in self.failing_metrics
+            out.append(TransitionCheck(p.id, _bind_t(p.transition, self.ctx), metric))
+        return out
+
+    def actions(self, s: MMState) -> list[Action]:
+        if s.bug:
+            return []
+        acts = [Action("step", op.actor, idx=i) for i, op in enumerate(s.inflight)]
+        if self.litmus:
+            acts += self._litmus_actions(s)
+        else:
+            acts += self._open_thread_actions(s)
+        acts += self._environment_actions(s)
+        return acts
+
+    def next_step(self, s: MMState, a: Action) -> Step[MMState] | None:
+        if s.bug:
+            return None
+        kind = _budget_kind(a)
+        charged = a.step < 0 and kind is not None
+        if charged:
+            bi = self._bidx.get(kind or "")
+            if bi is None or s.budget[bi] <= 0:
+                return None
+        w = Work(s, self.rule.uses_anon_exclusive)
+        try:
+            if not self._apply(w, s, a):
+                return None
+        except Blocked:
+            return None
+        except ModelBug as e:
+            bugged = s._replace(bug=str(e))
+            return Step(bugged, (*w.notes, f"BUG: {e}"), tuple(w.events))
+        if a.step >= 0:
+            w.pcs[a.actor] += 1
+        if charged:
+            w.budget[self._bidx[kind or ""]] -= 1
+        ns = w.freeze()
+        # An action that changes nothing but the budget leads nowhere new: a state
+        # with more budget left can do everything one with less can.
+        if charged and ns._replace(budget=s.budget) == s:
+            return None
+        return Step(ns, tuple(w.notes), tuple(w.events))
+
+    # -- naming -------------------------------------------------------------------------
+
+    def actor_name(self, actor: int) -> str:
+        special = {DEVICE: "device", RECLAIM: "reclaim", OUTSIDER: "clear_refs writer", SPECULATIVE: "speculative"}
+        if actor in special:
+            return special[actor]
+        if self.litmus:
+            return self.scenario.actors[actor].name
+        pid, tid = actor_thread(actor)
+        threads = self.scenario.threads if pid == 0 else 1
+        return f"P{pid}" if threads == 1 else f"P{pid}.T{tid}"
+
+    # -- enumeration ------------------------------------------------------------------------
+
+    @staticmethod
+    def _busy(s: MMState, actor: int) -> bool:
+        return any(op.actor == actor for op in s.inflight)
+
+    @staticmethod
+    def _being_forked(s: MMState, pid: int) -> bool:
+        return any(isinstance(op, ForkOp) and op.child == pid for op in s.inflight)
+
+    def _runnable(self, s: MMState, pid: int) -> bool:
+        return pid < len(s.procs) and s.procs[pid].alive and not self._being_forked(s, pid)
+
+    def _step_done(self, s: MMState, actor: int, step: int) -> bool:
+        pc = s.pcs[actor]
+        return pc > step + 1 or (pc == step + 1 and not self._busy(s, actor))
+
+    def _litmus_actions(self, s: MMState) -> list[Action]:
+        out = []
+        for ai, actor in enumerate(self.scenario.actors):
+            pc = s.pcs[ai]
+            if pc >= len(actor.steps) or self._busy(s, ai):
+                continue
+            st = actor.steps[pc]
+            if not all(self._step_done(s, aj, sj) for aj, sj in st.after):
+                continue
+            if actor.kind == "thread" and not self._runnable(s, actor.process):
+                continue
+            pid = actor.process if actor.kind == "thread" else st.process
+            f = st.flags
+            out.append(
+                Action(
+                    st.op,
+                    ai,
+                    pid=pid,
+                    vpage=st.vpage,
+                    cell=st.cell,
+                    pin=f.pin,
+                    write=f.write,
+                    longterm=f.longterm,
+                    fast=st.fast,
+                    name=st.ref,
+                    step=pc,
+                    prot=st.prot,
+                )
+            )
+        return out
+
+    def _has_budget(self, s: MMState, kind: str) -> bool:
+        i = self._bidx.get(kind)
+        return i is not None and s.budget[i] > 0
+
+    def _open_thread_actions(self, s: MMState) -> list[Action]:
+        out: list[Action] = []
+        hb = self._has_budget
+        kinds = self.scenario.gup_kinds
+        for pid, pr in enumerate(s.procs):
+            if not self._runnable(s, pid):
+                continue
+            # Threads are interchangeable: offer new work to the lowest idle one.
+            free = [t for t in range(pr.threads) if not self._busy(s, thread_actor(pid, t))]
+            if not free:
+                continue
+            a = thread_actor(pid, free[0])
+            for v in range(self.nv):
+                if not pr.vmas[v].mapped:
+                    continue
+                if hb(s, "write"):
+                    out += [Action("write", a, pid, v, c) for c in range(self.scenario.cells)]
+                if hb(s, "read") and pr.ptes[v].kind != PTE_PRESENT:
+                    out.append(Action("read", a, pid, v, 0))
+                for fast, kind in ((False, "gup"), (True, "gup_fast")):
+                    if hb(s, kind):
+                        out += [
+                            Action("gup", a, pid, v, pin=g.flags.pin, write=g.flags.write,
+                                   longterm=g.flags.longterm, fast=fast)
+                            for g in kinds
+                        ]
+                if hb(s, "mprotect"):
+                    out.append(Action("mprotect", a, pid, v, prot="rw" if not pr.vmas[v].writable else "ro"))
+                for op in ("munmap", "dontneed", "dontfork"):
+                    if hb(s, op):
+                        out.append(Action(op, a, pid, v))
+            if hb(s, "fork") and len(s.procs) < self.scenario.max_processes:
+                out.append(Action("fork", a, pid))
+            if hb(s, "exit") and len(free) == pr.threads:
+                out.append(Action("exit", a, pid))
+        return out
+
+    def _environment_actions(self, s: MMState) -> list[Action]:
+        """Actors outside the programs: devices, reclaim, clear_refs, speculative refs.
+        In litmus scenarios these come only from a [budget] table, if any."""
+        out: list[Action] = []
+        hb = self._has_budget
+        if not self.litmus:
+            for ri, r in enumerate(s.refs):
+                out.append(Action("release", DEVICE, r.owner, r.vpage, idx=ri))
+                if r.write and hb(s, "dma_write"):
+                    out += [Action("dma_write", DEVICE, r.owner, r.vpage, c, idx=ri) for c in range(self.scenario.cells)]
+        if hb(s, "clear_refs"):
+            out += [Action("clear_refs", OUTSIDER, pid) for pid, pr in enumerate(s.procs) if pr.alive]
+        if hb(s, "swapout"):
+            busy = {op.frame for op in s.inflight if isinstance(op, SwapoutOp)}
+            out += [Action("swapout", RECLAIM, idx=f) for f, _p in s.pages if f not in busy]
+        if hb(s, "spec_ref"):
+            out += [Action("spec_get", SPECULATIVE, idx=f) for f, _p in s.pages]
+        out += [Action("spec_put", SPECULATIVE, idx=i) for i in range(len(s.spec))]
+        return out
+
+    # -- execution -------------------------------------------------------------------------
+
+    @staticmethod
+    def _forking(w: Work, pid: int) -> bool:
+        return any(isinstance(op, ForkOp) and op.parent == pid for op in w.inflight)
+
+    def _need_mmap_lock(self, w: Work, pid: int) -> None:
+        if self._forking(w, pid):
+            raise Blocked  # fork holds the mmap lock for writing
+
+    def _ref_index(self, w: Work, a: Action) -> int | None:
+        if a.name:
+            for i, r in enumerate(w.refs):
+                if r.name == a.name:
+                    return i
+            return None
+        return a.idx if 0 <= a.idx < len(w.refs) else None
+
+    def _frame_of(self, w: Work, a: Action) -> int | None:
+        if a.pid < 0:
+            return a.idx if a.idx in w.pages else None
+        if a.pid >= len(w.procs):
+            return None
+        pte = w.pte(a.pid, a.vpage)
+        if pte.kind != PTE_PRESENT or pte.target == ZERO_FRAME:
+            return None
+        return pte.target
+
+    def _apply(self, w: Work, s: MMState, a: Action) -> bool:
+        ctx, op = self.ctx, a.op
+        if op == "step":
+            return self._continue(w, a.idx)
+        if op == "write":
+            return access.cpu_write(w, ctx, a.pid, a.vpage, a.cell, self._forking(w, a.pid))
+        if op == "read":
+            return access.cpu_read(w, ctx, a.pid, a.vpage, a.cell, self._forking(w, a.pid))
+        if op == "fork":
+            self._need_mmap_lock(w, a.pid)
+            if len(w.procs) >= self.scenario.max_processes:
+                return False
+            fork.fork_begin(w, ctx, a.actor, a.pid)
+            return True
+        if op == "gup":
+            flags = GupFlags(a.pin, a.write, a.longterm)
+            if a.fast:
+                gup.gup_fast_start(w, ctx, a.actor, a.pid, a.vpage, flags, a.name)
+                return True
+            self._need_mmap_lock(w, a.pid)
+            ok = gup.gup_slow(w, ctx, a.pid, a.vpage, flags, a.name)
+            return ok or self.litmus  # a litmus program goes on after -EFAULT
+        if op in ("release", "dma_write", "dma_read"):
+            ri = self._ref_index(w, a)
+            if ri is None:
+                return False
+            if op == "release":
+                return device.release(w, ri)
+            if op == "dma_write":
+                return device.dma_write(w, ctx, ri, a.cell)
+            return device.dma_read(w, ctx, ri, a.cell)
+        if op == "clear_refs":
+            if not w.procs[a.pid].alive:
+                return False
+            self._need_mmap_lock(w, a.pid)
+            return syscalls.clear_refs(w, ctx, a.pid) or self.litmus
+        if op == "mprotect":
+            self._need_mmap_lock(w, a.pid)
+            return syscalls.mprotect(w, a.pid, a.vpage, a.prot == "rw") or self.litmus
+        if op in ("munmap", "dontneed"):
+            self._need_mmap_lock(w, a.pid)
+            return syscalls.zap(w, ctx, a.pid, a.vpage, op == "munmap")
+        if op == "dontfork":
+            self._need_mmap_lock(w, a.pid)
+            return syscalls.madvise_dontfork(w, a.pid, a.vpage) or self.litmus
+        if op == "exit":
+            if any(
+                (isinstance(o, GupFastOp) and o.pid == a.pid) or (isinstance(o, ForkOp) and o.parent == a.pid)
+                for o in w.inflight
+            ):
+                raise Blocked
+            return syscalls.exit_mm(w, ctx, a.pid)
+        if op == "swapout":
+            f = self._frame_of(w, a)
+            if f is None or w.reclaim_holds(f):
+                return False
+            reclaim.swapout_start(w, ctx, a.actor, f)
+            return True
+        if op == "spec_get":
+            f = self._frame_of(w, a)
+            return f is not None and device.spec_get(w, f)
+        if op == "spec_put":
+            i = a.idx if a.idx >= 0 else 0
+            return i < len(w.spec) and device.spec_put(w, i)
+        raise ValueError(f"unknown action {op!r}")
+
+    def _continue(self, w: Work, idx: int) -> bool:
+        if idx >= len(w.inflight):
+            return False
+        op = w.inflight[idx]
+        if isinstance(op, ForkOp):
+            if op.next_vpage < self.nv:
+                fork.fork_copy_pte(w, self.ctx, idx, op)
+            else:
+                fork.fork_end(w, self.ctx, idx, op)
+        elif isinstance(op, GupFastOp):
+            if op.stage == GUPF_SLOW:
+                self._need_mmap_lock(w, op.pid)
+            gup.gup_fast_step(w, self.ctx, idx, op)
+        else:
+            reclaim.swapout_step(w, self.ctx, idx, op)
+        return True
+
+
+def _bind(fn: object, ctx: Ctx):  # type: ignore[no-untyped-def]
+    def check(s: MMState) -> str | None:
+        return fn(s, ctx)  # type: ignore[operator, no-any-return]
+
+    return check
+
+
+def _bind_t(fn: object, ctx: Ctx):  # type: ignore[no-untyped-def]
+    def check(s: MMState, a: Action, step: Step[MMState]) -> str | None:
+        return fn(s, step, ctx)  # type: ignore[operator, no-any-return]
+
+    return check

@@ -1,0 +1,119 @@
+"""Read-only questions about a state, for properties and rendering.
+
+``view`` answers "what would this process read here now", resolving the PTE, a
+swap entry (its swapcache page, or the data on the swap device) and an empty PTE
+(a fault would map zeroes). Reads do not change the state except by faulting, and
+a fault maps exactly what ``view`` returns, so checking views in every state is
+checking every read that could happen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from cowcheck.mm.state import (
+    NO_FRAME,
+    PTE_NONE,
+    PTE_PRESENT,
+    PTE_SWAP,
+    ZERO_FRAME,
+    ZERO_TOKEN,
+    GupFastOp,
+    MMState,
+    Page,
+    Ref,
+    Tok,
+    GUPF_RECHECK,
+    SwapoutOp,
+)
+
+
+def pages_of(s: MMState) -> dict[int, Page]:
+    return dict(s.pages)
+
+
+def toks_of(s: MMState) -> dict[int, Tok]:
+    return dict(s.toks)
+
+
+def view(s: MMState, pid: int, v: int, cells: int) -> tuple[int, ...] | None:
+    pr = s.procs[pid]
+    if not pr.alive or not pr.vmas[v].mapped:
+        return None
+    pte = pr.ptes[v]
+    if pte.kind == PTE_NONE:
+        return (ZERO_TOKEN,) * cells
+    if pte.kind == PTE_PRESENT:
+        return frame_content(s, pte.target, cells)
+    slots = dict(s.slots)
+    sl = slots.get(pte.target)
+    if sl is None:
+        return None
+    if sl.cache != NO_FRAME:
+        return frame_content(s, sl.cache, cells)
+    return sl.content
+
+
+def resolved_frame(s: MMState, pid: int, v: int) -> int | None:
+    """The page this process's mapping resolves to now (through the swapcache for a
+    swap entry), or None if it resolves to no page."""
+    pte = s.procs[pid].ptes[v]
+    if pte.kind == PTE_PRESENT:
+        return pte.target
+    if pte.kind == PTE_SWAP:
+        sl = dict(s.slots).get(pte.target)
+        if sl is not None and sl.cache != NO_FRAME:
+            return sl.cache
+    return None
+
+
+def frame_content(s: MMState, f: int, cells: int) -> tuple[int, ...] | None:
+    if f == ZERO_FRAME:
+        return (ZERO_TOKEN,) * cells
+    p = dict(s.pages).get(f)
+    return None if p is None else p.content
+
+
+class Holder(NamedTuple):
+    """Something that keeps a page alive, for bookkeeping checks and reachability."""
+
+    kind: str  # "pte", "swapcache", "ref", "gup-fast", "reclaim", "speculative"
+    pid: int  # owning process, or -1
+    detail: str
+
+
+def holders(s: MMState, f: int) -> Iterator[Holder]:
+    for pid, pr in enumerate(s.procs):
+        for v, pte in enumerate(pr.ptes):
+            if pte.kind == PTE_PRESENT and pte.target == f:
+                yield Holder("pte", pid, f"P{pid} vpage {v}")
+    p = dict(s.pages).get(f)
+    if p is not None and p.swapcache >= 0:
+        yield Holder("swapcache", -1, f"slot {p.swapcache}")
+    for r in s.refs:
+        if r.frame == f:
+            yield Holder("ref", r.owner, r.name)
+    for op in s.inflight:
+        if isinstance(op, GupFastOp) and op.stage == GUPF_RECHECK and op.snap_frame == f:
+            yield Holder("gup-fast", op.pid, "gup-fast grabbed")
+        if isinstance(op, SwapoutOp) and op.frame == f:
+            yield Holder("reclaim", -1, "isolation reference")
+    for x in s.spec:
+        if x == f:
+            yield Holder("speculative", -1, "speculative reference")
+
+
+def swap_sharers(s: MMState, slot: int) -> Iterator[tuple[int, int]]:
+    for pid, pr in enumerate(s.procs):
+        for v, pte in enumerate(pr.ptes):
+            if pte.kind == PTE_SWAP and pte.target == slot:
+                yield pid, v
+
+
+def ref_view(s: MMState, r: Ref, cells: int) -> tuple[int, ...] | None:
+    return frame_content(s, r.frame, cells)
+
+
+def who(tok: Tok) -> str:
+    return f"P{tok.writer}'s device" if tok.device else f"P{tok.writer}"

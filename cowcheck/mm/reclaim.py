@@ -1,0 +1,95 @@
+"""Swapout: shrink_page_list() on one anonymous page, in three phases (mm/vmscan.c).
+
+Reclaim holds the page lock and an isolation reference from the first phase to the
+last; it takes no mmap lock, so faults, GUP and fork run between the phases.
+(1) add_to_swap(); (2) try_to_unmap(), every PTE to a swap entry; (3) pageout() and
+__remove_mapping(), which frees the page only if nothing but the swapcache holds it.
+Phase (2) walks all the page's PTEs in one step here; splitting the rmap walk per
+PTE is a window of a later issue.
+"""
+
+from __future__ import annotations
+
+from cowcheck.mm.context import Ctx, page_view
+from cowcheck.mm.state import (
+    NO_FRAME,
+    NO_SLOT,
+    PTE_PRESENT,
+    PTE_SWAP,
+    SWAPOUT_UNMAP,
+    SWAPOUT_WRITE,
+    Pte,
+    SwapoutOp,
+)
+from cowcheck.mm.work import Blocked, Work
+
+
+def _unlock_and_put(w: Work, f: int) -> None:
+    w.set_page(f, w.page(f)._replace(locked=False))
+    w.put_page(f)
+
+
+def swapout_start(w: Work, ctx: Ctx, actor: int, f: int) -> None:
+    p = w.page(f)
+    if p.locked:
+        raise Blocked  # trylock_page() fails: reclaim skips the page
+    w.get_page(f)  # isolate_lru_page()
+    w.set_page(f, w.page(f)._replace(locked=True))
+    if p.swapcache == NO_SLOT:
+        ok, note = ctx.rule.swapout_add_to_swapcache(page_view(w, f, own_lock=True))
+        w.note(note)
+        if not ok:
+            _unlock_and_put(w, f)
+            return
+        s = w.new_slot(NO_FRAME)
+        w.add_to_swapcache(f, s)
+        w.note(f"add_to_swap: page #{f} -> swapcache, slot {s}")
+    else:
+        w.note(f"shrink_page_list: page #{f} already in the swapcache")
+    w.inflight.append(SwapoutOp(actor, f, SWAPOUT_UNMAP))
+
+
+def swapout_step(w: Work, ctx: Ctx, idx: int, op: SwapoutOp) -> None:
+    f = op.frame
+    if op.stage == SWAPOUT_UNMAP:
+        s = w.page(f).swapcache
+        for pid, pr in enumerate(w.procs):
+            for v, pte in enumerate(pr.ptes):
+                if pte.kind != PTE_PRESENT or pte.target != f:
+                    continue
+                d = ctx.rule.swapout_unmap(page_view(w, f, own_lock=True))
+                w.note(d.note)
+                if not d.proceed:
+                    # try_to_unmap() fails: the page is activated and stays resident.
+                    del w.inflight[idx]
+                    _unlock_and_put(w, f)
+                    return
+                exclusive = w.page(f).anon_exclusive
+                w.unmap_page(pid, v)
+                w.swap_duplicate(s)
+                w.set_pte(pid, v, Pte(PTE_SWAP, s, False, exclusive))
+                w.set_exclusive(f, False)
+                w.put_page(f)
+                w.note(
+                    f"try_to_unmap_one: P{pid} PTE -> swap entry (slot {s}"
+                    f"{', exclusive' if exclusive else ''})"
+                )
+        w.inflight[idx] = op._replace(stage=SWAPOUT_WRITE)
+        return
+    assert op.stage == SWAPOUT_WRITE
+    del w.inflight[idx]
+    p = w.page(f)
+    if p.mapcount:
+        w.note(f"shrink_page_list: page #{f} mapped again -> activate")
+        _unlock_and_put(w, f)
+        return
+    s = p.swapcache
+    w.slots[s] = w.slot(s)._replace(content=p.content)
+    w.note(f"pageout: page #{f} written to slot {s}")
+    if p.refcount == 2:  # the swapcache and our isolation reference
+        w.note("__remove_mapping: refcount 2 -> free the page")
+        w.delete_from_swapcache(f)
+        _unlock_and_put(w, f)
+    else:
+        w.note(f"__remove_mapping: refcount {p.refcount} != 2 -> stays in the swapcache")
+        _unlock_and_put(w, f)

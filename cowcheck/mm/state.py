@@ -1,0 +1,170 @@
+"""The abstract mm: immutable records for every piece of kernel bookkeeping we model.
+
+Everything is a NamedTuple so that states are plain tuples: immutable, cheap to hash
+and to compare. Frame, swap-slot and token numbers are anonymous identities; the
+canonical form (``canon.py``) relabels them by first appearance.
+
+What is deliberately left out, and why that is safe for the hooks modelled here:
+- PTE dirty and soft-dirty bits: no modelled hook reads them. ``pte_dirty`` matters only
+  to FOLL_FORCE/FOLL_COW (Dirty COW, a later issue); the soft-dirty write-protect of
+  ``pte_needs_soft_dirty_wp`` in ``do_swap_page`` only turns a writable mapping of an
+  exclusive page into a read-only one whose next write fault reuses it anyway.
+- anon_vma ownership (``page_move_anon_rmap``): rmap walks are modelled by scanning
+  every PTE, which is what a correct anon_vma chain would find.
+- KSM and compound pages: later issues.
+- ``GUP_PIN_COUNTING_BIAS``: a pin adds 1 to ``refcount`` and 1 to ``pincount`` instead
+  of 1024 to the refcount; ``page_maybe_dma_pinned()`` is ``pincount > 0``. The false
+  positives of the bias (1024 FOLL_GET references) are not reachable in small bounds.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+ZERO_FRAME = -1  # the shared zero page: never allocated, never freed, not refcounted
+NO_SLOT = -1
+NO_FRAME = -2
+ZERO_TOKEN = 0  # the content of a freshly zeroed page, visible to every process
+
+# PTE kinds
+PTE_NONE = 0
+PTE_PRESENT = 1
+PTE_SWAP = 2
+
+
+class Pte(NamedTuple):
+    kind: int = PTE_NONE
+    target: int = NO_FRAME  # frame (present) or swap slot (swap entry)
+    writable: bool = False
+    exclusive: bool = False  # swap PTE only: pte_swp_exclusive (1493a1913e34)
+
+
+PTE_EMPTY = Pte()
+
+
+class Page(NamedTuple):
+    """struct page / folio of an order-0 anonymous page."""
+
+    refcount: int  # page_count(): mappings + swapcache + GUP + transient references
+    mapcount: int  # page_mapcount()
+    pincount: int  # FOLL_PIN references; page_maybe_dma_pinned() == pincount > 0
+    anon_exclusive: bool  # PG_anon_exclusive (only rules that have it set it)
+    swapcache: int  # swap slot when PageSwapCache, else NO_SLOT
+    locked: bool  # PG_locked, held by reclaim across its phases
+    content: tuple[int, ...]  # one token per cell
+
+
+class Slot(NamedTuple):
+    """A swap slot: its swap count, its swapcache page and what was written out."""
+
+    swapcount: int  # swap PTEs that reference the slot (swap_map without SWAP_HAS_CACHE)
+    cache: int  # swapcache page, or NO_FRAME
+    content: tuple[int, ...]  # data on the swap device; () until first written out
+
+
+class Vma(NamedTuple):
+    mapped: bool = True
+    writable: bool = True  # VM_WRITE (private anonymous: always a COW mapping)
+    dontfork: bool = False  # VM_DONTCOPY from MADV_DONTFORK
+
+
+class Proc(NamedTuple):
+    """An mm_struct with its threads."""
+
+    alive: bool
+    parent: int  # -1 for the initial process
+    threads: int
+    has_pinned: bool  # mm->has_pinned / MMF_HAS_PINNED
+    wp_seq: int  # mm->write_protect_seq (57efa1fe5957)
+    vmas: tuple[Vma, ...]
+    ptes: tuple[Pte, ...]
+    # Ghost: per vpage, per cell, the tokens a correct kernel may show this process
+    # (sorted); None where nothing is mapped.
+    expect: tuple[tuple[tuple[int, ...], ...] | None, ...]
+
+
+class Ref(NamedTuple):
+    """A reference taken by GUP and held by a device or the kernel on its behalf."""
+
+    name: str
+    owner: int
+    vpage: int
+    frame: int
+    pin: bool  # FOLL_PIN (else FOLL_GET)
+    write: bool  # FOLL_WRITE
+    longterm: bool  # FOLL_LONGTERM
+    attached: bool  # the owner still maps the vpage the reference was taken on
+    crossed: int  # bitmask of children forked while the reference was held
+
+
+class Tok(NamedTuple):
+    """Who wrote a token and which processes may legitimately observe it (ghost)."""
+
+    writer: int  # pid
+    device: bool  # written by a device through a reference owned by ``writer``
+    visible: int  # bitmask of pids
+
+
+# In-flight multi-step kernel paths -------------------------------------------------
+
+
+class ForkOp(NamedTuple):
+    """copy_page_range() between its PTE copies (mmap write lock held by the parent)."""
+
+    actor: int
+    parent: int
+    child: int
+    next_vpage: int
+
+
+GUPF_GRAB = 1  # PTE read, reference not yet taken
+GUPF_RECHECK = 2  # reference taken, PTE not yet re-checked
+GUPF_SLOW = 3  # fell back to the slow path; waits for the mmap lock
+
+
+class GupFastOp(NamedTuple):
+    """lockless_pages_from_mm() / gup_pte_range() between its steps."""
+
+    actor: int
+    pid: int
+    vpage: int
+    pin: bool
+    write: bool
+    longterm: bool
+    name: str
+    stage: int
+    seq: int  # write_protect_seq read at the start (pins only)
+    snap_frame: int  # the PTE read at the start
+    snap_writable: bool
+
+
+SWAPOUT_UNMAP = 1  # in swapcache, page locked; try_to_unmap() next
+SWAPOUT_WRITE = 2  # unmapped; pageout() and __remove_mapping() next
+
+
+class SwapoutOp(NamedTuple):
+    """shrink_page_list() on one page, holding the page lock and an isolation reference."""
+
+    actor: int
+    frame: int
+    stage: int
+
+
+InFlight = ForkOp | GupFastOp | SwapoutOp
+
+
+class MMState(NamedTuple):
+    procs: tuple[Proc, ...]
+    pages: tuple[tuple[int, Page], ...]  # sorted by frame id
+    slots: tuple[tuple[int, Slot], ...]  # sorted by slot id
+    refs: tuple[Ref, ...]
+    toks: tuple[tuple[int, Tok], ...]  # sorted by token id
+    inflight: tuple[InFlight, ...]
+    spec: tuple[int, ...]  # frames held by speculative references (sorted)
+    pcs: tuple[int, ...]  # litmus program counter per actor
+    budget: tuple[int, ...]  # remaining budget per action kind (scenario order)
+    bug: str = ""  # set when a path hit a kernel BUG_ON-class inconsistency; terminal
+
+
+def bit(pid: int) -> int:
+    return 1 << pid

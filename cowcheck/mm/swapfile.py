@@ -1,0 +1,22 @@
+"""reuse_swap_page() (mm/swapfile.c, until its removal in 5.18), shared by the eras
+that used it: every fault path of the mapcount rule, and do_swap_page() of the
+page_count rule up to 5.17."""
+
+from __future__ import annotations
+
+from cowcheck.mm.rule import PageView
+
+
+def reuse_swap_page(page: PageView) -> tuple[bool, bool, str]:
+    """Returns (reuse, delete_from_swap_cache, note).
+
+    Under the page lock: reuse iff mapcount + swapcount <= 1; with a count of exactly
+    one and the page in the swapcache, the swapcache copy is dropped ("The remaining
+    swap count will be freed soon"). Writeback is not modelled, so that always happens.
+    """
+    count = page.mapcount + page.swapcount
+    reuse = count <= 1
+    drop = reuse and page.swapcache and count == 1
+    what = "reuse" if reuse else "copy"
+    note = f"reuse_swap_page: mapcount {page.mapcount} + swapcount {page.swapcount} = {count} -> {what}"
+    return reuse, drop, note

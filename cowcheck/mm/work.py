@@ -1,0 +1,290 @@
+"""A mutable working copy of an MMState, used while one action executes.
+
+Operations mutate a ``Work`` and ``freeze()`` it back into an immutable state. The
+bookkeeping primitives here (get_page/put_page, swap_free, zap) are shared
+mechanism: rules never touch counts directly, they only answer hook questions.
+"""
+
+from __future__ import annotations
+
+from cowcheck.mm.state import (
+    NO_FRAME,
+    NO_SLOT,
+    PTE_EMPTY,
+    PTE_PRESENT,
+    PTE_SWAP,
+    ZERO_FRAME,
+    ZERO_TOKEN,
+    GupFastOp,
+    InFlight,
+    MMState,
+    Page,
+    Proc,
+    Pte,
+    Ref,
+    Slot,
+    SwapoutOp,
+    Tok,
+    bit,
+)
+
+
+class Blocked(Exception):
+    """The action would sleep (on a page lock or the mmap lock): it is not enabled now."""
+
+
+class ModelBug(Exception):
+    """Bookkeeping went wrong in a way the kernel would BUG_ON."""
+
+
+class Work:
+    __slots__ = (
+        "procs",
+        "pages",
+        "slots",
+        "refs",
+        "toks",
+        "inflight",
+        "spec",
+        "pcs",
+        "budget",
+        "notes",
+        "events",
+        "_uses_pae",
+    )
+
+    def __init__(self, s: MMState, uses_pae: bool) -> None:
+        self.procs: list[Proc] = list(s.procs)
+        self.pages: dict[int, Page] = dict(s.pages)
+        self.slots: dict[int, Slot] = dict(s.slots)
+        self.refs: list[Ref] = list(s.refs)
+        self.toks: dict[int, Tok] = dict(s.toks)
+        self.inflight: list[InFlight] = list(s.inflight)
+        self.spec: list[int] = list(s.spec)
+        self.pcs: list[int] = list(s.pcs)
+        self.budget: list[int] = list(s.budget)
+        self.notes: list[str] = []
+        self.events: list[object] = []
+        self._uses_pae = uses_pae
+
+    def freeze(self) -> MMState:
+        return MMState(
+            tuple(self.procs),
+            tuple(sorted(self.pages.items())),
+            tuple(sorted(self.slots.items())),
+            tuple(self.refs),
+            tuple(sorted(self.toks.items())),
+            tuple(self.inflight),
+            tuple(sorted(self.spec)),
+            tuple(self.pcs),
+            tuple(self.budget),
+        )
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    # ids ------------------------------------------------------------------------
+
+    def _new_frame_id(self) -> int:
+        # Never reuse a number still named anywhere (a gup-fast PTE snapshot may
+        # name a freed frame): a stale snapshot must see "freed", not a new page.
+        used = set(self.pages)
+        for op in self.inflight:
+            if isinstance(op, GupFastOp):
+                used.add(op.snap_frame)
+        return max(used, default=-1) + 1
+
+    def new_token(self, writer: int, device: bool, visible: int) -> int:
+        t = max(self.toks, default=ZERO_TOKEN) + 1
+        self.toks[t] = Tok(writer, device, visible)
+        return t
+
+    # pages ------------------------------------------------------------------------
+
+    def page(self, f: int) -> Page:
+        try:
+            return self.pages[f]
+        except KeyError:
+            raise ModelBug(f"use of freed page #{f}") from None
+
+    def content(self, f: int, cells: int) -> tuple[int, ...]:
+        if f == ZERO_FRAME:
+            return (ZERO_TOKEN,) * cells
+        return self.page(f).content
+
+    def alloc_page(self, content: tuple[int, ...], exclusive: bool) -> int:
+        f = self._new_frame_id()
+        self.pages[f] = Page(1, 0, 0, exclusive and self._uses_pae, NO_SLOT, False, content)
+        return f
+
+    def get_page(self, f: int, pin: bool = False) -> None:
+        if f == ZERO_FRAME:
+            return
+        p = self.page(f)
+        self.pages[f] = p._replace(refcount=p.refcount + 1, pincount=p.pincount + int(pin))
+
+    def put_page(self, f: int, pin: bool = False) -> None:
+        if f == ZERO_FRAME:
+            return
+        p = self.page(f)
+        rc = p.refcount - 1
+        if rc < 0 or (pin and p.pincount == 0):
+            raise ModelBug(f"page #{f}: refcount underflow")
+        if rc == 0:
+            if p.mapcount or p.swapcache != NO_SLOT or p.locked:
+                raise ModelBug(f"page #{f} freed while mapped, in swapcache or locked")
+            del self.pages[f]
+            self.note(f"page #{f} freed")
+            return
+        self.pages[f] = p._replace(refcount=rc, pincount=p.pincount - int(pin))
+
+    def set_page(self, f: int, p: Page) -> None:
+        self.pages[f] = p
+
+    def set_exclusive(self, f: int, value: bool) -> None:
+        if f == ZERO_FRAME or not self._uses_pae:
+            return
+        p = self.page(f)
+        if p.anon_exclusive != value:
+            self.pages[f] = p._replace(anon_exclusive=value)
+
+    def write_cell(self, f: int, cell: int, token: int) -> None:
+        p = self.page(f)
+        c = list(p.content)
+        c[cell] = token
+        self.pages[f] = p._replace(content=tuple(c))
+
+    # rmap ---------------------------------------------------------------------------
+
+    def map_page(self, pid: int, v: int, f: int, writable: bool) -> None:
+        """Install a present PTE. The caller already holds the reference it turns into."""
+        if f != ZERO_FRAME:
+            p = self.page(f)
+            self.pages[f] = p._replace(mapcount=p.mapcount + 1)
+        self.set_pte(pid, v, Pte(PTE_PRESENT, f, writable, False))
+
+    def unmap_page(self, pid: int, v: int) -> int:
+        """page_remove_rmap() + clear the PTE; returns the frame (reference not dropped)."""
+        pte = self.pte(pid, v)
+        if pte.kind != PTE_PRESENT:
+            raise ModelBug("unmap of a non-present PTE")
+        f = pte.target
+        if f != ZERO_FRAME:
+            p = self.page(f)
+            self.pages[f] = p._replace(mapcount=p.mapcount - 1)
+        self.set_pte(pid, v, PTE_EMPTY)
+        return f
+
+    # swap ---------------------------------------------------------------------------
+
+    def slot(self, s: int) -> Slot:
+        try:
+            return self.slots[s]
+        except KeyError:
+            raise ModelBug(f"use of freed swap slot {s}") from None
+
+    def new_slot(self, frame: int) -> int:
+        s = max(self.slots, default=-1) + 1
+        self.slots[s] = Slot(0, frame, ())
+        return s
+
+    def add_to_swapcache(self, f: int, s: int) -> None:
+        p = self.page(f)
+        self.pages[f] = p._replace(swapcache=s, refcount=p.refcount + 1)
+        self.slots[s] = self.slot(s)._replace(cache=f)
+
+    def delete_from_swapcache(self, f: int) -> None:
+        """delete_from_swap_cache(): drop the swapcache reference; free an unused slot."""
+        p = self.page(f)
+        s = p.swapcache
+        self.pages[f] = p._replace(swapcache=NO_SLOT)
+        sl = self.slot(s)
+        if sl.swapcount == 0:
+            del self.slots[s]
+        else:
+            self.slots[s] = sl._replace(cache=NO_FRAME)
+        self.put_page(f)
+
+    def swap_duplicate(self, s: int) -> None:
+        sl = self.slot(s)
+        self.slots[s] = sl._replace(swapcount=sl.swapcount + 1)
+
+    def swap_free(self, s: int) -> None:
+        """swap_free(): drop one swap PTE's count; the swapcache page, if any, stays."""
+        sl = self.slot(s)
+        if sl.swapcount <= 0:
+            raise ModelBug(f"swap slot {s}: swap count underflow")
+        if sl.swapcount == 1 and sl.cache == NO_FRAME:
+            del self.slots[s]
+        else:
+            self.slots[s] = sl._replace(swapcount=sl.swapcount - 1)
+
+    def free_swap_and_cache(self, s: int) -> None:
+        """free_swap_and_cache() on zap: the last swap PTE gone, reclaim an unlocked
+        unmapped swapcache page (__try_to_reclaim_swap with TTRS_UNMAPPED)."""
+        self.swap_free(s)
+        sl = self.slots.get(s)
+        if sl is not None and sl.swapcount == 0 and sl.cache != NO_FRAME:
+            p = self.page(sl.cache)
+            if not p.locked and p.mapcount == 0:
+                self.delete_from_swapcache(sl.cache)
+
+    # processes ------------------------------------------------------------------------
+
+    def pte(self, pid: int, v: int) -> Pte:
+        return self.procs[pid].ptes[v]
+
+    def set_pte(self, pid: int, v: int, pte: Pte) -> None:
+        pr = self.procs[pid]
+        ptes = list(pr.ptes)
+        ptes[v] = pte
+        self.procs[pid] = pr._replace(ptes=tuple(ptes))
+
+    def set_proc(self, pid: int, **changes: object) -> None:
+        self.procs[pid] = self.procs[pid]._replace(**changes)  # type: ignore[arg-type]
+
+    def expect(self, pid: int, v: int) -> tuple[tuple[int, ...], ...] | None:
+        return self.procs[pid].expect[v]
+
+    def set_expect(self, pid: int, v: int, value: tuple[tuple[int, ...], ...] | None) -> None:
+        pr = self.procs[pid]
+        ex = list(pr.expect)
+        ex[v] = value
+        self.procs[pid] = pr._replace(expect=tuple(ex))
+
+    def set_expect_cell(self, pid: int, v: int, cell: int, toks: tuple[int, ...]) -> None:
+        cur = self.expect(pid, v)
+        if cur is None:
+            return
+        cells = list(cur)
+        cells[cell] = tuple(sorted(toks))
+        self.set_expect(pid, v, tuple(cells))
+
+    def share_tokens_with(self, pid: int, child: int, only: set[int] | None = None) -> None:
+        """Tokens ``pid`` may see become visible to ``child`` (history before divergence)."""
+        b, c = bit(pid), bit(child)
+        for t, tok in list(self.toks.items()):
+            if tok.visible & b and (only is None or t in only):
+                self.toks[t] = tok._replace(visible=tok.visible | c)
+
+    def zap_pte(self, pid: int, v: int) -> None:
+        """zap_pte_range() for one PTE: drop the mapping's reference or swap count."""
+        pte = self.pte(pid, v)
+        if pte.kind == PTE_PRESENT:
+            f = self.unmap_page(pid, v)
+            self.put_page(f)
+        elif pte.kind == PTE_SWAP:
+            self.set_pte(pid, v, PTE_EMPTY)
+            self.free_swap_and_cache(pte.target)
+
+    def detach_refs(self, pid: int, v: int | None) -> None:
+        """The owner's mapping is gone: its references owe coherency to nobody now."""
+        for i, r in enumerate(self.refs):
+            if r.owner == pid and (v is None or r.vpage == v) and r.attached:
+                self.refs[i] = r._replace(attached=False)
+
+    def busy_actor(self, actor: int) -> bool:
+        return any(op.actor == actor for op in self.inflight)
+
+    def reclaim_holds(self, f: int) -> bool:
+        return any(isinstance(op, SwapoutOp) and op.frame == f for op in self.inflight)

@@ -1,0 +1,113 @@
+"""R4, PageAnonExclusive: "mm: COW fixes part 2: reliable GUP pins of anonymous pages"
+(David Hildenbrand, v5.19), at the level of mainline for the hooks modelled here.
+
+- do_wp_page(): an exclusive page is reused at once; otherwise
+  wp_can_reuse_anon_folio(): refcount > 3 or > 1 + swapcache -> copy; trylock fails
+  -> copy; free the swap if no swap entry uses it; reuse iff refcount == 1
+  [kernel-reference A/R4(1), 5.19 do_wp_page()].
+- GUP may only pin exclusive anonymous pages: a R/O pin of a R/O-mapped page that is
+  not exclusive triggers FAULT_FLAG_UNSHARE (c89357e27f20, a7f226604170). For the
+  shared zero page, a R/O FOLL_LONGTERM pin in a COW mapping unshares too
+  (84209e87c696, v6.2): without it the pin and the mapping diverge on the next write.
+- fork: folio_try_dup_anon_rmap() fails for an exclusive, maybe-pinned page with
+  MMF_HAS_PINNED, which is then copied for the child; otherwise the exclusive bit is
+  cleared and the page shared (fb3d824d1a46). An exclusive swap entry is marked shared.
+- gup-fast: write_protect_seq for pins (57efa1fe5957); after the PTE re-check, put
+  and fall back if gup_must_unshare() (a7f226604170).
+- swapout: shrink_folio_list() does not add maybe-pinned pages to the swapcache
+  (feb889fb40fa); try_to_unmap_one() backs off when folio_try_share_anon_rmap_pte()
+  fails and otherwise remembers the exclusive bit in the swap PTE (1493a1913e34).
+- swap-in: exclusive iff the swap PTE was exclusive or refcount == 1 after
+  should_try_to_free_swap() (c145e0b47c77 and 5.19); mapped writable if VM_WRITE.
+- clear_refs: pte_is_pinned() still skips pinned pages (9348b73c2e1b).
+
+The model is sequentially consistent: the memory-ordering fix 088b8aa537c2 (v6.1,
+B11) has nothing to add here and the pre-6.1 race it closes cannot be shown.
+"""
+
+from cowcheck.mm.rule import (
+    ForkDecision,
+    GupFlags,
+    PageView,
+    Rule,
+    SwapinDecision,
+    UnmapDecision,
+    WpDecision,
+)
+
+
+class AnonExclusive(Rule):
+    name = "anon-exclusive"
+    title = "PageAnonExclusive: exclusive pages are reused, shared ones copied; GUP pins only exclusive pages"
+    kernels = "v5.19+ (with the v6.2 zero-page long-term unshare)"
+    commits = (
+        "6c287605fd56 mm: remember exclusively mapped anonymous pages with PG_anon_exclusive",
+        "fb3d824d1a46 mm/rmap: split page_dup_rmap() into page_dup_file_rmap() and page_try_dup_anon_rmap()",
+        "c89357e27f20 mm: support GUP-triggered unsharing of anonymous pages",
+        "a7f226604170 mm/gup: trigger FAULT_FLAG_UNSHARE when R/O-pinning a possibly shared anonymous page",
+        "1493a1913e34 mm/swap: remember PG_anon_exclusive via a swp pte bit",
+        "84209e87c696 mm/gup: reliable R/O long-term pinning in COW mappings",
+    )
+    uses_anon_exclusive = True
+    has_write_protect_seq = True
+
+    def do_wp_page(self, page: PageView, unshare: bool) -> WpDecision:
+        if page.exclusive:
+            what = "nothing to unshare" if unshare else "wp_page_reuse"
+            return WpDecision(True, f"do_wp_page: PageAnonExclusive -> {what}")
+        rc = page.refcount
+        if rc > 3 or rc > 1 + int(page.swapcache):
+            return WpDecision(False, f"wp_can_reuse_anon_folio: refcount {rc} -> wp_page_copy")
+        if page.locked:
+            return WpDecision(False, "wp_can_reuse_anon_folio: folio_trylock() fails -> wp_page_copy")
+        free = page.swapcache and page.swapcount == 0
+        if free:
+            rc -= 1  # folio_free_swap()
+        if rc != 1:
+            return WpDecision(False, f"wp_can_reuse_anon_folio: refcount {rc} != 1 -> wp_page_copy")
+        return WpDecision(True, "wp_can_reuse_anon_folio: refcount 1 -> SetPageAnonExclusive, reuse", free_swapcache=free)
+
+    def gup_must_unshare(self, flags: GupFlags, page: PageView, have_vma: bool) -> bool:
+        if not flags.pin or flags.write:
+            return False
+        if page.zero:
+            # Not anon: only R/O long-term pins in COW mappings (all private anon
+            # mappings are; without a vma, gup-fast assumes so too).
+            return flags.longterm
+        return not page.exclusive
+
+    def gup_fast_checks_seq(self, flags: GupFlags) -> bool:
+        return flags.pin
+
+    def fork_present(self, page: PageView, parent_has_pinned: bool) -> ForkDecision:
+        if page.exclusive and parent_has_pinned and page.maybe_dma_pinned:
+            return ForkDecision(True, "folio_try_dup_anon_rmap_pte: -EBUSY (maybe pinned) -> copy_present_page for child")
+        return ForkDecision(False, "folio_try_dup_anon_rmap_pte: ClearPageAnonExclusive, share, wrprotect")
+
+    def swapout_add_to_swapcache(self, page: PageView) -> tuple[bool, str]:
+        if page.maybe_dma_pinned:
+            return False, "shrink_folio_list: folio_maybe_dma_pinned() -> keep"
+        return True, "add_to_swap"
+
+    def swapout_unmap(self, page: PageView) -> UnmapDecision:
+        if page.exclusive and page.maybe_dma_pinned:
+            return UnmapDecision(False, "try_to_unmap_one: folio_try_share_anon_rmap_pte() fails (maybe pinned) -> restore PTE, abort")
+        return UnmapDecision(True, "try_to_unmap_one: swap entry")
+
+    def do_swap_page(self, page: PageView, write: bool, pte_exclusive: bool) -> SwapinDecision:
+        rc = page.refcount
+        # swap_free() first; should_try_to_free_swap(): a write fault and only us and
+        # the swapcache hold the page; folio_free_swap() needs no swap entry left.
+        free = page.swapcache and write and rc == 2 and page.swapcount - 1 == 0
+        if free:
+            rc -= 1
+        exclusive = pte_exclusive or rc == 1
+        why = "pte_swp_exclusive" if pte_exclusive else f"refcount {rc}"
+        what = "RMAP_EXCLUSIVE, writable" if exclusive else "shared, R/O"
+        return SwapinDecision(exclusive, exclusive, f"do_swap_page: {why} -> {what}", free)
+
+    def clear_refs_skips(self, page: PageView, has_pinned: bool) -> bool:
+        return has_pinned and page.maybe_dma_pinned
+
+
+RULE = AnonExclusive()

@@ -1,0 +1,44 @@
+"""R0, the classic mapcount rule (Linux <= 5.7 for base pages).
+
+do_wp_page() takes the page lock (sleeping for it) and reuses the page iff
+reuse_swap_page(): mapcount + swapcount <= 1 [kernel-reference A/R0(1), v5.7
+do_wp_page()]. GUP references are invisible to the decision, so:
+- a R/O GUP keeps a reference on whatever is mapped, with no COW break: the root of
+  CVE-2020-29374 (missed COW, B4);
+- fork write-protects and shares a pinned page like any other: the DMA target becomes
+  COW-shared (B5, B6); MADV_DONTFORK (f822566165dd, v2.6.17) was the workaround;
+- clear_refs, mprotect and swap are harmless: an exclusive page is always reused.
+gup-fast has no write_protect_seq (it came in 5.11). swap-in reuses through
+reuse_swap_page() too [v5.7 do_swap_page()].
+
+Modelled: base pages only; the THP (page_trans_huge_mapcount) and KSM branches are
+later issues.
+"""
+
+from cowcheck.mm.rule import PageView, Rule, SwapinDecision, WpDecision
+from cowcheck.mm.swapfile import reuse_swap_page
+
+
+class Mapcount(Rule):
+    name = "mapcount"
+    title = "reuse iff mapcount + swapcount <= 1 (reuse_swap_page)"
+    kernels = "<= v5.7 (base pages); THP and swap-in until v5.17"
+    commits = (
+        "c475a8ab625d can_share_swap_page: use page_mapcount",
+        "f822566165dd [PATCH] madvise MADV_DONTFORK/MADV_DOFORK",
+    )
+
+    def do_wp_page(self, page: PageView, unshare: bool) -> WpDecision:
+        if page.locked:
+            return WpDecision(False, "do_wp_page: lock_page() sleeps", wait_lock=True)
+        reuse, drop, note = reuse_swap_page(page)
+        return WpDecision(reuse, f"do_wp_page: {note}", free_swapcache=drop)
+
+    def do_swap_page(self, page: PageView, write: bool, pte_exclusive: bool) -> SwapinDecision:
+        if not write:
+            return SwapinDecision(False, False, "do_swap_page: read fault -> map R/O")
+        reuse, drop, note = reuse_swap_page(page)
+        return SwapinDecision(reuse, reuse, f"do_swap_page: {note}", drop)
+
+
+RULE = Mapcount()

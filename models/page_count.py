@@ -1,0 +1,56 @@
+"""R2, the page_count rule as merged for Linux 5.9.
+
+09854ba94c6a "mm: do_wp_page() simplification" (Linus, v5.9): an anonymous page is
+reused only if page_count == 1, after a successful trylock_page() and mapcount == 1
+[kernel-reference A/R2(1), v5.10.13 do_wp_page()]. Any extra reference forces a
+copy: GUP (FOLL_GET and FOLL_PIN alike), the swapcache, reclaim's isolation
+reference, speculative references.
+
+fork: 70e806e4e645 "mm: Do early cow for pinned pages during fork() for ptes"
+(Peter Xu, v5.9): with mm->has_pinned and page_maybe_dma_pinned(), the child gets a
+copy at once and the parent keeps its writable page [A/R2(2)].
+
+This is the 5.9 level: none of the 5.11 fixes (57efa1fe5957 write_protect_seq in
+gup-fast, 9348b73c2e1b clear_refs skipping pinned pages, feb889fb40fa swapcache
+skipping pinned pages). swap-in still uses reuse_swap_page() [A/R2(6), v5.10 code].
+Also merged with it: a308c71bf1e6 (R1's forced COW on GUP removed) and
+1a0cf26323c8 (reuse_ksm_page() removed; KSM is not modelled).
+"""
+
+from cowcheck.mm.rule import ForkDecision, PageView, Rule, SwapinDecision, WpDecision
+from cowcheck.mm.swapfile import reuse_swap_page
+
+
+class PageCount(Rule):
+    name = "page-count"
+    title = "reuse iff page_count == 1 (do_wp_page() simplification)"
+    kernels = "v5.9 - v5.10 (before the 5.11 fixes)"
+    commits = (
+        "09854ba94c6a mm: do_wp_page() simplification",
+        "70e806e4e645 mm: Do early cow for pinned pages during fork() for ptes",
+        "a308c71bf1e6 mm/gup: Remove enfornced COW mechanism",
+    )
+
+    def do_wp_page(self, page: PageView, unshare: bool) -> WpDecision:
+        rc, mc = page.refcount, page.mapcount
+        if rc != 1:
+            return WpDecision(False, f"do_wp_page: page_count {rc} != 1 -> wp_page_copy")
+        if page.locked:
+            return WpDecision(False, "do_wp_page: trylock_page() fails -> wp_page_copy")
+        if mc != 1:
+            return WpDecision(False, f"do_wp_page: page_mapcount {mc} != 1 -> wp_page_copy")
+        return WpDecision(True, "do_wp_page: page_count 1, mapcount 1 -> wp_page_reuse")
+
+    def fork_present(self, page: PageView, parent_has_pinned: bool) -> ForkDecision:
+        if parent_has_pinned and page.maybe_dma_pinned:
+            return ForkDecision(True, "copy_present_page: has_pinned && page_maybe_dma_pinned -> copy for child")
+        return ForkDecision(False, "copy_present_pte: share, wrprotect parent and child")
+
+    def do_swap_page(self, page: PageView, write: bool, pte_exclusive: bool) -> SwapinDecision:
+        if not write:
+            return SwapinDecision(False, False, "do_swap_page: read fault -> map R/O")
+        reuse, drop, note = reuse_swap_page(page)
+        return SwapinDecision(reuse, reuse, f"do_swap_page: {note}", drop)
+
+
+RULE = PageCount()

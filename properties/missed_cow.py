@@ -1,0 +1,90 @@
+"""missed-cow: isolation. Kernel failure: a COW that should have happened did not, and
+data leaks between processes (CVE-2020-29374, B4: "unintended read access").
+
+Observational: no process, and no device reading through a process's reference, can
+read a token that another process wrote after the two diverged.
+Structural: no process maps a page writable while another process can still reach it
+(through a PTE, a swap entry sharing its swapcache slot, or a GUP reference): its next
+write would leak.
+"""
+
+from __future__ import annotations
+
+from cowcheck.mm.actions import cell_addr
+from cowcheck.mm.context import Ctx
+from cowcheck.mm.contract import describe_ref, owes_device_writes
+from cowcheck.mm.observe import ref_view, swap_sharers, view, who
+from cowcheck.mm.property import MMProperty
+from cowcheck.mm.state import PTE_PRESENT, ZERO_FRAME, MMState, Ref, bit
+
+
+def _exempt(r: Ref, pid: int, ctx: Ctx) -> bool:
+    """A FOLL_GET write reference held across a fork: what passes between it and the
+    children forked meanwhile is outside the contract (open(2))."""
+    return r.write and not owes_device_writes(r, ctx.strict) and bool(r.crossed & bit(pid))
+
+
+def observational(s: MMState, ctx: Ctx) -> str | None:
+    toks = dict(s.toks)
+    for pid, pr in enumerate(s.procs):
+        if not pr.alive:
+            continue
+        for v in range(len(pr.vmas)):
+            vw = view(s, pid, v, ctx.cells)
+            for c, t in enumerate(vw or ()):
+                tok = toks.get(t)
+                if tok is not None and not tok.visible & bit(pid):
+                    return (
+                        f"leak from {who(tok)} into P{pid}: P{pid} reads t{t} at "
+                        f"{cell_addr(v, c)}, written by {who(tok)} after they diverged"
+                    )
+    for r in s.refs:
+        for c, t in enumerate(ref_view(s, r, ctx.cells) or ()):
+            tok = toks.get(t)
+            if tok is None or tok.visible & bit(r.owner) or _exempt(r, tok.writer, ctx):
+                continue
+            return (
+                f"leak from {who(tok)} into P{r.owner}: the device reads t{t} through "
+                f"P{r.owner}'s {describe_ref(r)} in page #{r.frame}"
+            )
+    return None
+
+
+def structural(s: MMState, ctx: Ctx) -> str | None:
+    slots = dict(s.slots)
+    pages = dict(s.pages)
+    for pid, pr in enumerate(s.procs):
+        for v, pte in enumerate(pr.ptes):
+            if pte.kind != PTE_PRESENT or not pte.writable or pte.target == ZERO_FRAME:
+                continue
+            f = pte.target
+            other = None
+            for q, qr in enumerate(s.procs):
+                for qv, qp in enumerate(qr.ptes):
+                    if q != pid and qp.kind == PTE_PRESENT and qp.target == f:
+                        other = f"P{q}'s PTE at vaddr+{qv * 4096}"
+            pg = pages.get(f)
+            if other is None and pg is not None and pg.swapcache in slots:
+                for q, qv in swap_sharers(s, pg.swapcache):
+                    if q != pid:
+                        other = f"P{q}'s swap entry at vaddr+{qv * 4096}"
+            if other is None:
+                for r in s.refs:
+                    if r.frame == f and r.owner != pid and not _exempt(r, pid, ctx):
+                        other = f"P{r.owner}'s {describe_ref(r)}"
+            if other is not None:
+                return (
+                    f"P{pid} maps page #{f} writable while {other} still reaches it: "
+                    f"P{pid}'s next write leaks from P{pid} into the other side"
+                )
+    return None
+
+
+PROPERTY = MMProperty(
+    id="missed-cow",
+    title="no data leaks between processes after fork",
+    models="missed COW: CVE-2020-29374 (vmsplice in the child), leaks through swap (B4)",
+    cite="kernel-reference B4; Hildenbrand <3ae33b08-d9ef-f846-56fb-645e3b9b4c66@redhat.com> (missed/wrong/unnecessary COW)",
+    observational=observational,
+    structural=structural,
+)
