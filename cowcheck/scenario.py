@@ -35,6 +35,7 @@ BUDGET_KINDS = (
     "dontfork",
     "exit",
     "spec_ref",
+    "total",  # every charged action also consumes this: a bound on the run's length
 )
 ACTOR_KINDS = ("thread", "device", "kernel", "outsider")
 # Which litmus operations each kind of actor may run.

@@ -3,9 +3,10 @@ data leaks between processes (CVE-2020-29374, B4: "unintended read access").
 
 Observational: no process, and no device reading through a process's reference, can
 read a token that another process wrote after the two diverged.
-Structural: no process maps a page writable while another process can still reach it
-(through a PTE, a swap entry sharing its swapcache slot, or a GUP reference): its next
-write would leak.
+Structural: nobody can write a page that another process can still reach: no process
+maps a page writable, and no device holds a write reference whose data belongs to its
+owner, while another process reaches the page through a PTE, a swap entry sharing its
+swapcache slot, or a GUP reference. The next write would leak.
 """
 
 from __future__ import annotations
@@ -50,33 +51,43 @@ def observational(s: MMState, ctx: Ctx) -> str | None:
     return None
 
 
+def _other_reacher(s: MMState, f: int, pid: int, ctx: Ctx) -> str | None:
+    """Who other than ``pid`` can read page ``f``, if anyone."""
+    for q, qr in enumerate(s.procs):
+        for qv, qp in enumerate(qr.ptes):
+            if q != pid and qp.kind == PTE_PRESENT and qp.target == f:
+                return f"P{q}'s PTE at vaddr+{qv * 4096}"
+    pg = dict(s.pages).get(f)
+    if pg is not None and pg.swapcache in dict(s.slots):
+        for q, qv in swap_sharers(s, pg.swapcache):
+            if q != pid:
+                return f"P{q}'s swap entry at vaddr+{qv * 4096}"
+    for r in s.refs:
+        if r.frame == f and r.owner != pid and not _exempt(r, pid, ctx):
+            return f"P{r.owner}'s {describe_ref(r)}"
+    return None
+
+
 def structural(s: MMState, ctx: Ctx) -> str | None:
-    slots = dict(s.slots)
-    pages = dict(s.pages)
     for pid, pr in enumerate(s.procs):
-        for v, pte in enumerate(pr.ptes):
+        for pte in pr.ptes:
             if pte.kind != PTE_PRESENT or not pte.writable or pte.target == ZERO_FRAME:
                 continue
-            f = pte.target
-            other = None
-            for q, qr in enumerate(s.procs):
-                for qv, qp in enumerate(qr.ptes):
-                    if q != pid and qp.kind == PTE_PRESENT and qp.target == f:
-                        other = f"P{q}'s PTE at vaddr+{qv * 4096}"
-            pg = pages.get(f)
-            if other is None and pg is not None and pg.swapcache in slots:
-                for q, qv in swap_sharers(s, pg.swapcache):
-                    if q != pid:
-                        other = f"P{q}'s swap entry at vaddr+{qv * 4096}"
-            if other is None:
-                for r in s.refs:
-                    if r.frame == f and r.owner != pid and not _exempt(r, pid, ctx):
-                        other = f"P{r.owner}'s {describe_ref(r)}"
+            other = _other_reacher(s, pte.target, pid, ctx)
             if other is not None:
                 return (
-                    f"P{pid} maps page #{f} writable while {other} still reaches it: "
-                    f"P{pid}'s next write leaks from P{pid} into the other side"
+                    f"P{pid} maps page #{pte.target} writable while {other} still reaches it: "
+                    f"P{pid}'s next write leaks out of P{pid}"
                 )
+    for r in s.refs:
+        if not (r.write and owes_device_writes(r, ctx.strict)) or r.frame == ZERO_FRAME:
+            continue
+        other = _other_reacher(s, r.frame, r.owner, ctx)
+        if other is not None:
+            return (
+                f"P{r.owner}'s device can write page #{r.frame} through {describe_ref(r)} while "
+                f"{other} still reaches it: the device's next write leaks out of P{r.owner}"
+            )
     return None
 
 

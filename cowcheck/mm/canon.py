@@ -109,7 +109,7 @@ def canonical(s: MMState) -> MMState:
         for op in s.inflight
         if isinstance(op, GupFastOp | SwapoutOp | ForkOp)
     )
-    return MMState(
+    c = MMState(
         tuple(procs),
         tuple(new_pages),
         tuple(new_slots),
@@ -121,3 +121,4 @@ def canonical(s: MMState) -> MMState:
         s.budget,
         s.bug,
     )
+    return s if c == s else c  # share the object: most states are already canonical

@@ -20,16 +20,16 @@ def dma_write(w: Work, ctx: Ctx, ri: int, cell: int) -> bool:
     visible = bit(owner) | (r.crossed if exempt else 0)
     t = w.new_token(owner, True, visible)
     w.write_cell(r.frame, cell, t)
-    if r.attached and alive:
-        if exempt:
-            # Outside the contract: the data may or may not reach the owner and the
-            # children forked while the reference was held.
-            for q in [owner] + [c for c in range(len(w.procs)) if r.crossed & bit(c)]:
-                ex = w.expect(q, r.vpage)
-                if w.procs[q].alive and ex is not None:
-                    w.set_expect_cell(q, r.vpage, cell, (*ex[cell], t))
-        else:
-            w.set_expect_cell(owner, r.vpage, cell, (t,))
+    if exempt:
+        # Outside the contract: the data may or may not reach the owner and the
+        # children forked while the reference was held, whatever they map now.
+        sharers = [c for c in range(len(w.procs)) if r.crossed & bit(c)]
+        for q in ([owner] if r.attached else []) + sharers:
+            ex = w.expect(q, r.vpage)
+            if w.procs[q].alive and ex is not None:
+                w.set_expect_cell(q, r.vpage, cell, (*ex[cell], t))
+    elif r.attached and alive:
+        w.set_expect_cell(owner, r.vpage, cell, (t,))
     w.note(f"DMA write token t{t} through {describe_ref(r)} into page #{r.frame}")
     return True
 

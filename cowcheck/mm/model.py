@@ -83,6 +83,7 @@ class MMModel:
         self.nv = len(scenario.vpages)
         self.budget_kinds = tuple(k for k, _ in scenario.budget)
         self._bidx = {k: i for i, k in enumerate(self.budget_kinds)}
+        self._total = self._bidx.get("total")
         self.failing_metrics = frozenset(failing_metrics)
         self.litmus = scenario.kind == "litmus"
 
@@ -171,7 +172,7 @@ class MMModel:
         charged = a.step < 0 and kind is not None
         if charged:
             bi = self._bidx.get(kind or "")
-            if bi is None or s.budget[bi] <= 0:
+            if bi is None or s.budget[bi] <= 0 or (self._total is not None and s.budget[self._total] <= 0):
                 return None
         w = Work(s, self.rule.uses_anon_exclusive)
         try:
@@ -186,6 +187,8 @@ class MMModel:
             w.pcs[a.actor] += 1
         if charged:
             w.budget[self._bidx[kind or ""]] -= 1
+            if self._total is not None:
+                w.budget[self._total] -= 1
         ns = w.freeze()
         # An action that changes nothing but the budget leads nowhere new: a state
         # with more budget left can do everything one with less can.
@@ -255,6 +258,8 @@ class MMModel:
 
     def _has_budget(self, s: MMState, kind: str) -> bool:
         i = self._bidx.get(kind)
+        if self._total is not None and s.budget[self._total] <= 0:
+            return False
         return i is not None and s.budget[i] > 0
 
     def _open_thread_actions(self, s: MMState) -> list[Action]:

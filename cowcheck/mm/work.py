@@ -90,7 +90,7 @@ class Work:
         # name a freed frame): a stale snapshot must see "freed", not a new page.
         used = set(self.pages)
         for op in self.inflight:
-            if isinstance(op, GupFastOp):
+            if isinstance(op, GupFastOp) and op.snap_frame >= 0:
                 used.add(op.snap_frame)
         return max(used, default=-1) + 1
 

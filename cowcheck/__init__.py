@@ -1,0 +1,7 @@
+"""cowcheck: a model checker for Linux copy-on-write versus get_user_pages semantics."""
+
+from cowcheck.api import CheckReport, build_model, check
+from cowcheck.errors import InputError
+
+__version__ = "0.1.0"
+__all__ = ["CheckReport", "InputError", "build_model", "check"]

@@ -1,0 +1,3 @@
+from cowcheck.cli import main
+
+main()

@@ -1,0 +1,170 @@
+"""The library API: what the CLI calls, and what tests and notebooks can call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cowcheck.catalog import find_scenario
+from cowcheck.engine import Bounds, SearchResult, Stats, Verdict, search
+from cowcheck.errors import InputError
+from cowcheck.minimise import minimise as minimise_actions
+from cowcheck.mm.actions import Action
+from cowcheck.mm.model import MMModel
+from cowcheck.mm.property import FORMS
+from cowcheck.mm.rule import Rule
+from cowcheck.mm.state import MMState
+from cowcheck.properties import select
+from cowcheck.rules import load_rule
+from cowcheck.scenario import Scenario, load_scenario
+from cowcheck.trace import Trace, build_trace
+
+
+@dataclass(slots=True)
+class CheckReport:
+    scenario: Scenario
+    rule: Rule
+    properties: list[str]  # as requested; empty means the defaults
+    form: str
+    strict: bool
+    bounds: Bounds
+    result: SearchResult[MMState, Action]
+    model: MMModel
+    trace: Trace | None = None
+    raw_length: int | None = None  # BFS path length before minimisation
+    metrics: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.result.verdict
+
+    @property
+    def stats(self) -> Stats:
+        return self.result.stats
+
+    @property
+    def exit_code(self) -> int:
+        return self.verdict.exit_code
+
+    def summary(self) -> str:
+        st = self.stats
+        figures = (
+            f"{st.states} states, {st.transitions} transitions, depth {st.max_depth}, "
+            f"{st.seconds:.2f}s ({st.states_per_second:,.0f} states/s)"
+        )
+        head = f"{self.scenario.name} under {self.rule.name}"
+        if self.verdict is Verdict.HOLDS:
+            return f"holds: {head}: {figures}; bounds: {self.bounds_text()}"
+        if self.verdict is Verdict.INCOMPLETE:
+            return (
+                f"incomplete: {head}: {self.result.incomplete_reason}; explored {figures}; "
+                f"nothing found, but not every state within the bounds was explored"
+            )
+        assert self.trace is not None
+        return (
+            f"violated: {head}: {self.trace.property_id} in {len(self.trace)} steps "
+            f"(shortest found by BFS: {self.raw_length}); explored {figures}"
+        )
+
+    def bounds_text(self) -> str:
+        budget = ", ".join(f"{k} {n}" for k, n in self.scenario.budget)
+        parts = [
+            f"{self.scenario.kind} scenario",
+            f"{len(self.scenario.vpages)} vpage(s), {self.scenario.cells} cells",
+            f"up to {self.scenario.max_processes} processes",
+        ]
+        if budget:
+            parts.append(f"budget: {budget}")
+        parts.append(f"search bounds: {self.bounds.describe()}")
+        return "; ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        st = self.stats
+        d: dict[str, Any] = {
+            "verdict": self.verdict.value,
+            "exit_code": self.exit_code,
+            "rule": self.rule.name,
+            "scenario": self.scenario.name,
+            "properties": self.properties or [p.id for p in self.model.properties],
+            "form": self.form,
+            "strict": self.strict,
+            "bounds": self.bounds_text(),
+            "incomplete_reason": self.result.incomplete_reason,
+            "stats": {
+                "states": st.states,
+                "transitions": st.transitions,
+                "depth": st.max_depth,
+                "seconds": round(st.seconds, 3),
+                "states_per_second": round(st.states_per_second),
+                "peak_rss_mb": round(st.peak_rss_mb, 1),
+            },
+            "metrics": self.metrics,
+        }
+        if self.trace is not None:
+            d["violation"] = {"property": self.trace.property_id, "message": self.trace.message}
+            d["trace"] = [
+                {"actor": s.actor, "action": s.action.to_json(), "label": s.label, "notes": list(s.notes)}
+                for s in self.trace.steps
+            ]
+        return d
+
+
+def resolve_scenario(scenario: Scenario | str | Path) -> Scenario:
+    if isinstance(scenario, Scenario):
+        return scenario
+    return load_scenario(find_scenario(str(scenario)))
+
+
+def resolve_rule(rule: Rule | str) -> Rule:
+    return rule if isinstance(rule, Rule) else load_rule(rule)
+
+
+def build_model(
+    scenario: Scenario | str | Path,
+    rule: Rule | str,
+    properties: Sequence[str] | None = None,
+    form: str = "observational",
+    strict: bool = False,
+) -> MMModel:
+    if form not in FORMS:
+        raise InputError("--form", None, f"unknown form {form!r} (expected one of: {', '.join(FORMS)})")
+    props, failing = select(list(properties) if properties else None)
+    return MMModel(resolve_scenario(scenario), resolve_rule(rule), props, form, strict, failing)
+
+
+def check(
+    scenario: Scenario | str | Path,
+    rule: Rule | str,
+    properties: Sequence[str] | None = None,
+    *,
+    form: str = "observational",
+    strict: bool = False,
+    bounds: Bounds | None = None,
+    minimise: bool = True,
+    progress: Callable[[Stats, int], None] | None = None,
+) -> CheckReport:
+    """Explore ``scenario`` under ``rule``; on a violation, minimise and keep the trace."""
+    bounds = bounds or Bounds()
+    model = build_model(scenario, rule, properties, form, strict)
+    result = search(model, bounds, progress)
+    report = CheckReport(
+        model.scenario,
+        model.rule,
+        list(properties) if properties else [],
+        form,
+        strict,
+        bounds,
+        result,
+        model,
+        metrics=dict(result.metrics),
+    )
+    v = result.violation
+    if v is not None:
+        actions = list(v.path.actions)
+        report.raw_length = len(actions)
+        if minimise:
+            actions = minimise_actions(model, actions, v.property_id)
+        report.trace = build_trace(model, actions, v.property_id)
+    return report

@@ -1,0 +1,228 @@
+"""The command line: a thin layer over cowcheck.api.
+
+Exit codes (stable): 0 holds, 1 violated, 2 bad input, 3 incomplete.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cowcheck.api import CheckReport, check
+from cowcheck.catalog import scenario_files
+from cowcheck.engine import Bounds, Stats
+from cowcheck.errors import InputError
+from cowcheck.expectations import CatalogRow, run_catalog
+from cowcheck.properties import all_properties
+from cowcheck.render import render_columns
+from cowcheck.rules import builtin_rules
+from cowcheck.scenario import load_scenario
+from cowcheck.tracefile import replay_file, save
+
+EXIT_BAD_INPUT = 2
+
+app = typer.Typer(
+    add_completion=True,
+    no_args_is_help=True,
+    help="Model checker for Linux copy-on-write versus GUP. Exit codes: 0 holds, 1 violated, "
+    "2 bad input, 3 incomplete.",
+    pretty_exceptions_enable=False,
+)
+# Piped output keeps whole lines: tables are not squeezed to 80 columns.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _bounds(max_states: int | None, max_depth: int | None, timeout: float | None) -> Bounds:
+    for name, v in (("--max-states", max_states), ("--max-depth", max_depth)):
+        if v is not None and v < 1:
+            raise InputError(name, None, f"expected a positive integer, got {v}")
+    if timeout is not None and timeout <= 0:
+        raise InputError("--timeout", None, f"expected a positive number of seconds, got {timeout:g}")
+    return Bounds(max_states=max_states, max_depth=max_depth, timeout=timeout)
+
+
+def _progress(enabled: bool) -> Any:
+    if not enabled or not err.is_terminal:
+        return None
+
+    def show(stats: Stats, queue: int) -> None:
+        err.print(
+            f"\r  {stats.states:,} states, depth {stats.max_depth}, "
+            f"{stats.states_per_second:,.0f} states/s, queue {queue:,}",
+            end="",
+        )
+
+    return show
+
+
+def _print_report(rep: CheckReport) -> None:
+    if rep.trace is not None:
+        title = f"cowcheck: {rep.scenario.name} under {rep.rule.name}" + (" (--strict)" if rep.strict else "")
+        out.print(render_columns(rep.trace, title), markup=False)
+        out.print()
+    out.print(rep.summary(), markup=False)
+    metrics = ", ".join(f"{k}: {v} explored transitions" for k, v in rep.metrics.items())
+    if metrics:
+        out.print(f"metrics: {metrics}", markup=False)
+
+
+@app.command("check")
+def check_cmd(
+    scenario: Annotated[str, typer.Argument(help="A scenario file, or the name of a bundled one.")],
+    rule: Annotated[str, typer.Option("--rule", "-r", help="A built-in rule or a path to a rule file.")],
+    prop: Annotated[list[str] | None, typer.Option("--property", "-p", help="Check only these (repeatable).")] = None,
+    form: Annotated[str, typer.Option(help="observational (ground truth) or structural.")] = "observational",
+    strict: Annotated[bool, typer.Option(help="Drop the fork exception for FOLL_GET (seed 004).")] = False,
+    max_states: Annotated[int | None, typer.Option(help="Stop after this many states: incomplete.")] = None,
+    max_depth: Annotated[int | None, typer.Option(help="Do not explore deeper: incomplete.")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds: incomplete.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable report on stdout.")] = False,
+    save_to: Annotated[Path | None, typer.Option("--save", help="Write the counterexample here (JSON).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    """Check a scenario under a rule: 'holds' with the figures, or a minimal counterexample."""
+    rep = check(
+        scenario,
+        rule,
+        prop or None,
+        form=form,
+        strict=strict,
+        bounds=_bounds(max_states, max_depth, timeout),
+        progress=_progress(not (quiet or as_json)),
+    )
+    if err.is_terminal and not (quiet or as_json):
+        err.print("\r" + " " * 70 + "\r", end="")
+    if save_to is not None and rep.trace is not None:
+        save(rep, save_to)
+    if as_json:
+        print(json.dumps(rep.to_json(), indent=2))
+    else:
+        _print_report(rep)
+        if save_to is not None and rep.trace is not None:
+            out.print(f"counterexample saved to {save_to}", markup=False)
+    raise typer.Exit(rep.exit_code)
+
+
+@app.command("replay")
+def replay_cmd(
+    trace: Annotated[Path, typer.Argument(help="A saved counterexample (JSON).")],
+    rule: Annotated[str | None, typer.Option("--rule", "-r", help="Replay under this rule instead.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Re-run a saved trace; exit 1 if it still fails, 0 if it no longer does."""
+    rp = replay_file(trace, rule)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "trace": str(trace),
+                    "rule": rp.rule.name,
+                    "still_fails": rp.still_fails,
+                    "property": rp.trace.property_id,
+                    "message": rp.trace.message,
+                    "expected_property": rp.expected_property,
+                    "diverged_at": rp.trace.diverged_at,
+                },
+                indent=2,
+            )
+        )
+    else:
+        title = f"replay of {trace} under {rp.rule.name}"
+        out.print(render_columns(rp.trace, title), markup=False)
+        out.print()
+        out.print(rp.describe(), markup=False)
+    raise typer.Exit(1 if rp.still_fails else 0)
+
+
+@app.command("rules")
+def rules_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the built-in rules with their kernel versions and commits."""
+    rules = builtin_rules()
+    if as_json:
+        print(json.dumps([{"name": r.name, "title": r.title, "kernels": r.kernels, "commits": list(r.commits)}
+                          for r in rules.values()], indent=2))
+        return
+    t = Table("rule", "kernels", "decision", "commits", show_lines=True)
+    for r in rules.values():
+        t.add_row(r.name, r.kernels, r.title, "\n".join(r.commits))
+    out.print(t)
+
+
+@app.command("scenarios")
+def scenarios_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the bundled scenarios and the verdicts they expect."""
+    scs = [load_scenario(f) for f in scenario_files()]
+    if as_json:
+        print(json.dumps([{"name": s.name, "kind": s.kind, "title": s.title, "path": s.path, "source": s.source,
+                           "expect": s.expect, "expect_strict": s.expect_strict} for s in scs], indent=2))
+        return
+    t = Table("scenario", "kind", "title", "expected", show_lines=True)
+    for s in scs:
+        exp = ", ".join(f"{k}: {v}" for k, v in s.expect.items())
+        if s.expect_strict:
+            exp += "\n--strict: " + ", ".join(f"{k}: {v}" for k, v in s.expect_strict.items())
+        t.add_row(s.name, s.kind, s.title, exp)
+    out.print(t)
+
+
+@app.command("properties")
+def properties_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the properties, the kernel failure each models, and its forms."""
+    props = all_properties()
+    if as_json:
+        print(json.dumps([{"id": p.id, "title": p.title, "models": p.models, "metric": p.metric,
+                           "forms": [f for f in ("observational", "structural") if p.check_for(f)]}
+                          for p in props.values()], indent=2))
+        return
+    t = Table("id", "checks", "kernel failure", "kind", show_lines=True)
+    for p in props.values():
+        t.add_row(p.id, p.title, p.models, "metric (fails only with --property)" if p.metric else "property")
+    out.print(t)
+
+
+@app.command("catalog")
+def catalog_cmd(
+    rule: Annotated[list[str] | None, typer.Option("--rule", "-r", help="Only these rules (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Run every bundled scenario under every rule and compare with the expected verdicts.
+
+    Exit 0 if every verdict matches its scenario file, 1 otherwise."""
+    table = Table("scenario", "rule", "expected", "got", "steps", "states", "seconds")
+
+    def row_out(r: CatalogRow) -> None:
+        if as_json:
+            return
+        name = r.scenario + (" (--strict)" if r.strict else "")
+        steps = str(len(r.report.trace)) if r.report.trace else "-"
+        got = r.got if r.ok else f"{r.got}  MISMATCH"
+        table.add_row(name, r.rule, r.expected or "-", got, steps, f"{r.report.stats.states:,}",
+                      f"{r.report.stats.seconds:.2f}")
+
+    rows = run_catalog(rule or None, on_row=row_out)
+    bad = [r for r in rows if not r.ok]
+    if as_json:
+        print(json.dumps([{"scenario": r.scenario, "rule": r.rule, "strict": r.strict, "expected": r.expected,
+                           "got": r.got, "ok": r.ok, **r.report.to_json()["stats"]} for r in rows], indent=2))
+    else:
+        out.print(table)
+        out.print(f"{len(rows) - len(bad)} of {len(rows)} verdicts as expected", markup=False)
+    raise typer.Exit(1 if bad else 0)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=True)
+    except InputError as e:
+        err.print(f"cowcheck: error: {e}", markup=False)
+        sys.exit(EXIT_BAD_INPUT)
+    except KeyboardInterrupt:
+        err.print("cowcheck: interrupted", markup=False)
+        sys.exit(3)
