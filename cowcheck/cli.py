@@ -146,8 +146,15 @@ def rules_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List the built-in rules with their kernel versions and commits."""
     rules = builtin_rules()
     if as_json:
-        print(json.dumps([{"name": r.name, "title": r.title, "kernels": r.kernels, "commits": list(r.commits)}
-                          for r in rules.values()], indent=2))
+        print(
+            json.dumps(
+                [
+                    {"name": r.name, "title": r.title, "kernels": r.kernels, "commits": list(r.commits)}
+                    for r in rules.values()
+                ],
+                indent=2,
+            )
+        )
         return
     t = Table("rule", "kernels", "decision", "commits", show_lines=True)
     for r in rules.values():
@@ -160,8 +167,23 @@ def scenarios_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
     """List the bundled scenarios and the verdicts they expect."""
     scs = [load_scenario(f) for f in scenario_files()]
     if as_json:
-        print(json.dumps([{"name": s.name, "kind": s.kind, "title": s.title, "path": s.path, "source": s.source,
-                           "expect": s.expect, "expect_strict": s.expect_strict} for s in scs], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": s.name,
+                        "kind": s.kind,
+                        "title": s.title,
+                        "path": s.path,
+                        "source": s.source,
+                        "expect": s.expect,
+                        "expect_strict": s.expect_strict,
+                    }
+                    for s in scs
+                ],
+                indent=2,
+            )
+        )
         return
     t = Table("scenario", "kind", "title", "expected", show_lines=True)
     for s in scs:
@@ -177,9 +199,21 @@ def properties_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
     """List the properties, the kernel failure each models, and its forms."""
     props = all_properties()
     if as_json:
-        print(json.dumps([{"id": p.id, "title": p.title, "models": p.models, "metric": p.metric,
-                           "forms": [f for f in ("observational", "structural") if p.check_for(f)]}
-                          for p in props.values()], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": p.id,
+                        "title": p.title,
+                        "models": p.models,
+                        "metric": p.metric,
+                        "forms": [f for f in ("observational", "structural") if p.check_for(f)],
+                    }
+                    for p in props.values()
+                ],
+                indent=2,
+            )
+        )
         return
     t = Table("id", "checks", "kernel failure", "kind", show_lines=True)
     for p in props.values():
@@ -203,14 +237,36 @@ def catalog_cmd(
         name = r.scenario + (" (--strict)" if r.strict else "")
         steps = str(len(r.report.trace)) if r.report.trace else "-"
         got = r.got if r.ok else f"{r.got}  MISMATCH"
-        table.add_row(name, r.rule, r.expected or "-", got, steps, f"{r.report.stats.states:,}",
-                      f"{r.report.stats.seconds:.2f}")
+        table.add_row(
+            name,
+            r.rule,
+            r.expected or "-",
+            got,
+            steps,
+            f"{r.report.stats.states:,}",
+            f"{r.report.stats.seconds:.2f}",
+        )
 
     rows = run_catalog(rule or None, on_row=row_out)
     bad = [r for r in rows if not r.ok]
     if as_json:
-        print(json.dumps([{"scenario": r.scenario, "rule": r.rule, "strict": r.strict, "expected": r.expected,
-                           "got": r.got, "ok": r.ok, **r.report.to_json()["stats"]} for r in rows], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "scenario": r.scenario,
+                        "rule": r.rule,
+                        "strict": r.strict,
+                        "expected": r.expected,
+                        "got": r.got,
+                        "ok": r.ok,
+                        **r.report.to_json()["stats"],
+                    }
+                    for r in rows
+                ],
+                indent=2,
+            )
+        )
     else:
         out.print(table)
         out.print(f"{len(rows) - len(bad)} of {len(rows)} verdicts as expected", markup=False)

@@ -18,7 +18,7 @@ def outcome(report: CheckReport) -> str:
     if report.verdict is Verdict.VIOLATED:
         assert report.trace is not None and report.trace.property_id is not None
         return report.trace.property_id
-    return report.verdict.value
+    return str(report.verdict.value)
 
 
 @dataclass(frozen=True, slots=True)

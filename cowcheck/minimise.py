@@ -9,6 +9,7 @@ in as few context switches as the interleaving allows.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from cowcheck.engine import replay
@@ -28,7 +29,7 @@ def _fails(model: MMModel, actions: Sequence[Action], prop: str) -> int | None:
 
 
 def _switches(actions: Sequence[Action]) -> int:
-    return sum(1 for a, b in zip(actions, actions[1:], strict=False) if a.actor != b.actor)
+    return sum(1 for a, b in itertools.pairwise(actions) if a.actor != b.actor)
 
 
 def minimise(model: MMModel, actions: Sequence[Action], prop: str) -> list[Action]:

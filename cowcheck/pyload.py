@@ -26,7 +26,7 @@ def load_module(path: Path, prefix: str) -> ModuleType:
         spec.loader.exec_module(mod)
     except SyntaxError as e:
         raise InputError(f"{where}:{e.lineno}", None, f"syntax error: {e.msg}") from None
-    except Exception as e:  # noqa: BLE001 - any failure in user code is bad input
+    except Exception as e:
         tb = traceback.extract_tb(e.__traceback__)
         line = next((fr.lineno for fr in reversed(tb) if fr.filename == str(path)), None)
         loc = f"{where}:{line}" if line else where

@@ -52,11 +52,13 @@ def describe_state(s: MMState) -> list[str]:
         pinned = ", MMF_HAS_PINNED" if pr.has_pinned else ""
         lines.append(f"P{pid}: {'; '.join(ptes)}{pinned}")
     for r in s.refs:
-        flags = ("FOLL_PIN" if r.pin else "FOLL_GET") + ("|FOLL_WRITE" if r.write else "") + (
-            "|FOLL_LONGTERM" if r.longterm else ""
+        foll = (
+            ("FOLL_PIN" if r.pin else "FOLL_GET")
+            + ("|FOLL_WRITE" if r.write else "")
+            + ("|FOLL_LONGTERM" if r.longterm else "")
         )
         lines.append(
-            f"reference {r.name or '(unnamed)'}: P{r.owner} {flags} on {_page(r.frame)}"
+            f"reference {r.name or '(unnamed)'}: P{r.owner} {foll} on {_page(r.frame)}"
             f"{'' if r.attached else ' (detached)'}"
         )
     return lines

@@ -19,6 +19,7 @@ from typing import Any
 from cowcheck.errors import InputError
 from cowcheck.mm.rule import GupFlags
 
+NO_FLAGS = GupFlags(False, False, False)
 VPAGE_STATES = ("none", "present", "zero", "swapped")
 BUDGET_KINDS = (
     "fork",
@@ -92,7 +93,7 @@ class LitmusStep:
     op: str
     vpage: int = 0
     cell: int = 0
-    flags: GupFlags = GupFlags(False, False, False)
+    flags: GupFlags = NO_FLAGS
     fast: bool = False
     ref: str = ""
     prot: str = ""
@@ -161,9 +162,7 @@ class _Reader:
             raise self.err(fld, f"expected a string, got {v!r}")
         return v
 
-    def int_(
-        self, d: dict[str, Any], key: str, fld: str, default: int, lo: int = 0, hi: int = 1 << 30
-    ) -> int:
+    def int_(self, d: dict[str, Any], key: str, fld: str, default: int, lo: int = 0, hi: int = 1 << 30) -> int:
         v = d.get(key, default)
         if isinstance(v, bool) or not isinstance(v, int):
             raise self.err(fld, f"expected an integer, got {v!r}")
@@ -177,7 +176,9 @@ class _Reader:
             raise self.err(fld, f"expected true or false, got {v!r}")
         return v
 
-    def choice(self, d: dict[str, Any], key: str, fld: str, choices: tuple[str, ...], default: str | None = None) -> str:
+    def choice(
+        self, d: dict[str, Any], key: str, fld: str, choices: tuple[str, ...], default: str | None = None
+    ) -> str:
         v = self.str_(d, key, fld, default)
         if v not in choices:
             raise self.err(fld, f"unknown value {v!r} (expected one of: {', '.join(choices)})")
@@ -221,7 +222,19 @@ def parse_scenario(text: str, where: str) -> Scenario:
     r = _Reader(where)
     r.no_extra(
         doc,
-        ("name", "title", "kind", "description", "source", "world", "vpage", "actor", "budget", "gup_kinds", "expect"),
+        (
+            "name",
+            "title",
+            "kind",
+            "description",
+            "source",
+            "world",
+            "vpage",
+            "actor",
+            "budget",
+            "gup_kinds",
+            "expect",
+        ),
         "",
     )
     name = r.str_(doc, "name", "name")
@@ -253,7 +266,7 @@ def parse_scenario(text: str, where: str) -> Scenario:
 
     btab = r.table(doc, "budget", "budget")
     budget: list[tuple[str, int]] = []
-    for k, v in btab.items():
+    for k in btab:
         if k not in BUDGET_KINDS:
             raise r.err(f"budget.{k}", f"unknown action kind (expected one of: {', '.join(BUDGET_KINDS)})")
         budget.append((k, r.int_(btab, k, f"budget.{k}", 0, 0, 16)))
@@ -276,7 +289,7 @@ def parse_scenario(text: str, where: str) -> Scenario:
     expect: dict[str, str] = {}
     expect_strict: dict[str, str] = {}
     notes = ""
-    for k, v in exp.items():
+    for k in exp:
         if k == "notes":
             notes = r.str_(exp, k, "expect.notes")
         elif k == "strict":
@@ -337,17 +350,13 @@ def _parse_actors(
             if n >= limit:
                 raise r.err(
                     f"{fld}.process",
-                    f"process {proc} has {limit} thread(s) (world.threads for process 0; "
-                    "a forked child has 1)",
+                    f"process {proc} has {limit} thread(s) (world.threads for process 0; a forked child has 1)",
                 )
             thread_slots[(proc, n)] = names[i]
         steps_raw = a.get("steps", [])
         if not isinstance(steps_raw, list) or not steps_raw:
             raise r.err(f"{fld}.steps", "expected a non-empty list of steps")
-        steps = [
-            _parse_step(r, s, f"{fld}.steps[{j}]", akind, nv, cells, maxp, names)
-            for j, s in enumerate(steps_raw)
-        ]
+        steps = [_parse_step(r, s, f"{fld}.steps[{j}]", akind, nv, cells, maxp, names) for j, s in enumerate(steps_raw)]
         actors.append(Actor(names[i], akind, proc, tuple(steps)))
     for i, act in enumerate(actors):
         for j, st in enumerate(act.steps):
@@ -364,7 +373,7 @@ def _parse_step(
     r: _Reader, s: Any, fld: str, akind: str, nv: int, cells: int, maxp: int, names: list[str]
 ) -> LitmusStep:
     if not isinstance(s, dict):
-        raise r.err(fld, "expected an inline table such as { op = \"write\", vpage = 0, cell = 1 }")
+        raise r.err(fld, 'expected an inline table such as { op = "write", vpage = 0, cell = 1 }')
     op = r.str_(s, "op", f"{fld}.op")
     if op not in OP_FIELDS:
         raise r.err(f"{fld}.op", f"unknown action {op!r} (expected one of: {', '.join(OP_FIELDS)})")
@@ -380,10 +389,10 @@ def _parse_step(
     if isinstance(raw_after, str):
         raw_after = [raw_after]
     if not isinstance(raw_after, list):
-        raise r.err(f"{fld}.after", "expected \"actor:step\" or a list of them")
+        raise r.err(f"{fld}.after", 'expected "actor:step" or a list of them')
     for x in raw_after:
         if not isinstance(x, str) or ":" not in x:
-            raise r.err(f"{fld}.after", f"expected \"actor:step\" (step counted from 1), got {x!r}")
+            raise r.err(f"{fld}.after", f'expected "actor:step" (step counted from 1), got {x!r}')
         an, _, sn = x.rpartition(":")
         if an not in names:
             raise r.err(f"{fld}.after", f"unknown actor {an!r} (expected one of: {', '.join(names)})")
@@ -393,7 +402,7 @@ def _parse_step(
     flags = GupFlags(False, False, False)
     if op == "gup":
         if "flags" not in s:
-            raise r.err(f"{fld}.flags", "missing (expected a list such as [\"FOLL_PIN\", \"FOLL_WRITE\"])")
+            raise r.err(f"{fld}.flags", 'missing (expected a list such as ["FOLL_PIN", "FOLL_WRITE"])')
         flags = _parse_flags(r, s["flags"], f"{fld}.flags")
     if op in ("gup", "release", "dma_write", "dma_read") and "ref" not in s:
         raise r.err(f"{fld}.ref", "missing (expected the reference's name)")

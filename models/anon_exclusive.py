@@ -65,7 +65,9 @@ class AnonExclusive(Rule):
             rc -= 1  # folio_free_swap()
         if rc != 1:
             return WpDecision(False, f"wp_can_reuse_anon_folio: refcount {rc} != 1 -> wp_page_copy")
-        return WpDecision(True, "wp_can_reuse_anon_folio: refcount 1 -> SetPageAnonExclusive, reuse", free_swapcache=free)
+        return WpDecision(
+            True, "wp_can_reuse_anon_folio: refcount 1 -> SetPageAnonExclusive, reuse", free_swapcache=free
+        )
 
     def gup_must_unshare(self, flags: GupFlags, page: PageView, have_vma: bool) -> bool:
         if not flags.pin or flags.write:
@@ -81,7 +83,9 @@ class AnonExclusive(Rule):
 
     def fork_present(self, page: PageView, parent_has_pinned: bool) -> ForkDecision:
         if page.exclusive and parent_has_pinned and page.maybe_dma_pinned:
-            return ForkDecision(True, "folio_try_dup_anon_rmap_pte: -EBUSY (maybe pinned) -> copy_present_page for child")
+            return ForkDecision(
+                True, "folio_try_dup_anon_rmap_pte: -EBUSY (maybe pinned) -> copy_present_page for child"
+            )
         return ForkDecision(False, "folio_try_dup_anon_rmap_pte: ClearPageAnonExclusive, share, wrprotect")
 
     def swapout_add_to_swapcache(self, page: PageView) -> tuple[bool, str]:
@@ -91,7 +95,10 @@ class AnonExclusive(Rule):
 
     def swapout_unmap(self, page: PageView) -> UnmapDecision:
         if page.exclusive and page.maybe_dma_pinned:
-            return UnmapDecision(False, "try_to_unmap_one: folio_try_share_anon_rmap_pte() fails (maybe pinned) -> restore PTE, abort")
+            return UnmapDecision(
+                False,
+                "try_to_unmap_one: folio_try_share_anon_rmap_pte() fails (maybe pinned) -> restore PTE, abort",
+            )
         return UnmapDecision(True, "try_to_unmap_one: swap entry")
 
     def do_swap_page(self, page: PageView, write: bool, pte_exclusive: bool) -> SwapinDecision:

@@ -40,7 +40,7 @@ def observational(s: MMState, ctx: Ctx) -> str | None:
                         f"{cell_addr(v, c)}, written by {who(tok)} after they diverged"
                     )
     for r in s.refs:
-        for c, t in enumerate(ref_view(s, r, ctx.cells) or ()):
+        for t in ref_view(s, r, ctx.cells) or ():
             tok = toks.get(t)
             if tok is None or tok.visible & bit(r.owner) or _exempt(r, tok.writer, ctx):
                 continue
@@ -95,7 +95,10 @@ PROPERTY = MMProperty(
     id="missed-cow",
     title="no data leaks between processes after fork",
     models="missed COW: CVE-2020-29374 (vmsplice in the child), leaks through swap (B4)",
-    cite="kernel-reference B4; Hildenbrand <3ae33b08-d9ef-f846-56fb-645e3b9b4c66@redhat.com> (missed/wrong/unnecessary COW)",
+    cite=(
+        "kernel-reference B4; David Hildenbrand <3ae33b08-d9ef-f846-56fb-645e3b9b4c66@redhat.com> "
+        "(missed, wrong and unnecessary COW)"
+    ),
     observational=observational,
     structural=structural,
 )

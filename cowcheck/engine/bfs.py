@@ -100,9 +100,7 @@ def search(
         stats.seconds = time.perf_counter() - start
         stats.states = len(nodes)
         stats.peak_rss_mb = _peak_rss_mb()
-        return SearchResult(
-            verdict, stats, violation, reason, dict(metric_counts), dict(metric_examples)
-        )
+        return SearchResult(verdict, stats, violation, reason, dict(metric_counts), dict(metric_examples))
 
     def check_state(idx: int) -> Violation[S, A] | None:
         state = nodes[idx].state
@@ -147,9 +145,7 @@ def search(
                     msg = tc.check(node.state, action, step)
                     if msg is not None:
                         nodes.append(_Node(step.state, idx, action, step, node.depth + 1))
-                        return finish(
-                            Verdict.VIOLATED, Violation(tc.id, msg, _path(nodes, len(nodes) - 1))
-                        )
+                        return finish(Verdict.VIOLATED, Violation(tc.id, msg, _path(nodes, len(nodes) - 1)))
                 for m in metrics:
                     if m.check(node.state, action, step) is not None:
                         metric_counts[m.id] += 1
@@ -173,14 +169,13 @@ def search(
             if bounds.max_states is not None and n >= bounds.max_states and frontier:
                 reason = f"max-states {bounds.max_states} reached"
                 return finish(Verdict.INCOMPLETE)
-            if bounds.timeout is not None and time.perf_counter() - start > bounds.timeout:
-                if frontier:
-                    reason = f"timeout {bounds.timeout:g}s reached"
-                    return finish(Verdict.INCOMPLETE)
-            if bounds.max_memory_mb is not None and idx % 1024 == 0:
-                if _peak_rss_mb() > bounds.max_memory_mb and frontier:
-                    reason = f"max-memory {bounds.max_memory_mb} MiB reached"
-                    return finish(Verdict.INCOMPLETE)
+            if frontier and bounds.timeout is not None and time.perf_counter() - start > bounds.timeout:
+                reason = f"timeout {bounds.timeout:g}s reached"
+                return finish(Verdict.INCOMPLETE)
+            mem = bounds.max_memory_mb
+            if mem is not None and frontier and idx % 1024 == 0 and _peak_rss_mb() > mem:
+                reason = f"max-memory {mem} MiB reached"
+                return finish(Verdict.INCOMPLETE)
     except KeyboardInterrupt:
         reason = "interrupted"
         return finish(Verdict.INCOMPLETE)

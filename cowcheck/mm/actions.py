@@ -84,7 +84,8 @@ def describe(a: Action) -> str:
     if op == "release":
         return f"release {a.name or f'reference {a.idx}'}"
     if op == "dma_write":
-        return f"DMA write {cell_addr(a.vpage, a.cell) if a.vpage >= 0 else f'cell {a.cell}'} via {a.name or f'reference {a.idx}'}"
+        where = cell_addr(a.vpage, a.cell) if a.vpage >= 0 else f"cell {a.cell}"
+        return f"DMA write {where} via {a.name or f'reference {a.idx}'}"
     if op == "dma_read":
         return f"DMA read cell {a.cell} via {a.name or f'reference {a.idx}'}"
     if op == "clear_refs":
@@ -101,9 +102,15 @@ def describe(a: Action) -> str:
     if op == "exit":
         return "exit()"
     if op == "swapout":
-        return f"reclaim: swap out page of P{a.pid} vaddr+{a.vpage * 4096}" if a.pid >= 0 else f"reclaim: swap out page #{a.idx}"
+        return (
+            f"reclaim: swap out page of P{a.pid} vaddr+{a.vpage * 4096}"
+            if a.pid >= 0
+            else f"reclaim: swap out page #{a.idx}"
+        )
     if op == "spec_get":
-        return f"speculative get_page(#{a.idx})" if a.pid < 0 else f"speculative get_page(P{a.pid} vaddr+{a.vpage * 4096})"
+        return (
+            f"speculative get_page(#{a.idx})" if a.pid < 0 else f"speculative get_page(P{a.pid} vaddr+{a.vpage * 4096})"
+        )
     if op == "spec_put":
         return "speculative put_page"
     if op == "step":

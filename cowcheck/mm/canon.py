@@ -60,7 +60,7 @@ def canonical(s: MMState) -> MMState:
         fr(f)
     for f in sorted(pages):  # unreachable pages (leaks) last
         fr(f)
-    for f, p in sorted(pages.items(), key=lambda kv: fmap[kv[0]]):
+    for _f, p in sorted(pages.items(), key=lambda kv: fmap[kv[0]]):
         if p.swapcache != NO_SLOT:
             sl(p.swapcache)
     for x in sorted(slots):
@@ -77,8 +77,7 @@ def canonical(s: MMState) -> MMState:
     procs = []
     for pr in s.procs:
         expect = tuple(
-            None if ex is None else tuple(tuple(sorted(tk(t) for t in cell)) for cell in ex)
-            for ex in pr.expect
+            None if ex is None else tuple(tuple(sorted(tk(t) for t in cell)) for cell in ex) for ex in pr.expect
         )
         ptes = tuple(
             Pte(p.kind, fr(p.target), p.writable, p.exclusive)
@@ -91,9 +90,7 @@ def canonical(s: MMState) -> MMState:
         procs.append(pr._replace(ptes=ptes, expect=expect))
     new_pages = []
     for f, p in sorted(pages.items(), key=lambda kv: fmap[kv[0]]):
-        new_pages.append(
-            (fmap[f], p._replace(swapcache=smap[p.swapcache], content=tuple(tk(t) for t in p.content)))
-        )
+        new_pages.append((fmap[f], p._replace(swapcache=smap[p.swapcache], content=tuple(tk(t) for t in p.content))))
     new_slots = []
     for x, v in sorted(slots.items(), key=lambda kv: smap[kv[0]]):
         new_slots.append((smap[x], v._replace(cache=fr(v.cache), content=tuple(tk(t) for t in v.content))))
@@ -109,7 +106,7 @@ def canonical(s: MMState) -> MMState:
         for op in s.inflight
         if isinstance(op, GupFastOp | SwapoutOp | ForkOp)
     )
-    c = MMState(
+    out = MMState(
         tuple(procs),
         tuple(new_pages),
         tuple(new_slots),
@@ -121,4 +118,4 @@ def canonical(s: MMState) -> MMState:
         s.budget,
         s.bug,
     )
-    return s if c == s else c  # share the object: most states are already canonical
+    return s if out == s else out  # share the object: most states are already canonical

@@ -29,9 +29,7 @@ def fork_begin(w: Work, ctx: Ctx, actor: int, pid: int) -> int:
     child = len(w.procs)
     n = len(parent.vmas)
     # VM_DONTCOPY vmas (MADV_DONTFORK, f822566165dd) are not duplicated at all.
-    vmas = tuple(
-        vma if vma.mapped and not vma.dontfork else Vma(mapped=False) for vma in parent.vmas
-    )
+    vmas = tuple(vma if vma.mapped and not vma.dontfork else Vma(mapped=False) for vma in parent.vmas)
     w.procs.append(Proc(True, pid, 1, False, 0, vmas, (PTE_EMPTY,) * n, (None,) * n))
     # Ghost: everything the parent could see so far is shared history.
     w.share_tokens_with(pid, child)

@@ -58,11 +58,7 @@ def gup_slow(w: Work, ctx: Ctx, pid: int, v: int, flags: GupFlags, name: str) ->
             handle_mm_fault(w, ctx, pid, v, WRITE)
             continue
         f = pte.target
-        if (
-            not pte.writable
-            and not flags.write
-            and ctx.rule.gup_must_unshare(flags, page_view(w, f), True)
-        ):
+        if not pte.writable and not flags.write and ctx.rule.gup_must_unshare(flags, page_view(w, f), True):
             w.note("follow_page_pte: gup_must_unshare() -> -EMLINK, FAULT_FLAG_UNSHARE")
             handle_mm_fault(w, ctx, pid, v, UNSHARE)
             continue
@@ -71,9 +67,7 @@ def gup_slow(w: Work, ctx: Ctx, pid: int, v: int, flags: GupFlags, name: str) ->
     raise ModelBug("GUP did not converge")
 
 
-def gup_fast_start(
-    w: Work, ctx: Ctx, actor: int, pid: int, v: int, flags: GupFlags, name: str
-) -> None:
+def gup_fast_start(w: Work, ctx: Ctx, actor: int, pid: int, v: int, flags: GupFlags, name: str) -> None:
     pr = w.procs[pid]
     if flags.pin:
         w.set_proc(pid, has_pinned=True)

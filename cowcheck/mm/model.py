@@ -20,6 +20,7 @@ from cowcheck.mm.context import Ctx
 from cowcheck.mm.property import MMProperty
 from cowcheck.mm.rule import GupFlags, Rule
 from cowcheck.mm.state import (
+    GUPF_SLOW,
     PTE_EMPTY,
     PTE_PRESENT,
     PTE_SWAP,
@@ -27,7 +28,6 @@ from cowcheck.mm.state import (
     ZERO_TOKEN,
     ForkOp,
     GupFastOp,
-    GUPF_SLOW,
     MMState,
     Proc,
     Pte,
@@ -199,7 +199,12 @@ class MMModel:
     # -- naming -------------------------------------------------------------------------
 
     def actor_name(self, actor: int) -> str:
-        special = {DEVICE: "device", RECLAIM: "reclaim", OUTSIDER: "clear_refs writer", SPECULATIVE: "speculative"}
+        special = {
+            DEVICE: "device",
+            RECLAIM: "reclaim",
+            OUTSIDER: "clear_refs writer",
+            SPECULATIVE: "speculative",
+        }
         if actor in special:
             return special[actor]
         if self.litmus:
@@ -284,8 +289,16 @@ class MMModel:
                 for fast, kind in ((False, "gup"), (True, "gup_fast")):
                     if hb(s, kind):
                         out += [
-                            Action("gup", a, pid, v, pin=g.flags.pin, write=g.flags.write,
-                                   longterm=g.flags.longterm, fast=fast)
+                            Action(
+                                "gup",
+                                a,
+                                pid,
+                                v,
+                                pin=g.flags.pin,
+                                write=g.flags.write,
+                                longterm=g.flags.longterm,
+                                fast=fast,
+                            )
                             for g in kinds
                         ]
                 if hb(s, "mprotect"):
@@ -308,7 +321,9 @@ class MMModel:
             for ri, r in enumerate(s.refs):
                 out.append(Action("release", DEVICE, r.owner, r.vpage, idx=ri))
                 if r.write and hb(s, "dma_write"):
-                    out += [Action("dma_write", DEVICE, r.owner, r.vpage, c, idx=ri) for c in range(self.scenario.cells)]
+                    out += [
+                        Action("dma_write", DEVICE, r.owner, r.vpage, c, idx=ri) for c in range(self.scenario.cells)
+                    ]
         if hb(s, "clear_refs"):
             out += [Action("clear_refs", OUTSIDER, pid) for pid, pr in enumerate(s.procs) if pr.alive]
         if hb(s, "swapout"):

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from cowcheck.mm.state import (
+    GUPF_RECHECK,
     NO_FRAME,
     PTE_NONE,
     PTE_PRESENT,
@@ -23,9 +24,8 @@ from cowcheck.mm.state import (
     MMState,
     Page,
     Ref,
-    Tok,
-    GUPF_RECHECK,
     SwapoutOp,
+    Tok,
 )
 
 

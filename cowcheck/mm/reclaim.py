@@ -70,10 +70,7 @@ def swapout_step(w: Work, ctx: Ctx, idx: int, op: SwapoutOp) -> None:
                 w.set_pte(pid, v, Pte(PTE_SWAP, s, False, exclusive))
                 w.set_exclusive(f, False)
                 w.put_page(f)
-                w.note(
-                    f"try_to_unmap_one: P{pid} PTE -> swap entry (slot {s}"
-                    f"{', exclusive' if exclusive else ''})"
-                )
+                w.note(f"try_to_unmap_one: P{pid} PTE -> swap entry (slot {s}{', exclusive' if exclusive else ''})")
         w.inflight[idx] = op._replace(stage=SWAPOUT_WRITE)
         return
     assert op.stage == SWAPOUT_WRITE

@@ -15,9 +15,7 @@ def clear_refs(w: Work, ctx: Ctx, pid: int) -> bool:
     for v, pte in enumerate(pr.ptes):
         if pte.kind != PTE_PRESENT or not pte.writable:
             continue
-        if pte.target != ZERO_FRAME and ctx.rule.clear_refs_skips(
-            page_view(w, pte.target), pr.has_pinned
-        ):
+        if pte.target != ZERO_FRAME and ctx.rule.clear_refs_skips(page_view(w, pte.target), pr.has_pinned):
             w.note(f"clear_soft_dirty: vpage {v} pte_is_pinned() -> left writable")
             continue
         w.set_pte(pid, v, pte._replace(writable=False))

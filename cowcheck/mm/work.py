@@ -39,18 +39,18 @@ class ModelBug(Exception):
 
 class Work:
     __slots__ = (
-        "procs",
-        "pages",
-        "slots",
-        "refs",
-        "toks",
-        "inflight",
-        "spec",
-        "pcs",
-        "budget",
-        "notes",
-        "events",
         "_uses_pae",
+        "budget",
+        "events",
+        "inflight",
+        "notes",
+        "pages",
+        "pcs",
+        "procs",
+        "refs",
+        "slots",
+        "spec",
+        "toks",
     )
 
     def __init__(self, s: MMState, uses_pae: bool) -> None:

@@ -1,0 +1,89 @@
+"""The command line as a user meets it: exit codes, one-line errors, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_cli
+
+SEED = str(ROOT / "models/scenarios/odirect-clear-refs.toml")
+
+
+def _one_line_error(code: int, out: str, err: str) -> str:
+    assert code == 2, (code, out, err)
+    assert "Traceback" not in out + err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_check_exit_codes() -> None:
+    code, out, _ = run_cli("check", SEED, "--rule", "page-count")
+    assert code == 1 and "read lost" in out and "do_wp_page: page_count 2 != 1" in out
+    code, out, _ = run_cli("check", SEED, "--rule", "anon-exclusive")
+    assert code == 0 and out.startswith("holds:")
+    code, out, _ = run_cli("check", "open-standard", "--rule", "anon-exclusive", "--max-states", "50")
+    assert code == 3 and "incomplete" in out and "max-states 50" in out
+
+
+def test_json_report() -> None:
+    code, out, _ = run_cli("check", SEED, "--rule", "page-count", "--json")
+    d = json.loads(out)
+    assert code == 1 and d["verdict"] == "violated" and d["violation"]["property"] == "wrong-cow"
+    assert [s["actor"] for s in d["trace"]] == ["thread0", "other process", "thread1", "device"]
+
+
+def test_malformed_toml(tmp_path: Path) -> None:
+    f = tmp_path / "bad.toml"
+    f.write_text('name = "x"\nkind = "litmus\n')
+    line = _one_line_error(*run_cli("check", str(f), "--rule", "page-count"))
+    assert str(f) in line and "malformed TOML" in line
+
+
+def test_unknown_rule() -> None:
+    line = _one_line_error(*run_cli("check", SEED, "--rule", "no-such-rule"))
+    assert "unknown rule 'no-such-rule'" in line and "anon-exclusive" in line
+
+
+def test_unknown_action(tmp_path: Path) -> None:
+    f = tmp_path / "badop.toml"
+    f.write_text(Path(SEED).read_text().replace('op = "write"', 'op = "wirte"'))
+    line = _one_line_error(*run_cli("check", str(f), "--rule", "page-count"))
+    assert "actor[1].steps[0].op" in line and "unknown action 'wirte'" in line and str(f) in line
+
+
+def test_negative_budget(tmp_path: Path) -> None:
+    f = tmp_path / "neg.toml"
+    f.write_text((ROOT / "models/scenarios/open-standard.toml").read_text().replace("fork = 1", "fork = -1"))
+    line = _one_line_error(*run_cli("check", str(f), "--rule", "page-count"))
+    assert "budget.fork" in line and "-1" in line
+
+
+def test_missing_file() -> None:
+    line = _one_line_error(*run_cli("check", "/no/such/file.toml", "--rule", "page-count"))
+    assert "/no/such/file.toml" in line and "no such scenario file" in line
+    line = _one_line_error(*run_cli("replay", "/no/such/trace.json"))
+    assert "no such trace file" in line
+
+
+@pytest.mark.parametrize(
+    "args", [("--max-states", "0"), ("--max-depth", "-1"), ("--timeout", "-5"), ("--form", "sideways")]
+)
+def test_impossible_bounds(args: tuple[str, str]) -> None:
+    line = _one_line_error(*run_cli("check", SEED, "--rule", "page-count", *args))
+    assert args[0] in line
+
+
+def test_replay_and_listing_verbs(tmp_path: Path) -> None:
+    trace = tmp_path / "t.json"
+    code, _, _ = run_cli("check", SEED, "--rule", "page-count", "--save", str(trace), "-q")
+    assert code == 1 and trace.exists()
+    code, out, _ = run_cli("replay", str(trace))
+    assert code == 1 and "still fails under page-count" in out
+    code, out, _ = run_cli("replay", str(trace), "--rule", "anon-exclusive")
+    assert code == 0 and "no longer fails" in out
+    for verb in ("rules", "scenarios", "properties"):
+        code, out, _ = run_cli(verb, "--json")
+        assert code == 0 and json.loads(out)

@@ -1,0 +1,80 @@
+"""Minimisation, rendering and the trace file format."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+
+from cowcheck.api import build_model, check
+from cowcheck.errors import InputError
+from cowcheck.minimise import minimise
+from cowcheck.mm.actions import SPECULATIVE, Action
+from cowcheck.render import render_columns
+from cowcheck.trace import build_trace
+from cowcheck.tracefile import replay_file, save
+
+
+def test_minimise_drops_steps_the_violation_does_not_need() -> None:
+    rep = check("open-standard", "page-count")
+    assert rep.trace is not None
+    shortest = rep.trace.actions
+    m = build_model("open-standard", "page-count")
+    # A longer failing path: a speculative reference taken and dropped first.
+    padded = [Action("spec_get", SPECULATIVE, idx=0), Action("spec_put", SPECULATIVE, idx=0), *shortest]
+    assert build_trace(m, padded, "wrong-cow").property_id == "wrong-cow"
+    assert minimise(m, padded, "wrong-cow") == shortest
+
+
+def test_minimise_groups_actors() -> None:
+    m = build_model("vmsplice-child", "mapcount")
+    rep = check("vmsplice-child", "mapcount", minimise=False)
+    assert rep.trace is not None
+    mini = minimise(m, rep.trace.actions, "missed-cow")
+    switches = sum(1 for a, b in itertools.pairwise(mini) if a.actor != b.actor)
+    assert switches <= 2
+    assert build_trace(m, mini, "missed-cow").property_id == "missed-cow"
+
+
+def test_render_has_one_column_per_actor_and_the_violation() -> None:
+    rep = check("odirect-clear-refs", "page-count")
+    assert rep.trace is not None
+    text = render_columns(rep.trace, "t")
+    header = text.splitlines()[2]
+    for actor in ("thread0", "other process", "thread1", "device"):
+        assert actor in header
+    assert "VIOLATION wrong-cow: read lost" in text
+    assert "page #0: refcount 1, mapcount 0" in text
+
+
+def test_saved_trace_round_trips(tmp_path: Path) -> None:
+    rep = check("vmsplice-child", "mapcount")
+    p = save(rep, tmp_path / "t.json")
+    doc = json.loads(p.read_text())
+    assert doc["format"] == "cowcheck-trace" and doc["version"] == 1
+    assert doc["violation"]["property"] == "missed-cow"
+    rp = replay_file(p)
+    assert rp.still_fails and rp.trace.actions == rep.trace.actions  # type: ignore[union-attr]
+    assert not replay_file(p, "page-count").still_fails
+
+
+def test_tampered_trace_diverges(tmp_path: Path) -> None:
+    rep = check("vmsplice-child", "mapcount")
+    p = save(rep, tmp_path / "t.json")
+    doc = json.loads(p.read_text())
+    doc["steps"] = doc["steps"][1:]  # drop fork(): the child's steps cannot run
+    p.write_text(json.dumps(doc))
+    rp = replay_file(p)
+    assert not rp.still_fails and rp.trace.diverged_at == 0
+
+
+def test_bad_trace_files(tmp_path: Path) -> None:
+    p = tmp_path / "x.json"
+    p.write_text("{not json")
+    with pytest.raises(InputError, match="malformed JSON"):
+        replay_file(p)
+    p.write_text(json.dumps({"format": "cowcheck-trace", "version": 99}))
+    with pytest.raises(InputError, match="version"):
+        replay_file(p)
