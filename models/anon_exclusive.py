@@ -1,8 +1,8 @@
 """R4, PageAnonExclusive: "mm: COW fixes part 2: reliable GUP pins of anonymous pages"
 (David Hildenbrand, v5.19), at the level of mainline for the hooks modelled here.
 
-- do_wp_page(): an exclusive page is reused at once; otherwise
-  wp_can_reuse_anon_folio(): refcount > 3 or > 1 + swapcache -> copy; trylock fails
+- do_wp_page(): an exclusive page is reused at once; otherwise the checks that later
+  kernels factored into wp_can_reuse_anon_folio(): refcount > 3 or > 1 + swapcache -> copy; trylock fails
   -> copy; free the swap if no swap entry uses it; reuse iff refcount == 1
   [kernel-reference A/R4(1), 5.19 do_wp_page()].
 - GUP may only pin exclusive anonymous pages: a R/O pin of a R/O-mapped page that is
@@ -15,7 +15,8 @@
 - gup-fast: write_protect_seq for pins (57efa1fe5957); after the PTE re-check, put
   and fall back if gup_must_unshare() (a7f226604170).
 - swapout: shrink_folio_list() does not add maybe-pinned pages to the swapcache
-  (feb889fb40fa); try_to_unmap_one() backs off when folio_try_share_anon_rmap_pte()
+  (feb889fb40fa; mainline still has "if (folio_maybe_dma_pinned(folio)) goto
+  keep_locked;"); try_to_unmap_one() backs off when folio_try_share_anon_rmap_pte()
   fails and otherwise remembers the exclusive bit in the swap PTE (1493a1913e34).
 - swap-in: exclusive iff the swap PTE was exclusive or refcount == 1 after
   should_try_to_free_swap() (c145e0b47c77 and 5.19); mapped writable if VM_WRITE.

@@ -16,7 +16,7 @@ later issues.
 """
 
 from cowcheck.mm.rule import PageView, Rule, SwapinDecision, WpDecision
-from cowcheck.mm.swapfile import reuse_swap_page
+from cowcheck.mm.swapfile import do_swap_page_reuse, reuse_swap_page
 
 
 class Mapcount(Rule):
@@ -35,10 +35,7 @@ class Mapcount(Rule):
         return WpDecision(reuse, f"do_wp_page: {note}", free_swapcache=drop)
 
     def do_swap_page(self, page: PageView, write: bool, pte_exclusive: bool) -> SwapinDecision:
-        if not write:
-            return SwapinDecision(False, False, "do_swap_page: read fault -> map R/O")
-        reuse, drop, note = reuse_swap_page(page)
-        return SwapinDecision(reuse, reuse, f"do_swap_page: {note}", drop)
+        return do_swap_page_reuse(page, write)
 
 
 RULE = Mapcount()

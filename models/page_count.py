@@ -18,7 +18,7 @@ Also merged with it: a308c71bf1e6 (R1's forced COW on GUP removed) and
 """
 
 from cowcheck.mm.rule import ForkDecision, PageView, Rule, SwapinDecision, WpDecision
-from cowcheck.mm.swapfile import reuse_swap_page
+from cowcheck.mm.swapfile import do_swap_page_reuse
 
 
 class PageCount(Rule):
@@ -47,10 +47,7 @@ class PageCount(Rule):
         return ForkDecision(False, "copy_present_pte: share, wrprotect parent and child")
 
     def do_swap_page(self, page: PageView, write: bool, pte_exclusive: bool) -> SwapinDecision:
-        if not write:
-            return SwapinDecision(False, False, "do_swap_page: read fault -> map R/O")
-        reuse, drop, note = reuse_swap_page(page)
-        return SwapinDecision(reuse, reuse, f"do_swap_page: {note}", drop)
+        return do_swap_page_reuse(page, write)
 
 
 RULE = PageCount()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from cowcheck.engine import Invariant, Step, TransitionCheck
 from cowcheck.mm import access, device, fork, gup, reclaim, syscalls
@@ -17,7 +17,7 @@ from cowcheck.mm.actions import (
 )
 from cowcheck.mm.canon import canonical
 from cowcheck.mm.context import Ctx
-from cowcheck.mm.property import MMProperty
+from cowcheck.mm.property import MMProperty, StateCheck, TransitionFn
 from cowcheck.mm.rule import GupFlags, Rule
 from cowcheck.mm.state import (
     GUPF_SLOW,
@@ -446,15 +446,15 @@ class MMModel:
         return True
 
 
-def _bind(fn: object, ctx: Ctx):  # type: ignore[no-untyped-def]
+def _bind(fn: StateCheck, ctx: Ctx) -> Callable[[MMState], str | None]:
     def check(s: MMState) -> str | None:
-        return fn(s, ctx)  # type: ignore[operator, no-any-return]
+        return fn(s, ctx)
 
     return check
 
 
-def _bind_t(fn: object, ctx: Ctx):  # type: ignore[no-untyped-def]
+def _bind_t(fn: TransitionFn, ctx: Ctx) -> Callable[[MMState, Action, Step[MMState]], str | None]:
     def check(s: MMState, a: Action, step: Step[MMState]) -> str | None:
-        return fn(s, step, ctx)  # type: ignore[operator, no-any-return]
+        return fn(s, step, ctx)
 
     return check

@@ -4,7 +4,7 @@ page_count rule up to 5.17."""
 
 from __future__ import annotations
 
-from cowcheck.mm.rule import PageView
+from cowcheck.mm.rule import PageView, SwapinDecision
 
 
 def reuse_swap_page(page: PageView) -> tuple[bool, bool, str]:
@@ -20,3 +20,12 @@ def reuse_swap_page(page: PageView) -> tuple[bool, bool, str]:
     what = "reuse" if reuse else "copy"
     note = f"reuse_swap_page: mapcount {page.mapcount} + swapcount {page.swapcount} = {count} -> {what}"
     return reuse, drop, note
+
+
+def do_swap_page_reuse(page: PageView, write: bool) -> SwapinDecision:
+    """do_swap_page() before 5.18 (c145e0b47c77): on a write fault, reuse_swap_page()
+    decides whether the page is mapped writable and exclusive; a read fault maps R/O."""
+    if not write:
+        return SwapinDecision(False, False, "do_swap_page: read fault -> map R/O")
+    reuse, drop, note = reuse_swap_page(page)
+    return SwapinDecision(reuse, reuse, f"do_swap_page: {note}", drop)

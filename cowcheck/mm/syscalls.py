@@ -28,7 +28,8 @@ def mprotect(w: Work, pid: int, v: int, writable: bool) -> bool:
     """mprotect(PROT_READ) write-protects the PTE; mprotect(PROT_READ|PROT_WRITE) only
     sets VM_WRITE: a private anonymous PTE stays R/O until the next write fault decides
     (change_pte_range() makes it writable only for dirty-accountable shared mappings;
-    the 6.0 shortcut for exclusive anon pages just saves that fault)."""
+    later kernels' can_change_pte_writable() shortcut for exclusive anon pages only
+    saves that fault)."""
     vma = w.procs[pid].vmas[v]
     if not vma.mapped or vma.writable == writable:
         return False
