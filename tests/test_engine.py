@@ -92,3 +92,16 @@ def test_deterministic() -> None:
 def test_replay_reports_divergence() -> None:
     out = replay(Counter(1), ["a", "a"])
     assert out.diverged_at == 1
+
+
+def test_timeout_and_interrupt_report_what_was_explored() -> None:
+    r = search(Counter(50), Bounds(timeout=1e-9))
+    assert r.verdict is Verdict.INCOMPLETE and r.incomplete_reason is not None
+    assert "timeout" in r.incomplete_reason and r.stats.states > 0
+
+    def interrupt(stats: object, queue: int) -> None:
+        raise KeyboardInterrupt
+
+    r = search(Counter(50), progress=interrupt)
+    assert r.verdict is Verdict.INCOMPLETE and r.incomplete_reason == "interrupted"
+    assert r.stats.states > 0 and r.stats.transitions > 0
