@@ -39,6 +39,14 @@ def scenario_files() -> list[Path]:
     return sorted(scenarios_dir().glob("*.toml"))
 
 
+def display_path(path: str) -> str:
+    """A bundled file's path relative to the catalog root; other paths as given."""
+    try:
+        return str(Path(path).resolve().relative_to(_root()))
+    except ValueError:
+        return path
+
+
 def find_scenario(name_or_path: str) -> Path:
     """A path as given, or the name of a bundled scenario."""
     p = Path(name_or_path)

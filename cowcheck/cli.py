@@ -68,7 +68,8 @@ def _print_report(rep: CheckReport) -> None:
         out.print(render_columns(rep.trace, title), markup=False)
         out.print()
     out.print(rep.summary(), markup=False)
-    metrics = ", ".join(f"{k}: {v} explored transitions" for k, v in rep.metrics.items())
+    n = rep.stats.transitions
+    metrics = ", ".join(f"{k} in {v} of {n} explored transitions" for k, v in rep.metrics.items())
     if metrics:
         out.print(f"metrics: {metrics}", markup=False)
 

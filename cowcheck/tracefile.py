@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cowcheck.api import CheckReport, build_model, resolve_rule
+from cowcheck.catalog import display_path
 from cowcheck.errors import InputError
 from cowcheck.mm.actions import Action
 from cowcheck.mm.rule import Rule
@@ -36,7 +37,7 @@ def to_document(report: CheckReport) -> dict[str, Any]:
         "rule": report.rule.name,
         "scenario": {
             "name": sc.name,
-            "path": sc.path,
+            "path": display_path(sc.path),
             "sha256": hashlib.sha256(sc.text.encode()).hexdigest(),
             "toml": sc.text,
         },

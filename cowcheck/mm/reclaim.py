@@ -37,8 +37,8 @@ def swapout_start(w: Work, ctx: Ctx, actor: int, f: int) -> None:
     w.set_page(f, w.page(f)._replace(locked=True))
     if p.swapcache == NO_SLOT:
         ok, note = ctx.rule.swapout_add_to_swapcache(page_view(w, f, own_lock=True))
-        w.note(note)
         if not ok:
+            w.note(note)
             _unlock_and_put(w, f)
             return
         s = w.new_slot(NO_FRAME)
