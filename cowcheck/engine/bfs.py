@@ -89,7 +89,6 @@ def search(
     tchecks = tuple(c for c in model.transition_checks() if not c.metric)
     metrics = tuple(c for c in model.transition_checks() if c.metric)
     metric_counts = {m.id: 0 for m in metrics}
-    metric_examples: dict[str, Path[S, A]] = {}
 
     nodes: list[_Node[S, A]] = []
     visited: dict[Hashable, int] = {}
@@ -100,7 +99,7 @@ def search(
         stats.seconds = time.perf_counter() - start
         stats.states = len(nodes)
         stats.peak_rss_mb = _peak_rss_mb()
-        return SearchResult(verdict, stats, violation, reason, dict(metric_counts), dict(metric_examples))
+        return SearchResult(verdict, stats, violation, reason, dict(metric_counts))
 
     def check_state(idx: int) -> Violation[S, A] | None:
         state = nodes[idx].state
@@ -149,9 +148,6 @@ def search(
                 for m in metrics:
                     if m.check(node.state, action, step) is not None:
                         metric_counts[m.id] += 1
-                        if m.id not in metric_examples:
-                            tmp = [*nodes, _Node(step.state, idx, action, step, node.depth + 1)]
-                            metric_examples[m.id] = _path(tmp, len(tmp) - 1)
                 key = model.canonical(step.state)
                 if key in visited:
                     continue

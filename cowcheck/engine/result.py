@@ -62,5 +62,4 @@ class SearchResult(Generic[S, A]):
     stats: Stats
     violation: Violation[S, A] | None = None
     incomplete_reason: str | None = None  # which bound stopped the search
-    metrics: dict[str, int] = field(default_factory=dict)
-    metric_examples: dict[str, Path[S, A]] = field(default_factory=dict)
+    metrics: dict[str, int] = field(default_factory=dict)  # metric id -> transitions it counted

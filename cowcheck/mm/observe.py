@@ -22,19 +22,10 @@ from cowcheck.mm.state import (
     ZERO_TOKEN,
     GupFastOp,
     MMState,
-    Page,
     Ref,
     SwapoutOp,
     Tok,
 )
-
-
-def pages_of(s: MMState) -> dict[int, Page]:
-    return dict(s.pages)
-
-
-def toks_of(s: MMState) -> dict[int, Tok]:
-    return dict(s.toks)
 
 
 def view(s: MMState, pid: int, v: int, cells: int) -> tuple[int, ...] | None:

@@ -283,8 +283,5 @@ class Work:
             if r.owner == pid and (v is None or r.vpage == v) and r.attached:
                 self.refs[i] = r._replace(attached=False)
 
-    def busy_actor(self, actor: int) -> bool:
-        return any(op.actor == actor for op in self.inflight)
-
     def reclaim_holds(self, f: int) -> bool:
         return any(isinstance(op, SwapoutOp) and op.frame == f for op in self.inflight)
