@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import sys
+from collections import deque
 from pathlib import Path
 
 import pytest
+
+from cowcheck.mm.model import MMModel
+from cowcheck.mm.state import MMState
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,3 +23,25 @@ def run_cli(*args: str) -> tuple[int, str, str]:
 
     p = subprocess.run([sys.executable, "-m", "cowcheck", *args], capture_output=True, text=True, cwd=ROOT, timeout=600)
     return p.returncode, p.stdout, p.stderr
+
+
+def explore(m: MMModel, limit: int = 200_000) -> tuple[list[MMState], set[str]]:
+    """Every state reachable in ``m`` (one per key of m.canonical) and every note seen."""
+    inits = list(m.init_states())
+    seen = {m.canonical(s) for s in inits}
+    states, todo = list(inits), deque(inits)
+    notes: set[str] = set()
+    while todo:
+        s = todo.popleft()
+        for a in m.actions(s):
+            st = m.next_step(s, a)
+            if st is None:
+                continue
+            notes.update(st.notes)
+            k = m.canonical(st.state)
+            if k not in seen:
+                seen.add(k)
+                states.append(st.state)
+                todo.append(st.state)
+                assert len(seen) < limit
+    return states, notes

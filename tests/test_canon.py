@@ -7,9 +7,8 @@ verdicts and the same shortest counterexample lengths.
 
 from __future__ import annotations
 
-from collections import deque
-
 import pytest
+from conftest import explore
 
 from cowcheck.api import build_model
 from cowcheck.catalog import scenario_files
@@ -24,18 +23,8 @@ class Unreduced(MMModel):
         return state
 
 
-def _reachable(m: MMModel, limit: int = 200_000) -> set[MMState]:
-    seen = set(m.init_states())
-    todo = deque(seen)
-    while todo:
-        s = todo.popleft()
-        for a in m.actions(s):
-            st = m.next_step(s, a)
-            if st is not None and st.state not in seen:
-                seen.add(st.state)
-                todo.append(st.state)
-                assert len(seen) < limit
-    return seen
+def _reachable(m: MMModel) -> list[MMState]:
+    return explore(m)[0]
 
 
 def _unreduced(m: MMModel) -> Unreduced:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections import deque
-
 import pytest
+from conftest import explore
 
 from cowcheck.api import build_model
 from cowcheck.mm.model import MMModel
@@ -12,22 +11,7 @@ from cowcheck.mm.model import MMModel
 
 def _notes(scenario: str, rule: str) -> set[str]:
     m0 = build_model(scenario, rule)
-    m = MMModel(m0.scenario, m0.rule, [])  # no properties: explore everything
-    seen = {m.canonical(s) for s in m.init_states()}
-    todo = deque(m.init_states())
-    notes: set[str] = set()
-    while todo:
-        s = todo.popleft()
-        for a in m.actions(s):
-            st = m.next_step(s, a)
-            if st is None:
-                continue
-            notes.update(st.notes)
-            k = m.canonical(st.state)
-            if k not in seen:
-                seen.add(k)
-                todo.append(st.state)
-    return notes
+    return explore(MMModel(m0.scenario, m0.rule, []))[1]  # no properties: explore everything
 
 
 @pytest.mark.parametrize(

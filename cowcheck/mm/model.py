@@ -170,10 +170,8 @@ class MMModel:
             return None
         kind = _budget_kind(a)
         charged = a.step < 0 and kind is not None
-        if charged:
-            bi = self._bidx.get(kind or "")
-            if bi is None or s.budget[bi] <= 0 or (self._total is not None and s.budget[self._total] <= 0):
-                return None
+        if charged and not self._has_budget(s, kind or ""):
+            return None
         w = Work(s, self.rule.uses_anon_exclusive)
         try:
             if not self._apply(w, s, a):
