@@ -16,16 +16,25 @@ from rich.table import Table
 
 from cowcheck.api import CheckReport, check
 from cowcheck.catalog import scenario_files
-from cowcheck.engine import Bounds, Stats
+from cowcheck.engine import Bounds, Stats, Verdict
 from cowcheck.errors import InputError
 from cowcheck.expectations import CatalogRow, run_catalog
+from cowcheck.matrix import FORMATS, run_matrix
+from cowcheck.mm.rule import Rule
 from cowcheck.properties import all_properties
 from cowcheck.render import render_columns
-from cowcheck.rules import builtin_rules
+from cowcheck.reuse_expr import NAMES
+from cowcheck.rules import builtin_rules, load_rule
 from cowcheck.scenario import load_scenario
 from cowcheck.tracefile import replay_file, save
+from cowcheck.verify import verify
 
 EXIT_BAD_INPUT = 2
+REUSE_HELP = (
+    "Replace the rule's write-fault reuse decision with this expression over "
+    + ", ".join(NAMES)
+    + ", e.g. 'exclusive or (refcount == 1 and not swapcache)'."
+)
 
 app = typer.Typer(
     add_completion=True,
@@ -78,6 +87,7 @@ def _print_report(rep: CheckReport) -> None:
 def check_cmd(
     scenario: Annotated[str, typer.Argument(help="A scenario file, or the name of a bundled one.")],
     rule: Annotated[str, typer.Option("--rule", "-r", help="A built-in rule or a path to a rule file.")],
+    reuse: Annotated[str | None, typer.Option("--reuse", help=REUSE_HELP)] = None,
     prop: Annotated[list[str] | None, typer.Option("--property", "-p", help="Check only these (repeatable).")] = None,
     form: Annotated[str, typer.Option(help="observational (ground truth) or structural.")] = "observational",
     strict: Annotated[bool, typer.Option(help="Drop the fork exception for FOLL_GET (seed 004).")] = False,
@@ -91,7 +101,7 @@ def check_cmd(
     """Check a scenario under a rule: 'holds' with the figures, or a minimal counterexample."""
     rep = check(
         scenario,
-        rule,
+        load_rule(rule, reuse),
         prop or None,
         form=form,
         strict=strict,
@@ -272,6 +282,81 @@ def catalog_cmd(
         out.print(table)
         out.print(f"{len(rows) - len(bad)} of {len(rows)} verdicts as expected", markup=False)
     raise typer.Exit(1 if bad else 0)
+
+
+@app.command("verify")
+def verify_cmd(
+    rule: Annotated[str, typer.Argument(help="A built-in rule, a rule file, or the base rule of --reuse.")],
+    reuse: Annotated[str | None, typer.Option("--reuse", help=REUSE_HELP)] = None,
+    scenario: Annotated[
+        list[str] | None, typer.Option("--scenario", "-s", help="Only these scenarios (repeatable).")
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Drop the fork exception for FOLL_GET (seed 004).")] = False,
+    max_states: Annotated[int | None, typer.Option(help="Per run: stop after this many states.")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Per run: stop after this many seconds.")] = None,
+    save_dir: Annotated[Path | None, typer.Option("--save-dir", help="Write every counterexample here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Check one rule against the whole catalog: a table of properties x scenarios.
+
+    Exit 0 if every property holds everywhere, 1 on any violation, 3 if a bound cut a
+    run short and nothing was violated."""
+    r = load_rule(rule, reuse)
+    v = verify(r, scenario or None, strict=strict, bounds=_bounds(max_states, None, timeout))
+    if save_dir is not None:
+        save_dir.mkdir(parents=True, exist_ok=True)
+        for rep in v.violations:
+            prop = rep.trace.property_id if rep.trace is not None else "violation"
+            save(rep, save_dir / f"{rep.scenario.name}--{prop}.json")
+    if as_json:
+        print(json.dumps(v.to_json(), indent=2, ensure_ascii=False))
+        raise typer.Exit(v.verdict.exit_code)
+    out.print(f"cowcheck verify: {r.describe()}", markup=False)
+    out.print(v.text(), markup=False)
+    states = sum(rep.stats.states for rep in v.runs)
+    out.print(f"{len(v.runs)} runs, {states:,} states, {v.seconds:.1f}s", markup=False)
+    first = v.shortest()
+    if first is not None and first.trace is not None:
+        out.print()
+        out.print(render_columns(first.trace, f"shortest counterexample: {first.scenario.name}"), markup=False)
+        out.print(first.summary(), markup=False)
+    verdict = {Verdict.HOLDS: "holds", Verdict.VIOLATED: "violated", Verdict.INCOMPLETE: "incomplete"}[v.verdict]
+    out.print(f"{verdict}: {r.name} on {len(v.scenarios)} scenarios", markup=False)
+    raise typer.Exit(v.verdict.exit_code)
+
+
+@app.command("matrix")
+def matrix_cmd(
+    rule: Annotated[list[str] | None, typer.Option("--rule", "-r", help="Only these rules (repeatable).")] = None,
+    reuse: Annotated[str | None, typer.Option("--reuse", help="Add a column: --base with this reuse rule.")] = None,
+    base: Annotated[str, typer.Option("--base", help="The base rule of --reuse.")] = "anon-exclusive",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text, md or json.")] = "text",
+    check_expected: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if a cell differs from the scenario files.")
+    ] = False,
+    save_dir: Annotated[Path | None, typer.Option("--save-dir", help="Save every counterexample here.")] = None,
+) -> None:
+    """Print the history: rules x scenarios, ✓ holds, ✗ property (counterexample length), ? incomplete."""
+    if fmt not in FORMATS:
+        raise InputError("--format", None, f"unknown format {fmt!r} (expected one of: {', '.join(FORMATS)})")
+    rules: list[Rule | str] = list(rule) if rule else list(builtin_rules())
+    if reuse is not None:
+        rules.append(load_rule(base, reuse))
+
+    def keep(row: CatalogRow) -> None:
+        if save_dir is not None and row.report.trace is not None:
+            save_dir.mkdir(parents=True, exist_ok=True)
+            save(row.report, save_dir / f"{row.scenario}--{row.rule}{'--strict' if row.strict else ''}.json")
+
+    m = run_matrix(rules, on_row=keep)
+    print(m.render(fmt))
+    if fmt != "json":
+        states = sum(c.states for c in m.cells.values())
+        err.print(f"{len(m.cells)} cells, {states:,} states, {m.seconds:.1f}s wall", markup=False)
+    bad = m.mismatches
+    for c in bad:
+        err.print(f"differs from the scenario file: {c.scenario} under {c.rule}: expected {c.expected}, got {c.got}")
+    raise typer.Exit(1 if check_expected and bad else 0)
 
 
 def main() -> None:

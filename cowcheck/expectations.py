@@ -6,9 +6,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cowcheck.api import CheckReport, check
+from cowcheck.api import CheckReport, check, resolve_rule
 from cowcheck.catalog import scenario_files
 from cowcheck.engine import Bounds, Verdict
+from cowcheck.mm.rule import Rule
 from cowcheck.rules import builtin_rules
 from cowcheck.scenario import Scenario, load_scenario
 
@@ -39,12 +40,12 @@ class CatalogRow:
 
 
 def run_catalog(
-    rules: Sequence[str] | None = None,
+    rules: Sequence[Rule | str] | None = None,
     scenarios: Sequence[str | Path] | None = None,
     bounds: Bounds | None = None,
     on_row: Callable[[CatalogRow], None] | None = None,
 ) -> list[CatalogRow]:
-    rule_names = list(rules) if rules else list(builtin_rules())
+    resolved = [resolve_rule(r) for r in rules] if rules else list(builtin_rules().values())
     files = [Path(s) for s in scenarios] if scenarios else scenario_files()
     rows: list[CatalogRow] = []
     for f in files:
@@ -53,9 +54,9 @@ def run_catalog(
             table = sc.expect_strict if strict else sc.expect
             if strict and not table:
                 continue
-            for rn in rule_names:
-                rep = check(sc, rn, strict=strict, bounds=bounds)
-                row = CatalogRow(sc.name, rn, strict, table.get(rn), rep)
+            for rule in resolved:
+                rep = check(sc, rule, strict=strict, bounds=bounds)
+                row = CatalogRow(sc.name, rule.name, strict, table.get(rule.name), rep)
                 rows.append(row)
                 if on_row is not None:
                     on_row(row)

@@ -296,6 +296,8 @@ def parse_scenario(text: str, where: str) -> Scenario:
             st = r.table(exp, "strict", "expect.strict")
             for sk in st:
                 expect_strict[sk] = r.choice(st, sk, f"expect.strict.{sk}", VERDICT_NAMES)
+        elif isinstance(exp[k], dict):
+            raise r.err(f"expect.{k}", 'a verdict, not a table (quote rule names with a dot: "page-count-5.11" = ...)')
         else:
             expect[k] = r.choice(exp, k, f"expect.{k}", VERDICT_NAMES)
 

@@ -1,9 +1,8 @@
 """R4, PageAnonExclusive: "mm: COW fixes part 2: reliable GUP pins of anonymous pages"
 (David Hildenbrand, v5.19), at the level of mainline for the hooks modelled here.
 
-- do_wp_page(): an exclusive page is reused at once; otherwise the checks that later
-  kernels factored into wp_can_reuse_anon_folio(): refcount > 3 or > 1 + swapcache -> copy; trylock fails
-  -> copy; free the swap if no swap entry uses it; reuse iff refcount == 1
+- do_wp_page(): an exclusive page is reused at once; otherwise the 5.18 checks that
+  later kernels factored into wp_can_reuse_anon_folio() (cowcheck/mm/wp_reuse.py)
   [kernel-reference A/R4(1), 5.19 do_wp_page()].
 - GUP may only pin exclusive anonymous pages: a R/O pin of a R/O-mapped page that is
   not exclusive triggers FAULT_FLAG_UNSHARE (c89357e27f20, a7f226604170). For the
@@ -22,8 +21,9 @@
   should_try_to_free_swap() (c145e0b47c77 and 5.19); mapped writable if VM_WRITE.
 - clear_refs: pte_is_pinned() still skips pinned pages (9348b73c2e1b).
 
-The model is sequentially consistent: the memory-ordering fix 088b8aa537c2 (v6.1,
-B11) has nothing to add here and the pre-6.1 race it closes cannot be shown.
+This is the mainline level (v6.2+). ``anon-exclusive-6.1`` is the same rule without
+84209e87c696. The model is sequentially consistent: see that file for what the
+memory-ordering fix 088b8aa537c2 (v6.1, B11) means here.
 """
 
 from cowcheck.mm.rule import (
@@ -35,12 +35,13 @@ from cowcheck.mm.rule import (
     UnmapDecision,
     WpDecision,
 )
+from cowcheck.mm.wp_reuse import do_swap_page_streamlined, wp_can_reuse_anon
 
 
 class AnonExclusive(Rule):
     name = "anon-exclusive"
     title = "PageAnonExclusive: exclusive pages are reused, shared ones copied; GUP pins only exclusive pages"
-    kernels = "v5.19+ (with the v6.2 zero-page long-term unshare)"
+    kernels = "v6.2+ (mainline; PAE since v5.19)"
     commits = (
         "6c287605fd56 mm: remember exclusively mapped anonymous pages with PG_anon_exclusive",
         "fb3d824d1a46 mm/rmap: split page_dup_rmap() into page_dup_file_rmap() and page_try_dup_anon_rmap()",
@@ -56,19 +57,7 @@ class AnonExclusive(Rule):
         if page.exclusive:
             what = "nothing to unshare" if unshare else "wp_page_reuse"
             return WpDecision(True, f"do_wp_page: PageAnonExclusive -> {what}")
-        rc = page.refcount
-        if rc > 3 or rc > 1 + int(page.swapcache):
-            return WpDecision(False, f"wp_can_reuse_anon_folio: refcount {rc} -> wp_page_copy")
-        if page.locked:
-            return WpDecision(False, "wp_can_reuse_anon_folio: folio_trylock() fails -> wp_page_copy")
-        free = page.swapcache and page.swapcount == 0
-        if free:
-            rc -= 1  # folio_free_swap()
-        if rc != 1:
-            return WpDecision(False, f"wp_can_reuse_anon_folio: refcount {rc} != 1 -> wp_page_copy")
-        return WpDecision(
-            True, "wp_can_reuse_anon_folio: refcount 1 -> SetPageAnonExclusive, reuse", free_swapcache=free
-        )
+        return wp_can_reuse_anon(page, "wp_can_reuse_anon_folio")
 
     def gup_must_unshare(self, flags: GupFlags, page: PageView, have_vma: bool) -> bool:
         if not flags.pin or flags.write:
@@ -103,16 +92,7 @@ class AnonExclusive(Rule):
         return UnmapDecision(True, "try_to_unmap_one: swap entry")
 
     def do_swap_page(self, page: PageView, write: bool, pte_exclusive: bool) -> SwapinDecision:
-        rc = page.refcount
-        # swap_free() first; should_try_to_free_swap(): a write fault and only us and
-        # the swapcache hold the page; folio_free_swap() needs no swap entry left.
-        free = page.swapcache and write and rc == 2 and page.swapcount - 1 == 0
-        if free:
-            rc -= 1
-        exclusive = pte_exclusive or rc == 1
-        why = "pte_swp_exclusive" if pte_exclusive else f"refcount {rc}"
-        what = "RMAP_EXCLUSIVE, writable" if exclusive else "shared, R/O"
-        return SwapinDecision(exclusive, exclusive, f"do_swap_page: {why} -> {what}", free)
+        return do_swap_page_streamlined(page, write, pte_exclusive, anon_exclusive=True)
 
     def clear_refs_skips(self, page: PageView, has_pinned: bool) -> bool:
         return has_pinned and page.maybe_dma_pinned

@@ -44,7 +44,7 @@ class PageCount(Rule):
     def fork_present(self, page: PageView, parent_has_pinned: bool) -> ForkDecision:
         if parent_has_pinned and page.maybe_dma_pinned:
             return ForkDecision(True, "copy_present_page: has_pinned && page_maybe_dma_pinned -> copy for child")
-        return ForkDecision(False, "copy_present_pte: share, wrprotect parent and child")
+        return ForkDecision(False, "copy_present_pte: !page_maybe_dma_pinned() -> share")
 
     def do_swap_page(self, page: PageView, write: bool, pte_exclusive: bool) -> SwapinDecision:
         return do_swap_page_reuse(page, write)

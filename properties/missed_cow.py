@@ -16,7 +16,7 @@ from cowcheck.mm.context import Ctx
 from cowcheck.mm.contract import describe_ref, owes_device_writes
 from cowcheck.mm.observe import ref_view, swap_sharers, view, who
 from cowcheck.mm.property import MMProperty
-from cowcheck.mm.state import PTE_PRESENT, ZERO_FRAME, MMState, Ref, bit
+from cowcheck.mm.state import PTE_PRESENT, ZERO_FRAME, MMState, Ref, bit, frame_name
 
 
 def _exempt(r: Ref, pid: int, ctx: Ctx) -> bool:
@@ -46,7 +46,7 @@ def observational(s: MMState, ctx: Ctx) -> str | None:
                 continue
             return (
                 f"leak from {who(tok)} into P{r.owner}: the device reads t{t} through "
-                f"P{r.owner}'s {describe_ref(r)} in page #{r.frame}"
+                f"P{r.owner}'s {describe_ref(r)} in {frame_name(r.frame)}"
             )
     return None
 
@@ -76,7 +76,7 @@ def structural(s: MMState, ctx: Ctx) -> str | None:
             other = _other_reacher(s, pte.target, pid, ctx)
             if other is not None:
                 return (
-                    f"P{pid} maps page #{pte.target} writable while {other} still reaches it: "
+                    f"P{pid} maps {frame_name(pte.target)} writable while {other} still reaches it: "
                     f"P{pid}'s next write leaks out of P{pid}"
                 )
     for r in s.refs:
@@ -85,7 +85,7 @@ def structural(s: MMState, ctx: Ctx) -> str | None:
         other = _other_reacher(s, r.frame, r.owner, ctx)
         if other is not None:
             return (
-                f"P{r.owner}'s device can write page #{r.frame} through {describe_ref(r)} while "
+                f"P{r.owner}'s device can write {frame_name(r.frame)} through {describe_ref(r)} while "
                 f"{other} still reaches it: the device's next write leaks out of P{r.owner}"
             )
     return None

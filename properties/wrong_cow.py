@@ -22,7 +22,7 @@ from cowcheck.mm.context import Ctx
 from cowcheck.mm.contract import coherent, describe_ref, owes_cpu_writes, owes_device_writes
 from cowcheck.mm.observe import ref_view, resolved_frame, view
 from cowcheck.mm.property import MMProperty
-from cowcheck.mm.state import MMState, bit
+from cowcheck.mm.state import MMState, bit, frame_name
 
 
 def observational(s: MMState, ctx: Ctx) -> str | None:
@@ -60,7 +60,7 @@ def observational(s: MMState, ctx: Ctx) -> str | None:
             if t not in ex[c]:
                 return (
                     f"write lost: P{r.owner} wrote t{ex[c][-1]} at {cell_addr(r.vpage, c)}, "
-                    f"but the device reading through {describe_ref(r)} sees t{t} in page #{r.frame}"
+                    f"but the device reading through {describe_ref(r)} sees t{t} in {frame_name(r.frame)}"
                 )
     return None
 
@@ -71,14 +71,14 @@ def structural(s: MMState, ctx: Ctx) -> str | None:
             continue
         f = resolved_frame(s, r.owner, r.vpage)
         if f != r.frame:
-            now = "no page" if f is None else f"page #{f}"
+            now = "no page" if f is None else frame_name(f)
             kinds = []
             if owes_device_writes(r, ctx.strict):
                 kinds.append("device writes will be lost (read lost)")
             if owes_cpu_writes(r):
                 kinds.append("P's writes will not reach the device (write lost)")
             return (
-                f"{describe_ref(r)} holds page #{r.frame} but P{r.owner} now maps {now} "
+                f"{describe_ref(r)} holds {frame_name(r.frame)} but P{r.owner} now maps {now} "
                 f"at vaddr+{r.vpage * 4096}: {'; '.join(kinds)}"
             )
     return None

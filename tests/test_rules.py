@@ -20,7 +20,16 @@ def view(rc: int = 1, mc: int = 1, pins: int = 0, excl: bool = False, sc: bool =
 
 def test_builtin_rules_cite_commits() -> None:
     rules = builtin_rules()
-    assert list(rules) == ["mapcount", "page-count", "anon-exclusive"]
+    assert list(rules) == [
+        "mapcount",
+        "gup-breaks-cow",
+        "page-count",
+        "page-count-5.11",
+        "page-count-5.18",
+        "mapcount-cor",
+        "anon-exclusive-6.1",
+        "anon-exclusive",
+    ]
     for r in rules.values():
         assert r.kernels and r.commits
         assert sys.modules[type(r).__module__].__doc__, "a rule file explains what it models"

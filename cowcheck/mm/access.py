@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from cowcheck.mm.context import Ctx
 from cowcheck.mm.fault import READ, WRITE, handle_mm_fault
-from cowcheck.mm.state import PTE_PRESENT, bit
+from cowcheck.mm.state import PTE_PRESENT, bit, frame_name
 from cowcheck.mm.work import Blocked, ModelBug, Work
 
 
@@ -30,7 +30,7 @@ def cpu_write(w: Work, ctx: Ctx, pid: int, v: int, cell: int, forking: bool) -> 
     t = w.new_token(pid, False, bit(pid))
     w.write_cell(pte.target, cell, t)
     w.set_expect_cell(pid, v, cell, (t,))
-    w.note(f"store token t{t} into page #{pte.target}")
+    w.note(f"store token t{t} into {frame_name(pte.target)}")
     return True
 
 
@@ -45,5 +45,5 @@ def cpu_read(w: Work, ctx: Ctx, pid: int, v: int, cell: int, forking: bool) -> b
         handle_mm_fault(w, ctx, pid, v, READ)
         pte = w.pte(pid, v)
     t = w.content(pte.target, ctx.cells)[cell]
-    w.note(f"load token t{t} from page #{pte.target}")
+    w.note(f"load token t{t} from {frame_name(pte.target)}")
     return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from cowcheck.mm.context import Ctx
 from cowcheck.mm.contract import describe_ref, owes_device_writes
-from cowcheck.mm.state import bit
+from cowcheck.mm.state import bit, frame_name
 from cowcheck.mm.work import Work
 
 
@@ -30,21 +30,21 @@ def dma_write(w: Work, ctx: Ctx, ri: int, cell: int) -> bool:
                 w.set_expect_cell(q, r.vpage, cell, (*ex[cell], t))
     elif r.attached and alive:
         w.set_expect_cell(owner, r.vpage, cell, (t,))
-    w.note(f"DMA write token t{t} through {describe_ref(r)} into page #{r.frame}")
+    w.note(f"DMA write token t{t} through {describe_ref(r)} into {frame_name(r.frame)}")
     return True
 
 
 def dma_read(w: Work, ctx: Ctx, ri: int, cell: int) -> bool:
     r = w.refs[ri]
     t = w.content(r.frame, ctx.cells)[cell]
-    w.note(f"DMA read token t{t} through {describe_ref(r)} from page #{r.frame}")
+    w.note(f"DMA read token t{t} through {describe_ref(r)} from {frame_name(r.frame)}")
     return True
 
 
 def release(w: Work, ri: int) -> bool:
     """put_page() / unpin_user_page() when the I/O completes or the owner unregisters."""
     r = w.refs.pop(ri)
-    w.note(f"{'unpin_user_page' if r.pin else 'put_page'}: {describe_ref(r)} on page #{r.frame}")
+    w.note(f"{'unpin_user_page' if r.pin else 'put_page'}: {describe_ref(r)} on {frame_name(r.frame)}")
     w.put_page(r.frame, r.pin)
     return True
 

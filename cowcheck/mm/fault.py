@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from cowcheck.mm.context import Ctx, page_view
 from cowcheck.mm.events import WpCopy
-from cowcheck.mm.state import PTE_NONE, PTE_PRESENT, PTE_SWAP, ZERO_FRAME, ZERO_TOKEN, Pte
+from cowcheck.mm.state import PTE_NONE, PTE_PRESENT, PTE_SWAP, ZERO_FRAME, ZERO_TOKEN, Pte, frame_name
 from cowcheck.mm.work import Blocked, ModelBug, Work
 
 READ = "read"
@@ -20,10 +20,12 @@ WRITE = "write"
 UNSHARE = "unshare"  # FAULT_FLAG_UNSHARE (c89357e27f20)
 
 
-def handle_mm_fault(w: Work, ctx: Ctx, pid: int, v: int, kind: str) -> bool:
-    """Returns False where the fault fails (SIGSEGV / -EFAULT to GUP)."""
+def handle_mm_fault(w: Work, ctx: Ctx, pid: int, v: int, kind: str, cow_break: bool = False) -> bool:
+    """Returns False where the fault fails (SIGSEGV / -EFAULT to GUP). ``cow_break``:
+    a write fault GUP forces on a vma without VM_WRITE (17839856fd58's FOLL_WRITE on
+    every GUP); it breaks COW and leaves the PTE R/O (maybe_mkwrite())."""
     vma = w.procs[pid].vmas[v]
-    if not vma.mapped or (kind == WRITE and not vma.writable):
+    if not vma.mapped or (kind == WRITE and not vma.writable and not cow_break):
         return False
     pte = w.pte(pid, v)
     if pte.kind == PTE_NONE:
@@ -102,8 +104,8 @@ def do_wp_page(w: Work, ctx: Ctx, pid: int, v: int, unshare: bool) -> None:
             raise ModelBug("swapcache freed while swap entries still use the slot")
         w.delete_from_swapcache(f)
     w.set_exclusive(f, True)
-    if not unshare:
-        # wp_page_reuse(): the same page, now writable.
+    if not unshare and w.procs[pid].vmas[v].writable:
+        # wp_page_reuse(): the same page, now writable (maybe_mkwrite(): only with VM_WRITE).
         w.set_pte(pid, v, pte._replace(writable=True))
 
 
@@ -117,4 +119,4 @@ def wp_page_copy(w: Work, ctx: Ctx, pid: int, v: int, unshare: bool) -> None:
     w.map_page(pid, v, new, writable)
     w.events.append(WpCopy(pid, v, old, new, unshare))
     what = "unshare" if unshare else "write"
-    w.note(f"wp_page_copy ({what}): P{pid} now maps new page #{new}, page #{old} left behind")
+    w.note(f"wp_page_copy ({what}): P{pid} now maps new page #{new}, {frame_name(old)} left behind")

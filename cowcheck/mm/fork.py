@@ -2,8 +2,17 @@
 
 The parent holds its mmap write lock for the whole copy, so its other threads
 cannot fault and no slow GUP can run in it; gup-fast, devices, reclaim and other
-processes can. Each PTE copy runs under the PT locks and is one step; the copy as
-a whole is bracketed by write_protect_seq where the rule has it (57efa1fe5957).
+processes can. Each PTE copy runs under the PT locks; the copy as a whole is
+bracketed by write_protect_seq where the rule has it (57efa1fe5957).
+
+copy_present_pte() on a writable PTE is two steps, because gup-fast takes no PT lock
+and fits between them [5.10 copy_present_pte(); 57efa1fe5957's commit message draws
+this race]: (1) the rule's pinned check (copy_present_page()'s
+page_maybe_dma_pinned(), or folio_try_dup_anon_rmap_pte() with its
+ClearPageAnonExclusive) and get_page() for the child; (2) ptep_set_wrprotect() in the
+parent and set_pte_at() in the child. Between them the PT lock is held: reclaim's
+try_to_unmap_one() on that PTE waits (``pte_locked``). A R/O PTE is copied in one
+step: nothing a lockless path does can change what (2) writes.
 """
 
 from __future__ import annotations
@@ -44,25 +53,45 @@ def fork_begin(w: Work, ctx: Ctx, actor: int, pid: int) -> int:
     return child
 
 
+def pte_locked(w: Work, pid: int, v: int) -> bool:
+    """Whether a fork holds the PT lock of (pid, v) between its two steps."""
+    return any(
+        isinstance(op, ForkOp) and op.held and op.next_vpage == v and pid in (op.parent, op.child) for op in w.inflight
+    )
+
+
 def fork_copy_pte(w: Work, ctx: Ctx, idx: int, op: ForkOp) -> None:
     v, pid, child = op.next_vpage, op.parent, op.child
+    if op.held:
+        _finish_share(w, pid, child, v)
+        _child_sees(w, pid, child, v)
+        w.inflight[idx] = op._replace(next_vpage=v + 1, held=False)
+        return
     vma = w.procs[child].vmas[v]
     if not vma.mapped:
         if w.procs[pid].vmas[v].mapped:
             w.note(f"vpage {v}: VM_DONTCOPY, not copied")
+    elif _copy_one(w, ctx, pid, child, v):
+        w.inflight[idx] = op._replace(held=True)
+        return
     else:
-        ex = w.expect(pid, v)
-        w.set_expect(child, v, ex)
-        if ex is not None:
-            w.share_tokens_with(pid, child, {t for cell in ex for t in cell})
-        _copy_one(w, ctx, pid, child, v)
+        _child_sees(w, pid, child, v)
     w.inflight[idx] = op._replace(next_vpage=v + 1)
 
 
-def _copy_one(w: Work, ctx: Ctx, pid: int, child: int, v: int) -> None:
+def _child_sees(w: Work, pid: int, child: int, v: int) -> None:
+    """Ghost: once its PTE is written, the child may see what the parent sees there."""
+    ex = w.expect(pid, v)
+    w.set_expect(child, v, ex)
+    if ex is not None:
+        w.share_tokens_with(pid, child, {t for cell in ex for t in cell})
+
+
+def _copy_one(w: Work, ctx: Ctx, pid: int, child: int, v: int) -> bool:
+    """Copies (pid, v) for the child; True where it stops half way (see the docstring)."""
     pte = w.pte(pid, v)
     if pte.kind == PTE_NONE:
-        return
+        return False
     if pte.kind == PTE_SWAP:
         # copy_nonpresent_pte(): swap_duplicate(); an exclusive entry becomes shared.
         w.swap_duplicate(pte.target)
@@ -71,12 +100,12 @@ def _copy_one(w: Work, ctx: Ctx, pid: int, child: int, v: int) -> None:
             w.note("copy_nonpresent_pte: swap entry marked shared")
         w.set_pte(child, v, Pte(PTE_SWAP, pte.target, False, False))
         w.note(f"copy_nonpresent_pte: swap_duplicate(slot {pte.target})")
-        return
+        return False
     assert pte.kind == PTE_PRESENT
     f = pte.target
     if f == ZERO_FRAME:
         w.map_page(child, v, ZERO_FRAME, False)
-        return
+        return False
     d = ctx.rule.fork_present(page_view(w, f), w.procs[pid].has_pinned)
     w.note(d.note)
     if d.copy:
@@ -84,11 +113,22 @@ def _copy_one(w: Work, ctx: Ctx, pid: int, child: int, v: int) -> None:
         # its page and its PTE as they are (70e806e4e645).
         new = w.alloc_page(w.content(f, ctx.cells), exclusive=True)
         w.map_page(child, v, new, w.procs[child].vmas[v].writable)
-        return
-    w.get_page(f)
+        return False
+    w.get_page(f)  # get_page() + page_dup_rmap() for the child
     w.set_exclusive(f, False)
-    w.set_pte(pid, v, pte._replace(writable=False))
-    w.map_page(child, v, f, False)
+    if pte.writable:
+        w.note("copy_present_pte: page referenced for the child; PTEs not yet written")
+        return True
+    _finish_share(w, pid, child, v)
+    return False
+
+
+def _finish_share(w: Work, pid: int, child: int, v: int) -> None:
+    pte = w.pte(pid, v)
+    if pte.writable:
+        w.set_pte(pid, v, pte._replace(writable=False))
+        w.note(f"copy_present_pte: ptep_set_wrprotect(P{pid} vpage {v}); child PTE R/O")
+    w.map_page(child, v, pte.target, False)
 
 
 def fork_end(w: Work, ctx: Ctx, idx: int, op: ForkOp) -> None:

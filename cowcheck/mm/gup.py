@@ -26,6 +26,7 @@ from cowcheck.mm.state import (
     ZERO_FRAME,
     GupFastOp,
     Ref,
+    frame_name,
 )
 from cowcheck.mm.work import ModelBug, Work
 
@@ -35,8 +36,8 @@ _MAX_RETRIES = 4  # a fault always makes progress here; more means a model bug
 def _take_ref(w: Work, pid: int, v: int, f: int, flags: GupFlags, name: str, how: str) -> None:
     w.get_page(f, flags.pin)
     w.refs.append(Ref(name, pid, v, f, flags.pin, flags.write, flags.longterm, True, 0))
-    rc = "zero page" if f == ZERO_FRAME else f"refcount {w.page(f).refcount}"
-    w.note(f"{how}: {flags.describe()} reference on page #{f} ({rc})")
+    rc = "" if f == ZERO_FRAME else f" (refcount {w.page(f).refcount})"
+    w.note(f"{how}: {flags.describe()} reference on {frame_name(f)}{rc}")
 
 
 def gup_slow(w: Work, ctx: Ctx, pid: int, v: int, flags: GupFlags, name: str) -> bool:
@@ -48,14 +49,24 @@ def gup_slow(w: Work, ctx: Ctx, pid: int, v: int, flags: GupFlags, name: str) ->
     if flags.pin:
         w.set_proc(pid, has_pinned=True)  # mm_set_has_pinned_flag()
     write = flags.write or ctx.rule.gup_breaks_cow(flags)
+    # 17839856fd58 on a vma without VM_WRITE: the forced write fault breaks COW but
+    # cannot make the PTE writable; faultin_page() then sets FOLL_COW and
+    # can_follow_write_pte() accepts the R/O, dirty PTE (5.8 dropped its FOLL_FORCE
+    # requirement). Nothing runs between the fault and the follow here.
+    cow_break = write and not flags.write and not vma.writable
+    cowed = False
     for _ in range(_MAX_RETRIES):
         pte = w.pte(pid, v)
         if pte.kind != PTE_PRESENT:
-            handle_mm_fault(w, ctx, pid, v, WRITE if write else READ)
+            handle_mm_fault(w, ctx, pid, v, WRITE if write else READ, cow_break)
+            cowed = cow_break
             continue
-        if write and not pte.writable:
+        if write and not pte.writable and not cowed:
             # follow_page_pte() needs pte_write() for FOLL_WRITE: faultin_page().
-            handle_mm_fault(w, ctx, pid, v, WRITE)
+            handle_mm_fault(w, ctx, pid, v, WRITE, cow_break)
+            cowed = cow_break
+            if cowed:
+                w.note("faultin_page: VM_FAULT_WRITE on a R/O vma -> FOLL_COW")
             continue
         f = pte.target
         if not pte.writable and not flags.write and ctx.rule.gup_must_unshare(flags, page_view(w, f), True):

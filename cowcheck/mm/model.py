@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
+import traceback
 from collections.abc import Callable, Sequence
 
 from cowcheck.engine import Invariant, Step, TransitionCheck
+from cowcheck.errors import InputError
 from cowcheck.mm import access, device, fork, gup, reclaim, syscalls
 from cowcheck.mm.actions import (
     DEVICE,
@@ -181,6 +184,8 @@ class MMModel:
         except ModelBug as e:
             bugged = s._replace(bug=str(e))
             return Step(bugged, (*w.notes, f"BUG: {e}"), tuple(w.events))
+        except Exception as e:
+            raise _in_rule_file(self.rule, e) from None
         if a.step >= 0:
             w.pcs[a.actor] += 1
         if charged:
@@ -442,6 +447,22 @@ class MMModel:
         else:
             reclaim.swapout_step(w, self.ctx, idx, op)
         return True
+
+
+def _in_rule_file(rule: Rule, e: Exception) -> Exception:
+    """An exception raised inside a rule file's hook is that file's error: name its
+    line. Anything else is a bug of cowcheck itself and keeps its traceback."""
+    files = set()
+    for cls in type(rule).__mro__:
+        try:
+            files.add(inspect.getsourcefile(cls))
+        except TypeError:
+            continue
+    inside = [fr for fr in traceback.extract_tb(e.__traceback__) if fr.filename in files]
+    if not inside:
+        return e
+    fr = inside[-1]
+    return InputError(f"{fr.filename}:{fr.lineno}", None, f"{type(e).__name__} in rule {rule.name}: {e}")
 
 
 def _bind(fn: StateCheck, ctx: Ctx) -> Callable[[MMState], str | None]:

@@ -20,6 +20,7 @@ from cowcheck.mm.state import (
     PTE_SWAP,
     ZERO_FRAME,
     ZERO_TOKEN,
+    ForkOp,
     GupFastOp,
     MMState,
     Ref,
@@ -90,6 +91,10 @@ def holders(s: MMState, f: int) -> Iterator[Holder]:
             yield Holder("gup-fast", op.pid, "gup-fast grabbed")
         if isinstance(op, SwapoutOp) and op.frame == f:
             yield Holder("reclaim", -1, "isolation reference")
+        if isinstance(op, ForkOp) and op.held:
+            pte = s.procs[op.parent].ptes[op.next_vpage]
+            if pte.kind == PTE_PRESENT and pte.target == f:
+                yield Holder("fork", op.child, "copy_present_pte: the child's reference")
     for x in s.spec:
         if x == f:
             yield Holder("speculative", -1, "speculative reference")

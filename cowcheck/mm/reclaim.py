@@ -2,15 +2,24 @@
 
 Reclaim holds the page lock and an isolation reference from the first phase to the
 last; it takes no mmap lock, so faults, GUP and fork run between the phases.
-(1) add_to_swap(); (2) try_to_unmap(), every PTE to a swap entry; (3) pageout() and
+(1) add_to_swap(); (2) try_to_unmap(), one step per PTE as the rmap walk takes each
+PTE's lock in turn (faults in other mms fit between); (3) pageout() and
 __remove_mapping(), which frees the page only if nothing but the swapcache holds it.
-Phase (2) walks all the page's PTEs in one step here; splitting the rmap walk per
-PTE is a window of a later issue.
+
+Within one try_to_unmap_one() (PT lock held) the read of PG_anon_exclusive,
+ptep_clear_flush(), the pinned check of folio_try_share_anon_rmap_pte() and the
+swap PTE write are one step. The only racer that fits inside is gup-fast, and in a
+sequentially consistent model every way its grab and re-check fall around that
+sequence ends as if it ran wholly before or after: a pin taken before the pinned
+check makes the unmap back off and restore the same PTE (gup-fast's re-check
+passes); a pin taken after it sees a changed PTE and backs off. What is left is the
+weak-memory race of B11 (see models/anon_exclusive_6_1.py).
 """
 
 from __future__ import annotations
 
 from cowcheck.mm.context import Ctx, page_view
+from cowcheck.mm.fork import pte_locked
 from cowcheck.mm.state import (
     NO_FRAME,
     NO_SLOT,
@@ -52,26 +61,36 @@ def swapout_start(w: Work, ctx: Ctx, actor: int, f: int) -> None:
 def swapout_step(w: Work, ctx: Ctx, idx: int, op: SwapoutOp) -> None:
     f = op.frame
     if op.stage == SWAPOUT_UNMAP:
+        mapped = [
+            (pid, v)
+            for pid, pr in enumerate(w.procs)
+            for v, pte in enumerate(pr.ptes)
+            if pte.kind == PTE_PRESENT and pte.target == f
+        ]
+        if not mapped:
+            w.inflight[idx] = op._replace(stage=SWAPOUT_WRITE)
+            w.note(f"try_to_unmap: page #{f} mapped nowhere")
+            return
+        pid, v = mapped[0]
+        if pte_locked(w, pid, v):
+            raise Blocked  # try_to_unmap_one() waits for the PT lock fork holds
         s = w.page(f).swapcache
-        for pid, pr in enumerate(w.procs):
-            for v, pte in enumerate(pr.ptes):
-                if pte.kind != PTE_PRESENT or pte.target != f:
-                    continue
-                d = ctx.rule.swapout_unmap(page_view(w, f, own_lock=True))
-                w.note(d.note)
-                if not d.proceed:
-                    # try_to_unmap() fails: the page is activated and stays resident.
-                    del w.inflight[idx]
-                    _unlock_and_put(w, f)
-                    return
-                exclusive = w.page(f).anon_exclusive
-                w.unmap_page(pid, v)
-                w.swap_duplicate(s)
-                w.set_pte(pid, v, Pte(PTE_SWAP, s, False, exclusive))
-                w.set_exclusive(f, False)
-                w.put_page(f)
-                w.note(f"try_to_unmap_one: P{pid} PTE -> swap entry (slot {s}{', exclusive' if exclusive else ''})")
-        w.inflight[idx] = op._replace(stage=SWAPOUT_WRITE)
+        d = ctx.rule.swapout_unmap(page_view(w, f, own_lock=True))
+        w.note(d.note)
+        if not d.proceed:
+            # try_to_unmap() fails: the page is activated and stays resident.
+            del w.inflight[idx]
+            _unlock_and_put(w, f)
+            return
+        exclusive = w.page(f).anon_exclusive
+        w.unmap_page(pid, v)
+        w.swap_duplicate(s)
+        w.set_pte(pid, v, Pte(PTE_SWAP, s, False, exclusive))
+        w.set_exclusive(f, False)
+        w.put_page(f)
+        w.note(f"try_to_unmap_one: P{pid} PTE -> swap entry (slot {s}{', exclusive' if exclusive else ''})")
+        if len(mapped) == 1:
+            w.inflight[idx] = op._replace(stage=SWAPOUT_WRITE)
         return
     assert op.stage == SWAPOUT_WRITE
     del w.inflight[idx]

@@ -115,6 +115,10 @@ class ForkOp(NamedTuple):
     parent: int
     child: int
     next_vpage: int
+    # copy_present_pte() on next_vpage is half done: the page passed the pinned check
+    # and is referenced for the child, but neither PTE is written yet (the window of
+    # 57efa1fe5957). The PT lock is held; only lockless paths run.
+    held: bool = False
 
 
 GUPF_GRAB = 1  # PTE read, reference not yet taken
@@ -164,6 +168,10 @@ class MMState(NamedTuple):
     pcs: tuple[int, ...]  # litmus program counter per actor
     budget: tuple[int, ...]  # remaining budget per action kind (scenario order)
     bug: str = ""  # set when a path hit a kernel BUG_ON-class inconsistency; terminal
+
+
+def frame_name(f: int) -> str:
+    return "the zero page" if f == ZERO_FRAME else f"page #{f}"
 
 
 def bit(pid: int) -> int:

@@ -1,0 +1,117 @@
+"""``verify``: one rule against the whole catalog, property by property.
+
+A run with several properties stops at the first violation, which says nothing
+about the others. So each scenario is run with every default property; when one is
+violated it is recorded and the scenario runs again without it, until the rest hold
+or are violated too. Every ✓ in the table is an exhaustive run in which that
+property was checked.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cowcheck.api import CheckReport, check, resolve_rule
+from cowcheck.catalog import find_scenario, scenario_files
+from cowcheck.engine import Bounds, Verdict
+from cowcheck.matrix import FAILS, HOLDS, UNKNOWN
+from cowcheck.mm.rule import Rule
+from cowcheck.properties import all_properties
+from cowcheck.scenario import load_scenario
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyCell:
+    verdict: Verdict
+    length: int | None = None
+
+    def symbol(self) -> str:
+        if self.verdict is Verdict.HOLDS:
+            return HOLDS
+        if self.verdict is Verdict.INCOMPLETE:
+            return UNKNOWN
+        return f"{FAILS} ({self.length})"
+
+
+@dataclass(slots=True)
+class Verification:
+    rule: Rule
+    properties: tuple[str, ...]
+    scenarios: list[str] = field(default_factory=list)
+    cells: dict[tuple[str, str], VerifyCell] = field(default_factory=dict)
+    violations: list[CheckReport] = field(default_factory=list)
+    runs: list[CheckReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def verdict(self) -> Verdict:
+        vs = {c.verdict for c in self.cells.values()}
+        if Verdict.VIOLATED in vs:
+            return Verdict.VIOLATED
+        return Verdict.INCOMPLETE if Verdict.INCOMPLETE in vs else Verdict.HOLDS
+
+    def shortest(self) -> CheckReport | None:
+        with_trace = [r for r in self.violations if r.trace is not None]
+        return min(with_trace, key=lambda r: len(r.trace or ()), default=None)
+
+    def text(self) -> str:
+        head = ["scenario", *self.properties]
+        rows = [head] + [[s, *(self.cells[s, p].symbol() for p in self.properties)] for s in self.scenarios]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule.name,
+            "verdict": self.verdict.value,
+            "properties": list(self.properties),
+            "seconds": round(self.seconds, 2),
+            "cells": [
+                {"scenario": s, "property": p, "verdict": c.verdict.value, "length": c.length}
+                for (s, p), c in self.cells.items()
+            ],
+            "violations": [r.to_json() for r in self.violations],
+        }
+
+
+def default_property_ids() -> tuple[str, ...]:
+    return tuple(p.id for p in all_properties().values() if not p.metric)
+
+
+def verify(
+    rule: Rule | str,
+    scenarios: Sequence[str | Path] | None = None,
+    *,
+    strict: bool = False,
+    bounds: Bounds | None = None,
+    on_run: Callable[[CheckReport], None] | None = None,
+) -> Verification:
+    t0 = time.perf_counter()
+    r = resolve_rule(rule)
+    props = default_property_ids()
+    out = Verification(r, props)
+    for f in [find_scenario(str(s)) for s in scenarios] if scenarios else scenario_files():
+        sc = load_scenario(f)
+        out.scenarios.append(sc.name)
+        left = list(props)
+        while left:
+            rep = check(sc, r, left, strict=strict, bounds=bounds)
+            out.runs.append(rep)
+            if on_run is not None:
+                on_run(rep)
+            if rep.verdict is not Verdict.VIOLATED or rep.trace is None or rep.trace.property_id not in left:
+                for p in left:
+                    out.cells[sc.name, p] = VerifyCell(rep.verdict)
+                break
+            pid = rep.trace.property_id
+            out.cells[sc.name, pid] = VerifyCell(Verdict.VIOLATED, len(rep.trace))
+            out.violations.append(rep)
+            left.remove(pid)
+    out.seconds = time.perf_counter() - t0
+    return out
