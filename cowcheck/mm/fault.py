@@ -1,11 +1,25 @@
 """The page-fault paths: handle_mm_fault() and what it dispatches to (mm/memory.c).
 
-A fault runs under the PT lock and, for the model's purposes, atomically. The
-kernel drops the PT lock inside do_swap_page() (to read the page) and inside
-do_wp_page() on a failed trylock_page(); both re-check pte_same() afterwards and
-retry, so an interleaving in that window ends either in a retry or in a state the
-atomic model reaches by ordering the racer first. The early checks that are made
-before the page lock is taken are modelled as windows of their own in a later issue.
+A fault runs under the PT lock and is one step. Where the kernel lets a racer in
+mid-fault, the model reaches the same outcomes by ordering the racer before or after
+the step; each case and why:
+- do_wp_page()'s early checks (5.9: ``page_count != 1`` before trylock_page(); 5.18+:
+  ``refcount > 3``, ``> 1 + swapcache``) run under the PT lock but before the page
+  lock, so only lockless paths fit between them and the locked re-check: gup-fast's
+  grab, a DMA release, a speculative reference, reclaim taking the page lock. All of
+  them only move the refcount or the lock bit, and the locked re-check reads those
+  again; an early "copy" is what the same racer ordered first yields, and an early
+  "go on" followed by a racer is decided by the locked check, which is what the atomic
+  step computes with the racer ordered first. No rule hook sees the early value alone.
+- R0's lock_page() sleep (5.7 do_wp_page(): get_page, drop the PT lock, lock_page,
+  retake it, pte_same() or retry): modelled as the fault waiting for the page lock
+  (``wait_lock``); a racer that changes the PTE meanwhile makes pte_same() fail and
+  the fault retry, which is the fault starting after the racer.
+- do_swap_page() reads the page without the PT lock and re-checks pte_same() under
+  it; fork's swap_duplicate() changes the swap count, which reuse_swap_page() reads
+  under the lock, or the PTE (the exclusive bit), which fails pte_same().
+These are equivalences under sequential consistency only: see
+models/anon_exclusive_6_1.py for what that leaves out.
 """
 
 from __future__ import annotations
