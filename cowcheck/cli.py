@@ -321,7 +321,8 @@ def verify_cmd(
         out.print(render_columns(first.trace, f"shortest counterexample: {first.scenario.name}"), markup=False)
         out.print(first.summary(), markup=False)
     verdict = {Verdict.HOLDS: "holds", Verdict.VIOLATED: "violated", Verdict.INCOMPLETE: "incomplete"}[v.verdict]
-    out.print(f"{verdict}: {r.name} on {len(v.scenarios)} scenarios", markup=False)
+    bad = len({s for (s, _p), c in v.cells.items() if c.verdict is Verdict.VIOLATED})
+    out.print(f"{verdict}: {r.name}: {bad} of {len(v.scenarios)} scenarios violate a property", markup=False)
     raise typer.Exit(v.verdict.exit_code)
 
 

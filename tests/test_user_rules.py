@@ -143,7 +143,7 @@ def test_verify_a_failing_reuse_expression_end_to_end() -> None:
     assert code == 1, (out, err)
     assert re.search(r"fork-swap-shared\s+✗ \(\d+\)\s+✓\s+✓", out), out  # missed-cow only
     assert "shortest counterexample" in out and "VIOLATION missed-cow" in out
-    assert "violated: page-count-5.18+reuse(mapcount == 1) on 3 scenarios" in out
+    assert "violated: page-count-5.18+reuse(mapcount == 1): 2 of 3 scenarios violate a property" in out
 
 
 EXCLUSIVE_ONLY = """
@@ -175,4 +175,4 @@ def test_verify_rule_files(tmp_path: Path, root: Path) -> None:
     code, out, err = run_cli("verify", str(g), *[a for s in scen for a in ("-s", s)])
     assert code == 0, (out, err)
     assert re.search(r"odirect-swap\s+✓\s+✓\s+✓", out), out
-    assert "holds: exclusive-only on 4 scenarios" in out
+    assert "holds: exclusive-only: 0 of 4 scenarios violate a property" in out
