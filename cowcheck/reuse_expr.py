@@ -8,8 +8,9 @@ PT lock: ``exclusive or (refcount == 1 and not swapcache)``. Only comparisons,
 the expression cannot do anything but decide.
 
 When it says reuse and the page is in the swapcache with no swap entry left, the
-swapcache copy is dropped first (try_to_free_swap()); with swap entries left the page
-stays in the swapcache, shared with them, and the properties judge the result.
+swapcache copy is dropped first (try_to_free_swap()), if the page lock is free; with
+swap entries left, or the lock held elsewhere (reclaim), the page stays in the
+swapcache, and the properties judge the result.
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ def reuse_rule(base: Rule, expr: str) -> Rule:
         env["maybe_dma_pinned"] = page.maybe_dma_pinned
         env["unshare"] = unshare
         reuse = decide(env)
-        free = reuse and page.swapcache and page.swapcount == 0
+        # try_to_free_swap() needs the page lock: not when someone else holds it.
+        free = reuse and page.swapcache and page.swapcount == 0 and not page.locked
         return WpDecision(reuse, f"do_wp_page: `{text}` -> {'reuse' if reuse else 'wp_page_copy'}", free_swapcache=free)
 
     cls = type(

@@ -44,6 +44,11 @@ def test_reuse_expression_replaces_only_the_write_fault_decision() -> None:
     page = PageView(2, 1, 0, True, False, 0, False, False)
     assert r.do_wp_page(page, False).reuse
     assert not r.do_wp_page(page._replace(exclusive=False), False).reuse
+    # try_to_free_swap() only with the page lock: never while reclaim holds it.
+    in_swapcache = page._replace(swapcache=True)
+    assert r.do_wp_page(in_swapcache, False).free_swapcache
+    assert not r.do_wp_page(in_swapcache._replace(locked=True), False).free_swapcache
+    assert not r.do_wp_page(in_swapcache._replace(swapcount=1), False).free_swapcache
     base = load_rule("anon-exclusive")
     flags_page = page._replace(exclusive=False)
     from cowcheck.mm.rule import GupFlags
