@@ -66,12 +66,7 @@ class Matrix:
         return [[s, *(self.cells[s, r].symbol() for r in self.rules)] for s in self.scenarios]
 
     def text(self) -> str:
-        head = ["scenario", *self.rules]
-        rows = [head, *self.grid()]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        return "\n".join(lines)
+        return plain_table(["scenario", *self.rules], self.grid())
 
     def markdown(self) -> str:
         head = ["scenario", *(f"`{r}`" for r in self.rules)]
@@ -129,5 +124,15 @@ def run_matrix(
 
     rows = run_catalog(rules, scenarios, bounds, add)
     rule_names = tuple(dict.fromkeys(r.rule for r in rows))
-    scen = tuple(dict.fromkeys(Cell.of(r).scenario for r in rows))
+    scen = tuple(dict.fromkeys(s for s, _r in cells))
     return Matrix(rule_names, scen, cells, time.perf_counter() - t0)
+
+
+def plain_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded to their widest cell, a rule under the heading: for terminals
+    and for pasting into mail."""
+    table = [list(head), *map(list, rows)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -18,7 +18,7 @@ from typing import Any
 from cowcheck.api import CheckReport, check, resolve_rule
 from cowcheck.catalog import find_scenario, scenario_files
 from cowcheck.engine import Bounds, Verdict
-from cowcheck.matrix import FAILS, HOLDS, UNKNOWN
+from cowcheck.matrix import FAILS, HOLDS, UNKNOWN, plain_table
 from cowcheck.mm.rule import Rule
 from cowcheck.properties import all_properties
 from cowcheck.scenario import load_scenario
@@ -59,12 +59,8 @@ class Verification:
         return min(with_trace, key=lambda r: len(r.trace or ()), default=None)
 
     def text(self) -> str:
-        head = ["scenario", *self.properties]
-        rows = [head] + [[s, *(self.cells[s, p].symbol() for p in self.properties)] for s in self.scenarios]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        return "\n".join(lines)
+        rows = [[s, *(self.cells[s, p].symbol() for p in self.properties)] for s in self.scenarios]
+        return plain_table(["scenario", *self.properties], rows)
 
     def to_json(self) -> dict[str, Any]:
         return {

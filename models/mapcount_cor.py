@@ -29,7 +29,7 @@ long-term pin, is the real culprit of CVE-2020-29374 and should be fixed there. 
 modelled, vmsplice is a FOLL_GET short-term GUP, so B4 stays under this rule.
 """
 
-from cowcheck.mm.rule import ForkDecision, GupFlags, PageView
+from cowcheck.mm.rule import GupFlags, PageView
 from cowcheck.rules import rule_class
 
 
@@ -54,10 +54,8 @@ class MapcountCor(rule_class("mapcount")):  # type: ignore[misc]
     def gup_fast_checks_seq(self, flags: GupFlags) -> bool:
         return flags.pin
 
-    def fork_present(self, page: PageView, parent_has_pinned: bool) -> ForkDecision:
-        if parent_has_pinned and page.maybe_dma_pinned:
-            return ForkDecision(True, "copy_present_page: has_pinned && page_maybe_dma_pinned -> copy for child")
-        return ForkDecision(False, "copy_present_pte: !page_maybe_dma_pinned() -> share")
+    # 70e806e4e645, kept by the tree: the same decision as page-count's.
+    fork_present = rule_class("page-count").fork_present
 
 
 RULE = MapcountCor()
