@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from cowcheck.catalog import find_scenario
-from cowcheck.engine import Bounds, SearchResult, Stats, Verdict, search
+from cowcheck.engine import Bounds, SearchResult, Stats, StoreSpec, Verdict, search, search_parallel
 from cowcheck.errors import InputError
 from cowcheck.minimise import minimise as minimise_actions
 from cowcheck.mm.actions import Action
@@ -127,11 +127,37 @@ def build_model(
     properties: Sequence[str] | None = None,
     form: str = "observational",
     strict: bool = False,
+    symmetry: bool = True,
 ) -> MMModel:
     if form not in FORMS:
         raise InputError("--form", None, f"unknown form {form!r} (expected one of: {', '.join(FORMS)})")
     props, failing = select(list(properties) if properties else None)
-    return MMModel(resolve_scenario(scenario), resolve_rule(rule), props, form, strict, failing)
+    return MMModel(resolve_scenario(scenario), resolve_rule(rule), props, form, strict, failing, symmetry)
+
+
+def parse_store(store: StoreSpec | str) -> StoreSpec:
+    if isinstance(store, StoreSpec):
+        return store
+    try:
+        return StoreSpec.parse(store)
+    except ValueError as e:
+        raise InputError("--store", None, str(e)) from None
+
+
+def run_search(
+    model: MMModel,
+    bounds: Bounds,
+    progress: Callable[[Stats, int], None] | None = None,
+    workers: int = 1,
+    store: StoreSpec | str = "exact",
+) -> SearchResult[MMState, Action]:
+    """The serial search, or the partitioned one with ``workers`` > 1."""
+    if workers < 1:
+        raise InputError("--workers", None, f"expected a positive number of worker processes, got {workers}")
+    spec = parse_store(store)
+    if workers == 1:
+        return search(model, bounds, progress, spec)
+    return search_parallel(model, bounds, progress, spec, workers)
 
 
 def check(
@@ -144,11 +170,18 @@ def check(
     bounds: Bounds | None = None,
     minimise: bool = True,
     progress: Callable[[Stats, int], None] | None = None,
+    workers: int = 1,
+    store: StoreSpec | str = "exact",
+    symmetry: bool = True,
 ) -> CheckReport:
-    """Explore ``scenario`` under ``rule``; on a violation, minimise and keep the trace."""
+    """Explore ``scenario`` under ``rule``; on a violation, minimise and keep the trace.
+
+    ``workers`` > 1 runs the hash-partitioned search in that many processes;
+    ``store`` is exact, fingerprint or bitstate[:MiB]; ``symmetry`` allows process
+    symmetry in open scenarios (frames, slots and tokens are always relabelled)."""
     bounds = bounds or Bounds()
-    model = build_model(scenario, rule, properties, form, strict)
-    result = search(model, bounds, progress)
+    model = build_model(scenario, rule, properties, form, strict, symmetry)
+    result = run_search(model, bounds, progress, workers, store)
     report = CheckReport(
         model.scenario,
         model.rule,

@@ -6,6 +6,7 @@ Exit codes (stable): 0 holds, 1 violated, 2 bad input, 3 incomplete.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -46,6 +47,22 @@ app = typer.Typer(
 # Piped output keeps whole lines: tables are not squeezed to 80 columns.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+WORKERS_HELP = "Worker processes for the hash-partitioned search (same states, same verdict)."
+STORE_HELP = (
+    "Visited store: exact; fingerprint (64-bit, reports its collision bound); "
+    "bitstate[:MiB] (reports coverage; never 'holds')."
+)
+
+CELL_WORKERS_HELP = "Run the cells in this many processes (default: one per core)."
+DEFAULT_CELL_WORKERS = os.cpu_count() or 1
+
+
+def _workers(n: int) -> int:
+    if n < 1:
+        raise InputError("--workers", None, f"expected a positive number of worker processes, got {n}")
+    return n
 
 
 def _bounds(max_states: int | None, max_depth: int | None, timeout: float | None) -> Bounds:
@@ -97,6 +114,9 @@ def check_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable report on stdout.")] = False,
     save_to: Annotated[Path | None, typer.Option("--save", help="Write the counterexample here (JSON).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    workers: Annotated[int, typer.Option("--workers", "-j", help=WORKERS_HELP)] = 1,
+    store: Annotated[str, typer.Option("--store", help=STORE_HELP)] = "exact",
+    symmetry: Annotated[bool, typer.Option(help="Process symmetry in open scenarios.")] = True,
 ) -> None:
     """Check a scenario under a rule: 'holds' with the figures, or a minimal counterexample."""
     rep = check(
@@ -107,6 +127,9 @@ def check_cmd(
         strict=strict,
         bounds=_bounds(max_states, max_depth, timeout),
         progress=_progress(not (quiet or as_json)),
+        workers=workers,
+        store=store,
+        symmetry=symmetry,
     )
     if err.is_terminal and not (quiet or as_json):
         err.print("\r" + " " * 70 + "\r", end="")
@@ -236,6 +259,7 @@ def properties_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
 def catalog_cmd(
     rule: Annotated[list[str] | None, typer.Option("--rule", "-r", help="Only these rules (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    workers: Annotated[int, typer.Option("--workers", "-j", help=CELL_WORKERS_HELP)] = DEFAULT_CELL_WORKERS,
 ) -> None:
     """Run every bundled scenario under every rule and compare with the expected verdicts.
 
@@ -258,7 +282,7 @@ def catalog_cmd(
             f"{r.report.stats.seconds:.2f}",
         )
 
-    rows = run_catalog(rule or None, on_row=row_out)
+    rows = run_catalog(rule or None, on_row=row_out, workers=_workers(workers))
     bad = [r for r in rows if not r.ok]
     if as_json:
         print(
@@ -336,6 +360,7 @@ def matrix_cmd(
         bool, typer.Option("--check", help="Exit 1 if a cell differs from the scenario files.")
     ] = False,
     save_dir: Annotated[Path | None, typer.Option("--save-dir", help="Save every counterexample here.")] = None,
+    workers: Annotated[int, typer.Option("--workers", "-j", help=CELL_WORKERS_HELP)] = DEFAULT_CELL_WORKERS,
 ) -> None:
     """Print the history: rules x scenarios, ✓ holds, ✗ property (counterexample length), ? incomplete."""
     if fmt not in FORMATS:
@@ -349,7 +374,7 @@ def matrix_cmd(
             save_dir.mkdir(parents=True, exist_ok=True)
             save(row.report, save_dir / f"{row.scenario}--{row.rule}{'--strict' if row.strict else ''}.json")
 
-    m = run_matrix(rules, on_row=keep)
+    m = run_matrix(rules, on_row=keep, workers=_workers(workers))
     print(m.render(fmt))
     if fmt != "json":
         states = sum(c.states for c in m.cells.values())

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from cowcheck.api import CheckReport, check, resolve_rule
+from cowcheck.api import CheckReport, build_model, check, resolve_rule
 from cowcheck.catalog import scenario_files
-from cowcheck.engine import Bounds, Verdict
+from cowcheck.engine import Bounds, SearchResult, Verdict
 from cowcheck.mm.rule import Rule
 from cowcheck.rules import builtin_rules
 from cowcheck.scenario import Scenario, load_scenario
+from cowcheck.trace import build_trace
 
 
 def outcome(report: CheckReport) -> str:
@@ -39,15 +42,62 @@ class CatalogRow:
         return self.expected is None or self.expected == self.got
 
 
+Job = tuple[Scenario, Rule, bool, Bounds | None]
+_JOBS: list[Job] = []  # inherited by the pool's forked workers
+
+
+def _run_job(i: int) -> tuple[int, Any]:
+    sc, rule, strict, bounds = _JOBS[i]
+    rep = check(sc, rule, strict=strict, bounds=bounds)
+    r = rep.result
+    actions = [s.action for s in rep.trace.steps] if rep.trace is not None else None
+    prop = rep.trace.property_id if rep.trace is not None else None
+    return i, (r.verdict, r.stats, r.incomplete_reason, r.metrics, actions, prop, rep.raw_length)
+
+
+def _cost(job: Job) -> tuple[int, int, int]:
+    """Longest first, so the big open scenarios do not start last."""
+    sc = job[0]
+    return (sc.kind != "open", -len(sc.vpages), -sum(n for _, n in sc.budget))
+
+
+def _run_pool(jobs: list[Job], workers: int) -> list[CheckReport]:
+    """Each cell in a forked worker; the report is rebuilt here from the verdict,
+    the figures and the minimised action list (models and rules loaded from files
+    do not pickle, and need not: the fork gave the worker its own)."""
+    global _JOBS
+    _JOBS = jobs
+    order = sorted(range(len(jobs)), key=lambda i: _cost(jobs[i]))
+    done: dict[int, Any] = {}
+    with mp.get_context("fork").Pool(workers) as pool:
+        for i, res in pool.imap_unordered(_run_job, order):
+            done[i] = res
+    reports = []
+    for i, (sc, rule, strict, bounds) in enumerate(jobs):
+        verdict, stats, reason, metrics, actions, prop, raw = done[i]
+        model = build_model(sc, rule, None, "observational", strict)
+        result: SearchResult[Any, Any] = SearchResult(verdict, stats, None, reason, metrics)
+        rep = CheckReport(sc, rule, [], "observational", strict, bounds or Bounds(), result, model, metrics=metrics)
+        rep.raw_length = raw
+        if actions is not None:
+            rep.trace = build_trace(model, actions, prop)
+        reports.append(rep)
+    return reports
+
+
 def run_catalog(
     rules: Sequence[Rule | str] | None = None,
     scenarios: Sequence[str | Path] | None = None,
     bounds: Bounds | None = None,
     on_row: Callable[[CatalogRow], None] | None = None,
+    workers: int = 1,
 ) -> list[CatalogRow]:
+    """Every scenario under every rule; with ``workers`` > 1 the cells run in that
+    many processes (rows still come back in catalog order)."""
     resolved = [resolve_rule(r) for r in rules] if rules else list(builtin_rules().values())
     files = [Path(s) for s in scenarios] if scenarios else scenario_files()
-    rows: list[CatalogRow] = []
+    jobs: list[Job] = []
+    expected: list[str | None] = []
     for f in files:
         sc: Scenario = load_scenario(f)
         for strict in (False, True):
@@ -55,9 +105,15 @@ def run_catalog(
             if strict and not table:
                 continue
             for rule in resolved:
-                rep = check(sc, rule, strict=strict, bounds=bounds)
-                row = CatalogRow(sc.name, rule.name, strict, table.get(rule.name), rep)
-                rows.append(row)
-                if on_row is not None:
-                    on_row(row)
+                jobs.append((sc, rule, strict, bounds))
+                expected.append(table.get(rule.name))
+    rows: list[CatalogRow] = []
+    if workers > 1:
+        reports = _run_pool(jobs, workers)
+    for i, (sc, rule, strict, bounds_) in enumerate(jobs):
+        rep = reports[i] if workers > 1 else check(sc, rule, strict=strict, bounds=bounds_)
+        row = CatalogRow(sc.name, rule.name, strict, expected[i], rep)
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
     return rows

@@ -110,6 +110,7 @@ def run_matrix(
     bounds: Bounds | None = None,
     on_cell: Callable[[Cell], None] | None = None,
     on_row: Callable[[CatalogRow], None] | None = None,
+    workers: int = 1,
 ) -> Matrix:
     t0 = time.perf_counter()
     cells: dict[tuple[str, str], Cell] = {}
@@ -122,7 +123,7 @@ def run_matrix(
         if on_row is not None:
             on_row(row)
 
-    rows = run_catalog(rules, scenarios, bounds, add)
+    rows = run_catalog(rules, scenarios, bounds, add, workers)
     rule_names = tuple(dict.fromkeys(r.rule for r in rows))
     scen = tuple(dict.fromkeys(s for s, _r in cells))
     return Matrix(rule_names, scen, cells, time.perf_counter() - t0)

@@ -1,8 +1,10 @@
-"""Breadth-first search with parent pointers.
+"""Level-synchronous breadth-first search over canonical representatives.
 
-The visited set is keyed by the model's canonical form, while the stored nodes
-keep the concrete states, so a violating path is rebuilt from parent pointers
-and replays exactly. BFS order makes the first violation found a shortest one.
+The visited store keeps canonical states (or their fingerprints); per state the
+search keeps only its parent's number and the index of the action that led to it
+(6 bytes), and the frontier holds representatives of the current and next levels
+only. A counterexample is rebuilt from those and replayed concretely
+(``rebuild.py``). BFS order makes the first violation found a shortest one.
 """
 
 from __future__ import annotations
@@ -10,18 +12,19 @@ from __future__ import annotations
 import gc
 import resource
 import time
-from collections import deque
-from collections.abc import Callable, Hashable
+from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TypeVar
 
-from cowcheck.engine.model import Model, Step
-from cowcheck.engine.result import Path, SearchResult, Stats, Verdict, Violation
+from cowcheck.engine.expand import Expander
+from cowcheck.engine.model import Model
+from cowcheck.engine.rebuild import chain, concrete_violation
+from cowcheck.engine.result import SearchResult, Stats, Verdict
+from cowcheck.engine.store import StoreSpec
 
 S = TypeVar("S")
 A = TypeVar("A")
-
-_NO_PARENT = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,127 +54,111 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-@dataclass(slots=True)
-class _Node(Generic[S, A]):
-    state: S
-    parent: int
-    action: A | None
-    step: Step[S] | None
-    depth: int
-
-
-def _path(nodes: list[_Node[S, A]], idx: int) -> Path[S, A]:
-    chain: list[_Node[S, A]] = []
-    while idx != _NO_PARENT:
-        chain.append(nodes[idx])
-        idx = nodes[idx].parent
-    chain.reverse()
-    states = tuple(n.state for n in chain)
-    actions = tuple(n.action for n in chain[1:] if n.action is not None)
-    steps = tuple(n.step for n in chain[1:] if n.step is not None)
-    return Path(states, actions, steps)
-
-
 def search(
     model: Model[S, A],
     bounds: Bounds | None = None,
     progress: Callable[[Stats, int], None] | None = None,
+    store: StoreSpec | str = "exact",
 ) -> SearchResult[S, A]:
     """Explore every state reachable within ``bounds``.
 
-    Returns HOLDS only if the frontier was exhausted with no bound hit. A
+    Returns HOLDS only if the frontier was exhausted with no bound hit and the store
+    is exact (fingerprints count as exact up to their reported collision bound). A
     KeyboardInterrupt ends the search with INCOMPLETE and the figures so far.
     """
     bounds = bounds or Bounds()
+    spec = StoreSpec.parse(store) if isinstance(store, str) else store
+    seen = spec.make()
     stats = Stats()
     start = time.perf_counter()
-    invariants = tuple(model.invariants())
-    tchecks = tuple(c for c in model.transition_checks() if not c.metric)
-    metrics = tuple(c for c in model.transition_checks() if c.metric)
-    metric_counts = {m.id: 0 for m in metrics}
-
-    nodes: list[_Node[S, A]] = []
-    visited: dict[Hashable, int] = {}
-    frontier: deque[int] = deque()
+    ex: Expander[S, A] = Expander(model)
+    canon = model.canonical
+    parents = array("i")
+    acts = array("H")
     reason: str | None = None
 
-    def finish(verdict: Verdict, violation: Violation[S, A] | None = None) -> SearchResult[S, A]:
+    def finish(verdict: Verdict, at: int | None = None, prop: str = "", extra: int | None = None) -> SearchResult[S, A]:
         stats.seconds = time.perf_counter() - start
-        stats.states = len(nodes)
+        stats.states = len(parents)
+        stats.transitions = ex.transitions
         stats.peak_rss_mb = _peak_rss_mb()
-        return SearchResult(verdict, stats, violation, reason, dict(metric_counts))
+        stats.store = seen.note(ex.transitions)
+        stats.store_bytes = seen.nbytes() + parents.itemsize * len(parents) + acts.itemsize * len(acts)
+        violation = None
+        if at is not None:
+            init_index, path = chain(parents, acts, at)
+            if extra is not None:
+                path.append(extra)
+            violation = concrete_violation(model, init_index, path, prop, extra is not None)
+        r = reason
+        if verdict is Verdict.HOLDS and not seen.exact():
+            verdict, r = Verdict.INCOMPLETE, stats.store
+        return SearchResult(verdict, stats, violation, r, dict(ex.metric_counts))
 
-    def check_state(idx: int) -> Violation[S, A] | None:
-        state = nodes[idx].state
-        for inv in invariants:
-            msg = inv.check(state)
-            if msg is not None:
-                return Violation(inv.id, msg, _path(nodes, idx))
-        return None
+    def record(parent: int, ai: int) -> int:
+        if ai > 0xFFFF:
+            raise OverflowError("more than 65535 actions from one state")
+        parents.append(parent)
+        acts.append(ai)
+        return len(parents) - 1
 
-    # The visited set and node list only grow; the cyclic collector would rescan
-    # them again and again for nothing, since states hold no cycles.
+    # The store and the frontier only grow within a level; the cyclic collector
+    # would rescan them again and again for nothing, since states hold no cycles.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for init in model.init_states():
-            key = model.canonical(init)
-            if key in visited:
+        frontier: list[tuple[int, S]] = []
+        for i, init in enumerate(model.init_states()):
+            key = canon(init)
+            if not seen.add(key):
                 continue
-            visited[key] = len(nodes)
-            nodes.append(_Node(init, _NO_PARENT, None, None, 0))
-            v = check_state(len(nodes) - 1)
-            if v is not None:
-                return finish(Verdict.VIOLATED, v)
-            frontier.append(len(nodes) - 1)
+            idx = record(-1, i)
+            bad = ex.bad_state(key)
+            if bad is not None:
+                return finish(Verdict.VIOLATED, idx, bad)
+            frontier.append((idx, key))
 
+        depth = 0
         while frontier:
-            idx = frontier.popleft()
-            node = nodes[idx]
-            if node.depth > stats.max_depth:
-                stats.max_depth = node.depth
-            if bounds.max_depth is not None and node.depth >= bounds.max_depth:
+            stats.max_depth = depth
+            if bounds.max_depth is not None and depth >= bounds.max_depth:
                 # Only incomplete if something lies beyond the bound.
-                if any(model.next_step(node.state, a) is not None for a in model.actions(node.state)):
+                if any(ex.can_move(s) for _, s in frontier):
                     reason = f"max-depth {bounds.max_depth} reached"
-                continue
-            for action in model.actions(node.state):
-                step = model.next_step(node.state, action)
-                if step is None:
-                    continue
-                stats.transitions += 1
-                for tc in tchecks:
-                    msg = tc.check(node.state, action, step)
-                    if msg is not None:
-                        nodes.append(_Node(step.state, idx, action, step, node.depth + 1))
-                        return finish(Verdict.VIOLATED, Violation(tc.id, msg, _path(nodes, len(nodes) - 1)))
-                for m in metrics:
-                    if m.check(node.state, action, step) is not None:
-                        metric_counts[m.id] += 1
-                key = model.canonical(step.state)
-                if key in visited:
-                    continue
-                visited[key] = len(nodes)
-                nodes.append(_Node(step.state, idx, action, step, node.depth + 1))
-                v = check_state(len(nodes) - 1)
-                if v is not None:
-                    return finish(Verdict.VIOLATED, v)
-                frontier.append(len(nodes) - 1)
-            n = len(nodes)
-            if progress is not None and idx % 1024 == 0:
-                stats.states = n
-                stats.seconds = time.perf_counter() - start
-                progress(stats, len(frontier))
-            if bounds.max_states is not None and n >= bounds.max_states and frontier:
-                reason = f"max-states {bounds.max_states} reached"
-                return finish(Verdict.INCOMPLETE)
-            if frontier and bounds.timeout is not None and time.perf_counter() - start > bounds.timeout:
-                reason = f"timeout {bounds.timeout:g}s reached"
-                return finish(Verdict.INCOMPLETE)
-            mem = bounds.max_memory_mb
-            if mem is not None and frontier and idx % 1024 == 0 and _peak_rss_mb() > mem:
-                reason = f"max-memory {mem} MiB reached"
-                return finish(Verdict.INCOMPLETE)
+                break
+            nxt: list[tuple[int, S]] = []
+            for n, (idx, state) in enumerate(frontier):
+                succ, tv = ex.successors(state, seen.__contains__)
+                if tv is not None:
+                    return finish(Verdict.VIOLATED, idx, tv[1], tv[0])
+                for key, ai in succ:
+                    if not seen.add(key):
+                        continue
+                    j = record(idx, ai)
+                    bad = ex.bad_state(key)
+                    if bad is not None:
+                        return finish(Verdict.VIOLATED, j, bad)
+                    nxt.append((j, key))
+                if n & 255 == 0:
+                    more = len(frontier) - n - 1 + len(nxt)
+                    if progress is not None:
+                        stats.states = len(parents)
+                        stats.transitions = ex.transitions
+                        stats.seconds = time.perf_counter() - start
+                        progress(stats, more)
+                    if bounds.timeout is not None and more and time.perf_counter() - start > bounds.timeout:
+                        reason = f"timeout {bounds.timeout:g}s reached"
+                        return finish(Verdict.INCOMPLETE)
+                    mem = bounds.max_memory_mb
+                    if mem is not None and more and _peak_rss_mb() > mem:
+                        reason = f"max-memory {mem} MiB reached"
+                        return finish(Verdict.INCOMPLETE)
+                cap = bounds.max_states
+                if cap is not None and len(parents) >= cap and (nxt or n + 1 < len(frontier)):
+                    reason = f"max-states {bounds.max_states} reached"
+                    return finish(Verdict.INCOMPLETE)
+            frontier = nxt
+            depth += 1
     except KeyboardInterrupt:
         reason = "interrupted"
         return finish(Verdict.INCOMPLETE)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -56,8 +56,12 @@ class Model(Protocol[S, A]):
         """The successor under ``action``, or None if the action is not enabled."""
         ...
 
-    def canonical(self, state: S) -> Hashable:
-        """A key equal for states that behave identically (e.g. up to renaming)."""
+    def canonical(self, state: S) -> S:
+        """The representative of the states that behave identically up to renaming.
+
+        It must be idempotent and every property must give it the verdict it gives
+        ``state``: the search stores and expands representatives only, and rebuilds
+        a concrete path afterwards (``engine/rebuild.py``)."""
         ...
 
     def invariants(self) -> Sequence[Invariant[S]]: ...

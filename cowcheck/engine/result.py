@@ -50,6 +50,9 @@ class Stats:
     max_depth: int = 0  # deepest level reached
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
+    store: str = "exact visited set"  # what the visited store may have missed
+    store_bytes: int = 0  # bytes held by the visited store's table
+    workers: int = 1
 
     @property
     def states_per_second(self) -> float:

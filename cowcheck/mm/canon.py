@@ -1,13 +1,26 @@
-"""Canonical form: relabel frames, swap slots and tokens by first appearance.
+"""Canonical form: relabel frames, swap slots and tokens, and optionally processes.
 
 Two states that differ only in the numbers given to anonymous identities behave
-identically, so they get the same key. The relabelling is a bijection applied to
-every occurrence, so the canonical state is isomorphic to the concrete one; tokens
-that nothing refers to any more are dropped from the token table, since no
-property or action can observe them.
+identically, so they get the same key. Frames, slots and tokens are relabelled by
+first appearance in a traversal that does not look at their numbers; the relabelling
+is a bijection applied to every occurrence, so the canonical state is isomorphic to
+the concrete one. Tokens that nothing refers to any more are dropped from the token
+table, since no property or action can observe them. ``write_protect_seq`` keeps only
+what is read of it: its parity and its distance from in-flight gup-fast snapshots.
+
+Process symmetry (``canonical_procs``): in an open scenario nothing a process can do
+depends on its number. Fork gives the child the next free number and ``Proc.parent``
+is bookkeeping nobody reads; budgets are global, the first process's extra threads
+are recorded in its ``Proc.threads``; properties speak of "the owner" and "the
+processes that may see a token" (bitmasks), never of P0. So renaming pids
+everywhere (procs order, ``Ref.owner``/``crossed``, ``Tok.writer``/``visible``,
+in-flight actors, fork's parent/child) maps a state to one that behaves the same.
+Litmus scenarios bind named programs to pids, so they keep their numbering.
 """
 
 from __future__ import annotations
+
+from itertools import permutations, product
 
 from cowcheck.mm.state import (
     NO_FRAME,
@@ -19,103 +32,240 @@ from cowcheck.mm.state import (
     ForkOp,
     GupFastOp,
     MMState,
+    Page,
+    Proc,
     Pte,
+    Slot,
     SwapoutOp,
+    Tok,
 )
+
+_new = tuple.__new__  # builds a NamedTuple without its Python-level __new__
 
 
 def canonical(s: MMState) -> MMState:
-    fmap: dict[int, int] = {ZERO_FRAME: ZERO_FRAME, NO_FRAME: NO_FRAME}
-    smap: dict[int, int] = {NO_SLOT: NO_SLOT}
     pages = dict(s.pages)
     slots = dict(s.slots)
-
-    def fr(f: int) -> int:
-        if f not in fmap:
-            fmap[f] = len(fmap) - 2
-        return fmap[f]
-
-    def sl(x: int) -> int:
-        if x not in smap:
-            smap[x] = len(smap) - 1
-        return smap[x]
+    fmap: dict[int, int] = {ZERO_FRAME: ZERO_FRAME, NO_FRAME: NO_FRAME}
+    smap: dict[int, int] = {NO_SLOT: NO_SLOT}
 
     # Pass 1: frames and slots, in a traversal order that ignores their numbers.
     for pr in s.procs:
         for pte in pr.ptes:
-            if pte.kind == PTE_PRESENT:
-                fr(pte.target)
-            elif pte.kind == PTE_SWAP:
-                sl(pte.target)
-                c = slots[pte.target].cache if pte.target in slots else NO_FRAME
-                fr(c)
+            kind, t = pte[0], pte[1]
+            if kind == PTE_PRESENT:
+                if t not in fmap:
+                    fmap[t] = len(fmap) - 2
+            elif kind == PTE_SWAP:
+                if t not in smap:
+                    smap[t] = len(smap) - 1
+                sv = slots.get(t)
+                c = sv.cache if sv is not None else NO_FRAME
+                if c not in fmap:
+                    fmap[c] = len(fmap) - 2
     for r in s.refs:
-        fr(r.frame)
+        if r.frame not in fmap:
+            fmap[r.frame] = len(fmap) - 2
     for op in s.inflight:
-        if isinstance(op, GupFastOp):
-            fr(op.snap_frame)
-        elif isinstance(op, SwapoutOp):
-            fr(op.frame)
+        f = op.snap_frame if type(op) is GupFastOp else op.frame if type(op) is SwapoutOp else NO_FRAME
+        if f not in fmap:
+            fmap[f] = len(fmap) - 2
     for f in s.spec:
-        fr(f)
-    for f in sorted(pages):  # unreachable pages (leaks) last
-        fr(f)
-    for _f, p in sorted(pages.items(), key=lambda kv: fmap[kv[0]]):
-        if p.swapcache != NO_SLOT:
-            sl(p.swapcache)
-    for x in sorted(slots):
-        sl(x)
+        if f not in fmap:
+            fmap[f] = len(fmap) - 2
+    for f in pages:  # s.pages is sorted by frame: unreachable pages (leaks) last
+        if f not in fmap:
+            fmap[f] = len(fmap) - 2
+    page_order = sorted(pages, key=fmap.__getitem__)
+    for f in page_order:
+        x = pages[f].swapcache
+        if x not in smap:
+            smap[x] = len(smap) - 1
+    for x in slots:
+        if x not in smap:
+            smap[x] = len(smap) - 1
 
     # Pass 2: tokens, in the new frame/slot order.
+    # A cell of ``expect`` is a set: its members are taken in the order of what is
+    # known about them (writer, device, visibility), not of their numbers.
     tmap: dict[int, int] = {ZERO_TOKEN: ZERO_TOKEN}
-
-    def tk(t: int) -> int:
-        if t not in tmap:
-            tmap[t] = len(tmap)
-        return tmap[t]
-
-    procs = []
+    tok_of = dict(s.toks).get
     for pr in s.procs:
-        expect = tuple(
-            None if ex is None else tuple(tuple(sorted(tk(t) for t in cell)) for cell in ex) for ex in pr.expect
-        )
+        for ex in pr.expect:
+            if ex is not None:
+                for cell in ex:
+                    fresh = [t for t in cell if t not in tmap]
+                    if len(fresh) > 1:
+                        fresh.sort(key=lambda t: (tok_of(t) or (), t))
+                    for t in fresh:
+                        tmap[t] = len(tmap)
+    for f in page_order:
+        for t in pages[f].content:
+            if t not in tmap:
+                tmap[t] = len(tmap)
+    slot_order = sorted(slots, key=smap.__getitem__)
+    for x in slot_order:
+        for t in slots[x].content:
+            if t not in tmap:
+                tmap[t] = len(tmap)
+
+    # write_protect_seq: only its parity and its equality with a gup-fast snapshot
+    # are ever read (gup.py), so subtract the same even number from both.
+    base = [pr.wp_seq & ~1 for pr in s.procs]
+    for op in s.inflight:
+        if type(op) is GupFastOp:
+            base[op.pid] = min(base[op.pid], op.seq & ~1)
+
+    toks = s.toks
+    if (
+        not any(base)
+        and all(k == v for k, v in fmap.items())
+        and all(k == v for k, v in smap.items())
+        and all(k == v for k, v in tmap.items())
+        and len(toks) == len(tmap) - 1
+        and all(t in tmap for t, _ in toks)
+    ):
+        return s  # already canonical: most states, and no new tuples to build
+
+    fm, sm, tm = fmap.__getitem__, smap.__getitem__, tmap.__getitem__
+    procs: list[Proc] = []
+    for pr in s.procs:
+        expect = tuple(None if ex is None else tuple(tuple(sorted(map(tm, cell))) for cell in ex) for ex in pr.expect)
         ptes = tuple(
-            Pte(p.kind, fr(p.target), p.writable, p.exclusive)
-            if p.kind == PTE_PRESENT
-            else Pte(p.kind, sl(p.target), p.writable, p.exclusive)
-            if p.kind == PTE_SWAP
+            _new(Pte, (p[0], fm(p[1]), p[2], p[3]))
+            if p[0] == PTE_PRESENT
+            else _new(Pte, (p[0], sm(p[1]), p[2], p[3]))
+            if p[0] == PTE_SWAP
             else p
             for p in pr.ptes
         )
-        procs.append(pr._replace(ptes=ptes, expect=expect))
-    new_pages = []
-    for f, p in sorted(pages.items(), key=lambda kv: fmap[kv[0]]):
-        new_pages.append((fmap[f], p._replace(swapcache=smap[p.swapcache], content=tuple(tk(t) for t in p.content))))
-    new_slots = []
-    for x, v in sorted(slots.items(), key=lambda kv: smap[kv[0]]):
-        new_slots.append((smap[x], v._replace(cache=fr(v.cache), content=tuple(tk(t) for t in v.content))))
-    toks = dict(s.toks)
-    new_toks = tuple((new, toks[old]) for old, new in sorted(tmap.items(), key=lambda kv: kv[1]) if old in toks)
-    refs = tuple(r._replace(frame=fr(r.frame)) for r in s.refs)
+        procs.append(_new(Proc, (*pr[:4], pr.wp_seq - base[len(procs)], pr.vmas, ptes, expect)))
+    new_pages = tuple(
+        (fm(f), _new(Page, (*pages[f][:4], sm(pages[f].swapcache), pages[f].locked, tuple(map(tm, pages[f].content)))))
+        for f in page_order
+    )
+    new_slots = tuple(
+        (sm(x), _new(Slot, (slots[x].swapcount, fm(slots[x].cache), tuple(map(tm, slots[x].content)))))
+        for x in slot_order
+    )
+    new_toks = tuple((new, tok) for old, new in tmap.items() if (tok := tok_of(old)) is not None)
+    refs = tuple(r._replace(frame=fm(r.frame)) for r in s.refs)
     inflight = tuple(
-        op._replace(snap_frame=fr(op.snap_frame))
-        if isinstance(op, GupFastOp)
-        else op._replace(frame=fr(op.frame))
-        if isinstance(op, SwapoutOp)
+        op._replace(snap_frame=fm(op.snap_frame), seq=op.seq - base[op.pid])
+        if type(op) is GupFastOp
+        else op._replace(frame=fm(op.frame))
+        if type(op) is SwapoutOp
         else op
         for op in s.inflight
-        if isinstance(op, GupFastOp | SwapoutOp | ForkOp)
     )
-    out = MMState(
+    return MMState(
         tuple(procs),
-        tuple(new_pages),
-        tuple(new_slots),
+        new_pages,
+        new_slots,
         refs,
         new_toks,
         inflight,
-        tuple(sorted(fr(f) for f in s.spec)),
+        tuple(sorted(map(fm, s.spec))),
         s.pcs,
         s.budget,
         s.bug,
     )
-    return s if out == s else out  # share the object: most states are already canonical
+
+
+# -- process symmetry ---------------------------------------------------------------
+
+
+def _threads_per_pid() -> int:
+    from cowcheck.mm.actions import thread_actor
+
+    return thread_actor(1, 0)
+
+
+_TPP = _threads_per_pid()
+
+
+def _bits(mask: int, perm: tuple[int, ...]) -> int:
+    out = 0
+    for old, new in enumerate(perm):
+        if mask >> old & 1:
+            out |= 1 << new
+    return out
+
+
+def _actor(a: int, perm: tuple[int, ...]) -> int:
+    if a < 0:
+        return a  # device, reclaim, outsiders: not threads of a process
+    pid, tid = divmod(a, _TPP)
+    return perm[pid] * _TPP + tid
+
+
+def permute(s: MMState, perm: tuple[int, ...]) -> MMState:
+    """Rename process ``i`` to ``perm[i]`` everywhere."""
+    procs = list(s.procs)
+    for old, pr in enumerate(s.procs):
+        procs[perm[old]] = pr._replace(parent=perm[pr.parent] if pr.parent >= 0 else pr.parent)
+    refs = tuple(r._replace(owner=perm[r.owner], crossed=_bits(r.crossed, perm)) for r in s.refs)
+    toks = tuple(
+        (t, _new(Tok, (perm[k.writer] if k.writer >= 0 else k.writer, k.device, _bits(k.visible, perm))))
+        for t, k in s.toks
+    )
+    inflight = []
+    for op in s.inflight:
+        if type(op) is ForkOp:
+            op = op._replace(actor=_actor(op.actor, perm), parent=perm[op.parent], child=perm[op.child])
+        elif type(op) is GupFastOp:
+            op = op._replace(actor=_actor(op.actor, perm), pid=perm[op.pid])
+        inflight.append(op)
+    return s._replace(procs=tuple(procs), refs=refs, toks=toks, inflight=tuple(inflight))
+
+
+def _signature(pr: Proc) -> tuple[object, ...]:
+    """What a process looks like without naming any frame, slot, token or pid."""
+    return (
+        pr.alive,
+        pr.threads,
+        pr.has_pinned,
+        pr.wp_seq & 1,  # canonical() keeps only its parity and snapshot distances
+        pr.vmas,
+        tuple((p.kind, p.writable, p.exclusive) for p in pr.ptes),
+        tuple((-1,) if ex is None else tuple(len(c) for c in ex) for ex in pr.expect),
+    )
+
+
+def canonical_procs(s: MMState) -> MMState:
+    """canonical() up to renaming processes as well.
+
+    Processes are ordered by a pid-free signature; among processes with equal
+    signatures every order is tried and the smallest canonical form (by repr, which
+    is total and deterministic) wins. Any member of the orbit would be sound; taking
+    the least one is what makes symmetric states meet."""
+    n = len(s.procs)
+    if n < 2:
+        return canonical(s)
+    sigs = [_signature(p) for p in s.procs]
+    order = sorted(range(n), key=sigs.__getitem__)
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and sigs[groups[-1][0]] == sigs[i]:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    best: MMState | None = None
+    best_repr = ""
+    for choice in product(*(permutations(g) for g in groups)):
+        new_order = [i for g in choice for i in g]  # new pid -> old pid
+        perm = [0] * n
+        for new, old in enumerate(new_order):
+            perm[old] = new
+        c = canonical(permute(s, tuple(perm)) if perm != list(range(n)) else s)
+        if best is None:
+            best = c
+            if len(groups) == n:
+                return c  # no ties: one candidate
+            best_repr = repr(c)
+            continue
+        r = repr(c)
+        if r < best_repr:
+            best, best_repr = c, r
+    assert best is not None
+    return best

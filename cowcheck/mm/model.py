@@ -18,7 +18,7 @@ from cowcheck.mm.actions import (
     actor_thread,
     thread_actor,
 )
-from cowcheck.mm.canon import canonical
+from cowcheck.mm.canon import canonical, canonical_procs
 from cowcheck.mm.context import Ctx
 from cowcheck.mm.property import MMProperty, StateCheck, TransitionFn
 from cowcheck.mm.rule import GupFlags, Rule
@@ -77,6 +77,7 @@ class MMModel:
         form: str = "observational",
         strict: bool = False,
         failing_metrics: Sequence[str] = (),
+        symmetry: bool = True,
     ) -> None:
         self.scenario = scenario
         self.rule = rule
@@ -89,6 +90,8 @@ class MMModel:
         self._total = self._bidx.get("total")
         self.failing_metrics = frozenset(failing_metrics)
         self.litmus = scenario.kind == "litmus"
+        # Process symmetry only where processes are anonymous (see canon.py).
+        self.symmetry = symmetry and not self.litmus
 
     # -- engine protocol -------------------------------------------------------------
 
@@ -137,7 +140,21 @@ class MMModel:
         return (w.freeze(),)
 
     def canonical(self, state: MMState) -> MMState:
+        if self.symmetry and not self._reclaim_may_walk(state):
+            return canonical_procs(state)
         return canonical(state)
+
+    def partition_key(self, state: MMState) -> tuple[object, ...]:
+        """What the parallel search partitions on: what canonical() never changes
+        (it renames frames, slots, tokens and processes, and keeps their counts)."""
+        return state.budget, state.pcs, len(state.procs), len(state.refs), len(state.pages), len(state.inflight)
+
+    def _reclaim_may_walk(self, s: MMState) -> bool:
+        """try_to_unmap() walks the PTEs of a page in pid order (the anon_vma tree's
+        order: parents before the children they fork), so once reclaim can run,
+        renaming processes changes what it does next. Process symmetry applies only
+        to states where no swapout is running and none can start."""
+        return self._has_budget(s, "swapout") or any(type(op) is SwapoutOp for op in s.inflight)
 
     def invariants(self) -> Sequence[Invariant[MMState]]:
         out: list[Invariant[MMState]] = []

@@ -19,7 +19,15 @@ What is deliberately left out, and why that is safe for the hooks modelled here:
 
 from __future__ import annotations
 
+import zlib
 from typing import NamedTuple
+
+
+def _stable(text: str) -> int:
+    """str hashes are salted per process; fingerprints and worker partitions must be
+    the same on every run and in every worker, so str fields hash through this."""
+    return zlib.crc32(text.encode()) if text else 0
+
 
 ZERO_FRAME = -1  # the shared zero page: never allocated, never freed, not refcounted
 NO_SLOT = -1
@@ -96,6 +104,9 @@ class Ref(NamedTuple):
     attached: bool  # the owner still maps the vpage the reference was taken on
     crossed: int  # bitmask of children forked while the reference was held
 
+    def __hash__(self) -> int:
+        return hash((_stable(self.name), self[1:]))
+
 
 class Tok(NamedTuple):
     """Who wrote a token and which processes may legitimately observe it (ghost)."""
@@ -141,6 +152,9 @@ class GupFastOp(NamedTuple):
     snap_frame: int  # the PTE read at the start
     snap_writable: bool
 
+    def __hash__(self) -> int:
+        return hash((self[:6], _stable(self.name), self[7:]))
+
 
 SWAPOUT_UNMAP = 1  # in swapcache, page locked; try_to_unmap() next
 SWAPOUT_WRITE = 2  # unmapped; pageout() and __remove_mapping() next
@@ -167,6 +181,8 @@ class MMState(NamedTuple):
     spec: tuple[int, ...]  # frames held by speculative references (sorted)
     pcs: tuple[int, ...]  # litmus program counter per actor
     budget: tuple[int, ...]  # remaining budget per action kind (scenario order)
+    # A bug string is salted by str hashing, which is harmless: a bug state is a
+    # violation and the end of its path, never a parent or a tie-breaker.
     bug: str = ""  # set when a path hit a kernel BUG_ON-class inconsistency; terminal
 
 

@@ -1,0 +1,165 @@
+"""The fixed benchmark workload of BENCHMARKS.md, as a markdown report.
+
+Each run is a separate process, so its peak RSS is its own. For every run: distinct
+states, transitions, seconds, distinct states/s, peak RSS, and bytes per stored state
+(the visited store's table plus 6 bytes of parent link per state; for the exact store
+the states themselves are counted by RSS: peak RSS over the interpreter's baseline,
+per state). The baseline is a plain-tuple BFS (deque + set of 3-tuples) over a trivial
+model with the state count of the standard open scenario, run in the same session.
+
+Usage: python benchmarks/bench.py [--quick] > /tmp/bench.md
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from collections import deque
+
+RUNS: list[tuple[str, str, int, str]] = [
+    # (scenario, rule, workers, store)
+    ("open-standard", "anon-exclusive", 1, "exact"),
+    ("open-standard", "anon-exclusive", 2, "exact"),
+    ("open-standard", "anon-exclusive", 1, "fingerprint"),
+    ("open-standard", "anon-exclusive", 1, "bitstate:16"),
+    ("open-large", "anon-exclusive", 1, "exact"),
+    ("open-large", "anon-exclusive", 2, "exact"),
+    ("open-large", "anon-exclusive", 1, "fingerprint"),
+]
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def one(scenario: str, rule: str, workers: int, store: str) -> dict[str, object]:
+    from cowcheck.api import check
+
+    base = _rss_mb()
+    rep = check(scenario, rule, workers=workers, store=store, minimise=False)
+    st = rep.stats
+    peak = max(st.peak_rss_mb, _rss_mb())
+    return {
+        "scenario": scenario,
+        "rule": rule,
+        "workers": workers,
+        "store": store,
+        "verdict": rep.verdict.value,
+        "states": st.states,
+        "transitions": st.transitions,
+        "seconds": st.seconds,
+        "rate": st.states / st.seconds if st.seconds else 0.0,
+        "peak_rss_mb": peak,
+        "store_bytes_per_state": st.store_bytes / max(1, st.states),
+        "rss_bytes_per_state": (peak - base) * 2**20 / max(1, st.states),
+        "note": st.store,
+    }
+
+
+def plain_bfs(target: int) -> dict[str, object]:
+    """BFS over (a, b, c) with a, b, c < side: three successors per state."""
+    side = round(target ** (1 / 3)) + 1
+    start = time.perf_counter()
+    seen = {(0, 0, 0)}
+    q = deque([(0, 0, 0)])
+    transitions = 0
+    while q:
+        a, b, c = q.popleft()
+        for s in ((a + 1, b, c), (a, b + 1, c), (a, b, c + 1)):
+            if s[0] < side and s[1] < side and s[2] < side:
+                transitions += 1
+                if s not in seen:
+                    seen.add(s)
+                    q.append(s)
+    secs = time.perf_counter() - start
+    return {"states": len(seen), "transitions": transitions, "seconds": secs, "rate": len(seen) / secs}
+
+
+def matrix(workers: int) -> dict[str, object]:
+    start = time.perf_counter()
+    p = subprocess.run(
+        [sys.executable, "-m", "cowcheck", "matrix", "--format", "json", "--check", "--workers", str(workers)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - start
+    cells = json.loads(p.stdout)["cells"]
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    return {
+        "exit": p.returncode,
+        "cells": len(cells),
+        "states": sum(c["states"] for c in cells),
+        "wall": wall,
+        "peak_rss_mb": peak,
+    }
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--one"]:
+        sc, rule, w, store = sys.argv[2:6]
+        print(json.dumps(one(sc, rule, int(w), store)))
+        return
+    quick = "--quick" in sys.argv
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
+    print()
+    rows = []
+    for sc, rule, w, store in RUNS:
+        if quick and sc != "open-standard":
+            continue
+        p = subprocess.run(
+            [sys.executable, __file__, "--one", sc, rule, str(w), store],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        rows.append(json.loads(p.stdout))
+    base = plain_bfs(int(rows[0]["states"]))  # type: ignore[call-overload]
+    print(
+        "| scenario | rule | workers | store | verdict | states | transitions | seconds | states/s "
+        "| peak RSS MiB | store B/state | RSS B/state |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['scenario']} | {r['rule']} | {r['workers']} | {r['store']} | {r['verdict']} | {r['states']:,} "
+            f"| {r['transitions']:,} | {r['seconds']:.2f} | {r['rate']:,.0f} | {r['peak_rss_mb']:.0f} "
+            f"| {r['store_bytes_per_state']:.1f} | {r['rss_bytes_per_state']:,.0f} |"
+        )
+    print()
+    print(
+        f"Plain-tuple BFS baseline (same run): {base['states']:,} states, {base['transitions']:,} transitions, "
+        f"{base['seconds']:.3f} s, **{base['rate']:,.0f} states/s**."
+    )
+    for r in rows:
+        if r["workers"] == 1 and r["store"] == "exact":
+            print(f"- {r['scenario']}: {r['rate'] / base['rate']:.1%} of the baseline rate")  # type: ignore[operator]
+    serial = {(r["scenario"], r["store"]): r["seconds"] for r in rows if r["workers"] == 1}
+    for r in rows:
+        if r["workers"] > 1:  # type: ignore[operator]
+            s = serial[(r["scenario"], r["store"])]
+            print(f"- {r['scenario']}: {r['workers']} workers, speed-up {s / r['seconds']:.2f}x")  # type: ignore[operator]
+    print()
+    for r in rows:
+        print(f"- {r['scenario']} / {r['store']}: {r['note']}")
+    if not quick:
+        print()
+        for w in (1, 2):
+            m = matrix(w)
+            print(
+                f"Full matrix, `cowcheck matrix --format json --check --workers {w}`: exit {m['exit']}, "
+                f"{m['cells']} cells, {m['states']:,} states, wall {m['wall']:.1f} s, "
+                f"peak RSS {m['peak_rss_mb']:.0f} MiB"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,339 @@
+"""Hash-partitioned, level-synchronous BFS over worker processes (``--workers N``).
+
+Worker ``w`` owns the canonical states whose fingerprint is ``w`` modulo N: it keeps
+their visited store, parent links and frontier. A level runs in two phases. Each
+worker expands its frontier and sends every successor to its owner, one batch per
+peer; then each worker takes the batches in sender order, keeps the new states and
+checks them. The coordinator only steps the levels and gathers figures, so every
+level is complete before the next starts and the first violation is a shortest one.
+Among the violations of one level the one with the least (parent id, action index)
+wins, and ids are handed out in sender order, so a run with N workers gives the same
+trace every time, and the same state count as the serial search.
+
+States travel as pickles through ``multiprocessing`` queues; the model reaches the
+workers by fork(), so rules loaded from files need not be importable.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import resource
+import signal
+import time
+from array import array
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any, Generic, TypeVar
+
+from cowcheck.engine.bfs import Bounds
+from cowcheck.engine.expand import Expander
+from cowcheck.engine.model import Model
+from cowcheck.engine.rebuild import concrete_violation
+from cowcheck.engine.result import SearchResult, Stats, Verdict
+from cowcheck.engine.store import StoreSpec, fingerprint
+
+S = TypeVar("S")
+A = TypeVar("A")
+
+# A violation candidate: (parent id, action index, property id, kind); kind "state"
+# names the new state, "transition" the step itself.
+Candidate = tuple[int, int, str, str, int]
+
+
+class Partition(Generic[S, A]):
+    """One worker's share of the search: usable in a process (here) or as a
+    distributed actor (``distributed.py``)."""
+
+    def __init__(self, model: Model[S, A], spec: StoreSpec, me: int, n: int) -> None:
+        self.model = model
+        self.me, self.n = me, n
+        self.ex: Expander[S, A] = Expander(model)
+        self.seen = spec.make()
+        self.parents = array("q")
+        self.acts = array("H")
+        self.frontier: list[tuple[int, S]] = []
+
+        # A model may name a projection of its states that renaming never changes
+        # (MMModel: the budgets left): then a successor's owner is known before its
+        # canonical form, the owner canonicalises, and a successor that is already a
+        # stored representative costs its owner one lookup (see Expander).
+        self.part_key: Callable[[S], object] | None = getattr(model, "partition_key", None)
+
+    def route(self, state: S) -> int:
+        pk = self.part_key
+        return fingerprint(pk(state) if pk is not None else state) % self.n
+
+    def _keep(self, key: S, parent: int, ai: int, bad: list[Candidate], nxt: list[tuple[int, S]]) -> None:
+        if self.part_key is not None:
+            if key in self.seen:
+                return
+            key = self.model.canonical(key)
+        if not self.seen.add(key):
+            return
+        gid = len(self.parents) * self.n + self.me
+        self.parents.append(parent)
+        self.acts.append(ai)
+        prop = self.ex.bad_state(key)
+        if prop is not None:
+            bad.append((parent, ai, prop, "state", gid))
+        nxt.append((gid, key))
+
+    def start(self) -> list[Candidate]:
+        bad: list[Candidate] = []
+        canon = self.model.canonical
+        for i, init in enumerate(self.model.init_states()):
+            key = canon(init)
+            if self.route(key) == self.me:
+                self._keep(key, -1, i, bad, self.frontier)
+        return [min(bad)] if bad else []
+
+    def expand(self) -> tuple[list[list[tuple[S, int, int]]], list[Candidate]]:
+        """Phase 1: successors of the frontier, batched by owner."""
+        me, n = self.me, self.n
+        out: list[dict[S, tuple[int, int]]] = [{} for _ in range(n)]
+        bad: list[Candidate] = []
+        seen = self.seen
+
+        routed = self.part_key is not None
+
+        def local_dup(s: S) -> bool:
+            return not routed and fingerprint(s) % n == me and s in seen
+
+        for gid, state in self.frontier:
+            succ, tv = self.ex.successors(state, local_dup, canonicalise=not routed)
+            if tv is not None and not bad:
+                bad.append((gid, tv[0], tv[1], "transition", gid))
+            for key, ai in succ:
+                batch = out[self.route(key)]
+                if key not in batch:
+                    batch[key] = (gid, ai)
+        self.frontier = []
+        return [[(k, p, a) for k, (p, a) in b.items()] for b in out], bad
+
+    def absorb(self, batches: list[list[tuple[S, int, int]]]) -> list[Candidate]:
+        """Phase 2: the batches sent to this partition, in sender order."""
+        bad: list[Candidate] = []
+        nxt: list[tuple[int, S]] = []
+        for batch in batches:
+            for key, parent, ai in batch:
+                self._keep(key, parent, ai, bad, nxt)
+        self.frontier = nxt
+        return [min(bad)] if bad else []
+
+    def can_move(self) -> bool:
+        return any(self.ex.can_move(s) for _, s in self.frontier)
+
+    def link(self, gid: int) -> tuple[int, int]:
+        i = gid // self.n
+        return self.parents[i], self.acts[i]
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "states": len(self.parents),
+            "transitions": self.ex.transitions,
+            "frontier": len(self.frontier),
+            "metrics": dict(self.ex.metric_counts),
+            "store_bytes": self.seen.nbytes() + 10 * len(self.parents),
+            "exact": self.seen.exact(),
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        }
+
+    def note(self, generated: int) -> str:
+        return self.seen.note(generated)
+
+
+def _serve(part: Partition[Any, Any], conn: Connection, inboxes: list[Any]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator handles Ctrl-C
+    import gc
+
+    gc.disable()
+    me, n = part.me, part.n
+    while True:
+        cmd, arg = conn.recv()
+        if cmd == "start":
+            conn.send((part.start(), part.figures()))
+        elif cmd == "level":
+            batches, bad = part.expand()
+            for o in range(n):
+                if o != me:
+                    inboxes[o].put((me, batches[o]))
+            got: list[list[Any]] = [[] for _ in range(n)]
+            got[me] = batches[me]
+            for _ in range(n - 1):
+                sender, batch = inboxes[me].get()
+                got[sender] = batch
+            bad += part.absorb(got)
+            conn.send((bad, part.figures()))
+        elif cmd == "can_move":
+            conn.send(part.can_move())
+        elif cmd == "link":
+            conn.send(part.link(arg))
+        elif cmd == "note":
+            conn.send(part.note(arg))
+        else:
+            conn.send(None)
+            return
+
+
+class WorkerDied(RuntimeError):
+    """A worker process ended without answering (its traceback is on stderr)."""
+
+
+class Cluster:
+    """Anything that runs N partitions: ``call`` sends one command to every
+    partition and returns their answers in partition order."""
+
+    n: int
+
+    def call(self, cmd: str, arg: Any = None) -> list[Any]:
+        raise NotImplementedError
+
+    def ask(self, w: int, cmd: str, arg: Any = None) -> Any:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class ProcessCluster(Cluster):
+    def __init__(self, model: Model[Any, Any], spec: StoreSpec, n: int) -> None:
+        ctx = mp.get_context("fork")
+        self.n = n
+        inboxes = [ctx.Queue() for _ in range(n)]
+        self.conns: list[Connection] = []
+        self.procs = []
+        for w in range(n):
+            mine, theirs = ctx.Pipe()
+            p = ctx.Process(target=_serve, args=(Partition(model, spec, w, n), theirs, inboxes), daemon=True)
+            p.start()
+            self.conns.append(mine)
+            self.procs.append(p)
+
+    def _recv(self, w: int) -> Any:
+        conn = self.conns[w]
+        while not conn.poll(0.5):
+            dead = [p for p in self.procs if not p.is_alive()]
+            if dead:
+                raise WorkerDied(f"search worker {self.procs.index(dead[0])} died (exit code {dead[0].exitcode})")
+        return conn.recv()
+
+    def call(self, cmd: str, arg: Any = None) -> list[Any]:
+        for c in self.conns:
+            c.send((cmd, arg))
+        return [self._recv(w) for w in range(self.n)]
+
+    def ask(self, w: int, cmd: str, arg: Any = None) -> Any:
+        self.conns[w].send((cmd, arg))
+        return self._recv(w)
+
+    def close(self) -> None:
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            p.join()
+
+
+def run_levels(
+    model: Model[S, A],
+    cluster: Cluster,
+    bounds: Bounds,
+    progress: Callable[[Stats, int], None] | None,
+) -> SearchResult[S, A]:
+    """The coordinator's loop, shared by the process and the distributed clusters."""
+    stats = Stats(workers=cluster.n)
+    start = time.perf_counter()
+    figures: list[dict[str, Any]] = []
+    reason: str | None = None
+    metrics: dict[str, int] = {}
+
+    def tally(answers: list[tuple[list[Candidate], dict[str, Any]]]) -> list[Candidate]:
+        nonlocal figures, metrics
+        figures = [f for _, f in answers]
+        stats.states = sum(f["states"] for f in figures)
+        stats.transitions = sum(f["transitions"] for f in figures)
+        stats.seconds = time.perf_counter() - start
+        metrics = {}
+        for f in figures:
+            for k, v in f["metrics"].items():
+                metrics[k] = metrics.get(k, 0) + v
+        return sorted(c for bad, _ in answers for c in bad)
+
+    def finish(verdict: Verdict, cand: Candidate | None = None) -> SearchResult[S, A]:
+        stats.seconds = time.perf_counter() - start
+        stats.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0 + sum(
+            f["rss_mb"] for f in figures
+        )
+        stats.store_bytes = sum(f["store_bytes"] for f in figures)
+        # After Ctrl-C the workers may be mid-level: ask them nothing more.
+        stats.store = "interrupted" if reason == "interrupted" else cluster.ask(0, "note", stats.transitions)
+        violation = None
+        r = reason
+        if cand is not None:
+            parent, ai, prop, kind, gid = cand
+            path: list[int] = []
+            at = gid if kind == "state" else parent
+            if kind == "transition":
+                path.append(ai)
+            while True:
+                p, a = cluster.ask(at % cluster.n, "link", at)
+                if p < 0:
+                    init_index = a
+                    break
+                path.append(a)
+                at = p
+            path.reverse()
+            violation = concrete_violation(model, init_index, path, prop, kind == "transition")
+        elif verdict is Verdict.HOLDS and not all(f["exact"] for f in figures):
+            verdict, r = Verdict.INCOMPLETE, stats.store
+        return SearchResult(verdict, stats, violation, r, metrics)
+
+    try:
+        bad = tally(cluster.call("start"))
+        if bad:
+            return finish(Verdict.VIOLATED, bad[0])
+        depth = 0
+        while sum(f["frontier"] for f in figures):
+            stats.max_depth = depth
+            if bounds.max_depth is not None and depth >= bounds.max_depth:
+                if any(cluster.call("can_move")):
+                    reason = f"max-depth {bounds.max_depth} reached"
+                break
+            bad = tally(cluster.call("level"))
+            if bad:
+                stats.max_depth = depth + 1
+                return finish(Verdict.VIOLATED, bad[0])
+            depth += 1
+            queue = sum(f["frontier"] for f in figures)
+            if progress is not None:
+                progress(stats, queue)
+            if not queue:
+                break
+            if bounds.max_states is not None and stats.states >= bounds.max_states:
+                reason = f"max-states {bounds.max_states} reached"
+                return finish(Verdict.INCOMPLETE)
+            if bounds.timeout is not None and time.perf_counter() - start > bounds.timeout:
+                reason = f"timeout {bounds.timeout:g}s reached"
+                return finish(Verdict.INCOMPLETE)
+            rss = sum(f["rss_mb"] for f in figures)
+            if bounds.max_memory_mb is not None and rss > bounds.max_memory_mb:
+                reason = f"max-memory {bounds.max_memory_mb} MiB reached"
+                return finish(Verdict.INCOMPLETE)
+    except KeyboardInterrupt:
+        reason = "interrupted"
+        return finish(Verdict.INCOMPLETE)
+    return finish(Verdict.INCOMPLETE if reason else Verdict.HOLDS)
+
+
+def search_parallel(
+    model: Model[S, A],
+    bounds: Bounds | None = None,
+    progress: Callable[[Stats, int], None] | None = None,
+    store: StoreSpec | str = "exact",
+    workers: int = 2,
+) -> SearchResult[S, A]:
+    spec = StoreSpec.parse(store) if isinstance(store, str) else store
+    cluster = ProcessCluster(model, spec, workers)
+    try:
+        return run_levels(model, cluster, bounds or Bounds(), progress)
+    finally:
+        cluster.close()

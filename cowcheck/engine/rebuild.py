@@ -1,0 +1,80 @@
+"""From stored (parent, action index) pairs back to a concrete, replayable path.
+
+The search stores and expands canonical representatives, and keeps per state only
+its parent's number and the index of the action taken from the parent's
+representative. A counterexample is rebuilt in two passes: re-run those actions on
+representatives to get the canonical states along the path, then walk the concrete
+states from the real initial state, taking at each step the first enabled action
+whose successor has the next canonical form. Symmetry guarantees one exists; if none
+does, the model's canonical() is not a symmetry and the search says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+from cowcheck.engine.model import Model, Step
+from cowcheck.engine.result import Path, Violation
+
+S = TypeVar("S")
+A = TypeVar("A")
+
+
+class UnsoundReduction(RuntimeError):
+    """canonical() merged states that do not behave alike."""
+
+
+def chain(parents: Sequence[int], acts: Sequence[int], idx: int) -> tuple[int, list[int]]:
+    """(initial state index, action indices) leading to stored state ``idx``."""
+    out: list[int] = []
+    while parents[idx] >= 0:
+        out.append(acts[idx])
+        idx = parents[idx]
+    out.reverse()
+    return acts[idx], out
+
+
+def concrete_violation(
+    model: Model[S, A], init_index: int, act_idxs: Sequence[int], property_id: str, transition: bool
+) -> Violation[S, A]:
+    canon = model.canonical
+    init = model.init_states()[init_index]
+    key = canon(init)
+    targets = []
+    for ai in act_idxs:
+        step = model.next_step(key, list(model.actions(key))[ai])
+        if step is None:
+            raise UnsoundReduction(f"stored action {ai} is not enabled on replay")
+        key = canon(step.state)
+        targets.append(key)
+
+    inv = next((i for i in model.invariants() if i.id == property_id), None)
+    tc = next((c for c in model.transition_checks() if c.id == property_id), None)
+    state = init
+    states: list[S] = [state]
+    actions: list[A] = []
+    steps: list[Step[S]] = []
+    message = ""
+    for n, target in enumerate(targets):
+        last = n == len(targets) - 1
+        for a in model.actions(state):
+            step = model.next_step(state, a)
+            if step is None or canon(step.state) != target:
+                continue
+            if last and transition and tc is not None:
+                message = tc.check(state, a, step) or ""
+                if not message:
+                    continue
+            break
+        else:
+            raise UnsoundReduction(f"no concrete step {n + 1} reaches the stored representative")
+        state = step.state
+        states.append(state)
+        actions.append(a)
+        steps.append(step)
+    if not transition and inv is not None:
+        message = inv.check(state) or ""
+    if not message:
+        raise UnsoundReduction(f"{property_id} holds on the concrete state its representative violates")
+    return Violation(property_id, message, Path(tuple(states), tuple(actions), tuple(steps)))

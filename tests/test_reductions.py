@@ -1,0 +1,140 @@
+"""Every reduction and every search mode against the plain serial exact search.
+
+Process symmetry, the fingerprint store and the partitioned multi-process search
+must give the verdict, and the shortest counterexample length, of the unreduced
+serial search on every scenario of the catalog; the exact-store modes must also
+store the same number of states. Bitstate hashing may miss states, so it must never
+say "holds". One session-wide baseline run per (scenario, rule) keeps this affordable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cowcheck.api import build_model, run_search
+from cowcheck.catalog import scenario_files
+from cowcheck.engine import Bounds, SearchResult, Verdict, search
+from cowcheck.engine.store import BitstateStore, FingerprintStore
+from cowcheck.mm.actions import Action
+from cowcheck.mm.state import MMState
+
+THREE = Path(__file__).parent / "scenarios" / "open-three.toml"
+# open-large under a rule that holds is 770k states: it is compared under rules that
+# fail it quickly; the benchmarks run it in full in every mode.
+SCENARIOS = [f for f in scenario_files() if f.stem != "open-large"] + [THREE]
+RULES = ["page-count", "anon-exclusive"]
+
+Result = SearchResult[MMState, Action]
+_cache: dict[tuple[str, str, str], Result] = {}
+
+
+def run(path: Path, rule: str, mode: str) -> Result:
+    key = (str(path), rule, mode)
+    if key not in _cache:
+        m = build_model(str(path), rule, symmetry=mode != "unreduced")
+        if mode in ("unreduced", "reduced"):
+            _cache[key] = search(m)
+        elif mode == "workers":
+            _cache[key] = run_search(m, Bounds(), workers=2)
+        else:
+            _cache[key] = search(m, store=mode)
+    return _cache[key]
+
+
+def same(a: Result, b: Result, counts: bool) -> None:
+    assert a.verdict is b.verdict
+    if a.violation is not None or b.violation is not None:
+        assert a.violation is not None and b.violation is not None
+        assert len(a.violation.path) == len(b.violation.path)
+        # Every level before the violating one was complete in both.
+    elif counts:
+        assert a.stats.states == b.stats.states
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("f", SCENARIOS, ids=[f.stem for f in SCENARIOS])
+def test_process_symmetry_matches_unreduced(f: Path, rule: str) -> None:
+    red, unred = run(f, rule, "reduced"), run(f, rule, "unreduced")
+    assert red.verdict is unred.verdict
+    assert red.stats.states <= unred.stats.states
+    if red.violation is not None:
+        assert unred.violation is not None
+        assert len(red.violation.path) == len(unred.violation.path)
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("f", SCENARIOS, ids=[f.stem for f in SCENARIOS])
+def test_fingerprint_store_matches_exact(f: Path, rule: str) -> None:
+    same(run(f, rule, "fingerprint"), run(f, rule, "reduced"), counts=True)
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("f", SCENARIOS, ids=[f.stem for f in SCENARIOS])
+def test_two_workers_match_serial(f: Path, rule: str) -> None:
+    same(run(f, rule, "workers"), run(f, rule, "reduced"), counts=True)
+
+
+@pytest.mark.parametrize("f", SCENARIOS, ids=[f.stem for f in SCENARIOS])
+def test_bitstate_never_claims_holds(f: Path) -> None:
+    exact = run(f, "anon-exclusive", "reduced")
+    bit = run(f, "anon-exclusive", "bitstate:1")
+    if exact.verdict is Verdict.HOLDS:
+        assert bit.verdict is Verdict.INCOMPLETE
+        assert "coverage" in (bit.incomplete_reason or "")
+        assert bit.stats.states <= exact.stats.states
+    else:
+        assert bit.verdict in (exact.verdict, Verdict.INCOMPLETE)
+
+
+def test_symmetry_reduces_three_processes() -> None:
+    red, unred = run(THREE, "anon-exclusive", "reduced"), run(THREE, "anon-exclusive", "unreduced")
+    assert red.verdict is unred.verdict is Verdict.HOLDS
+    assert red.stats.states < unred.stats.states
+
+
+def test_open_large_workers_and_fingerprint_agree_on_failing_rule() -> None:
+    f = next(f for f in scenario_files() if f.stem == "open-large")
+    base = run(f, "page-count", "reduced")
+    assert base.verdict is Verdict.VIOLATED
+    for mode in ("workers", "fingerprint", "unreduced"):
+        same(run(f, "page-count", mode), base, counts=False)
+
+
+def test_workers_are_deterministic() -> None:
+    m = build_model("open-standard", "page-count")
+    a, b = run_search(m, Bounds(), workers=2), run_search(m, Bounds(), workers=2)
+    assert a.violation is not None and b.violation is not None
+    assert a.violation.path.actions == b.violation.path.actions
+    assert a.stats.states == b.stats.states
+
+
+def test_workers_respect_bounds() -> None:
+    m = build_model("open-standard", "anon-exclusive")
+    r = run_search(m, Bounds(max_depth=3), workers=2)
+    s = search(m, Bounds(max_depth=3))
+    assert r.verdict is s.verdict is Verdict.INCOMPLETE
+    assert r.stats.states == s.stats.states
+    assert run_search(m, Bounds(max_states=500), workers=2).verdict is Verdict.INCOMPLETE
+
+
+def test_fingerprint_table_is_compact_and_exact_on_distinct_keys() -> None:
+    st = FingerprintStore(log2_slots=4)
+    keys = [(i, i * 7 % 13, "x" * (i % 3)) for i in range(50_000)]
+    assert all(st.add(k) for k in keys)
+    assert not any(st.add(k) for k in keys)
+    assert all(k in st for k in keys[:100]) and (-1, -1, "") not in st
+    assert len(st) == len(keys)
+    # The table is <= 21.4 B/state (75% load) plus 6 B of parent link: under 32.
+    assert st.nbytes() / len(st) + 6 <= 32
+    assert "2^64" in st.note(10 * len(keys))
+    assert st.collision_probability(10 * len(keys)) == pytest.approx(len(keys) * 10 * len(keys) / 2**64)
+
+
+def test_bitstate_reports_coverage() -> None:
+    st = BitstateStore(megabytes=1)
+    for i in range(10_000):
+        st.add((i,))
+    assert 0.0 < st.omission_probability() < 1e-3
+    assert "coverage" in st.note(0) and not st.exact()
