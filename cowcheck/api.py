@@ -54,9 +54,12 @@ class CheckReport:
             f"{st.states} states, {st.transitions} transitions, depth {st.max_depth}, "
             f"{st.seconds:.2f}s ({st.states_per_second:,.0f} states/s)"
         )
+        if st.workers > 1:
+            figures += f", {st.workers} workers"
         head = f"{self.scenario.name} under {self.rule.name}"
         if self.verdict is Verdict.HOLDS:
-            return f"holds: {head}: {figures}; bounds: {self.bounds_text()}"
+            store = "" if st.store.startswith("exact") else f"; {st.store}"
+            return f"holds: {head}: {figures}; bounds: {self.bounds_text()}{store}"
         if self.verdict is Verdict.INCOMPLETE:
             return (
                 f"incomplete: {head}: {self.result.incomplete_reason}; explored {figures}; "
@@ -99,6 +102,9 @@ class CheckReport:
                 "seconds": round(st.seconds, 3),
                 "states_per_second": round(st.states_per_second),
                 "peak_rss_mb": round(st.peak_rss_mb, 1),
+                "store": st.store,
+                "store_bytes": st.store_bytes,
+                "workers": st.workers,
             },
             "metrics": self.metrics,
         }

@@ -37,7 +37,7 @@ def _id(case: tuple[Path, str, bool]) -> str:
 
 @pytest.fixture(scope="session")
 def history() -> Matrix:
-    return run_matrix()
+    return run_matrix(workers=2)  # cells in two processes; results do not depend on it
 
 
 def test_every_scenario_states_a_verdict_for_every_rule() -> None:

@@ -138,3 +138,28 @@ def test_bitstate_reports_coverage() -> None:
         st.add((i,))
     assert 0.0 < st.omission_probability() < 1e-3
     assert "coverage" in st.note(0) and not st.exact()
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["--store", "bogus"], "--store"),
+        (["--store", "bitstate:0"], "--store"),
+        (["--workers", "0"], "--workers"),
+    ],
+)
+def test_bad_search_options_are_one_line_exit_2(args: list[str], field: str) -> None:
+    from conftest import run_cli
+
+    rc, out, err = run_cli("check", "odirect-clear-refs", "-r", "page-count", *args)
+    assert rc == 2, (out, err)
+    assert field in err and "Traceback" not in err
+
+
+def test_cli_workers_and_fingerprint_give_the_serial_verdict() -> None:
+    from conftest import run_cli
+
+    rc, out, _ = run_cli("check", "odirect-clear-refs", "-r", "page-count", "--workers", "2", "--store", "fingerprint")
+    assert rc == 1 and "violated" in out
+    rc, out, _ = run_cli("check", "odirect-clear-refs", "-r", "anon-exclusive", "--store", "bitstate:1")
+    assert rc == 3 and "coverage" in out
