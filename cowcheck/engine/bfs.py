@@ -86,7 +86,7 @@ def search(
         stats.store_bytes = seen.nbytes() + parents.itemsize * len(parents) + acts.itemsize * len(acts)
         violation = None
         if at is not None:
-            init_index, path = chain(parents, acts, at)
+            init_index, path = chain(lambda i: (parents[i], acts[i]), at)
             if extra is not None:
                 path.append(extra)
             violation = concrete_violation(model, init_index, path, prop, extra is not None)

@@ -17,7 +17,6 @@ workers by fork(), so rules loaded from files need not be importable.
 from __future__ import annotations
 
 import multiprocessing as mp
-import resource
 import signal
 import time
 from array import array
@@ -25,10 +24,10 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, Generic, TypeVar
 
-from cowcheck.engine.bfs import Bounds
+from cowcheck.engine.bfs import Bounds, _peak_rss_mb
 from cowcheck.engine.expand import Expander
 from cowcheck.engine.model import Model
-from cowcheck.engine.rebuild import concrete_violation
+from cowcheck.engine.rebuild import chain, concrete_violation
 from cowcheck.engine.result import SearchResult, Stats, Verdict
 from cowcheck.engine.store import StoreSpec, fingerprint
 
@@ -133,9 +132,9 @@ class Partition(Generic[S, A]):
             "transitions": self.ex.transitions,
             "frontier": len(self.frontier),
             "metrics": dict(self.ex.metric_counts),
-            "store_bytes": self.seen.nbytes() + 10 * len(self.parents),
+            "store_bytes": self.seen.nbytes() + (self.parents.itemsize + self.acts.itemsize) * len(self.parents),
             "exact": self.seen.exact(),
-            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+            "rss_mb": _peak_rss_mb(),
         }
 
     def note(self, generated: int) -> str:
@@ -260,9 +259,7 @@ def run_levels(
 
     def finish(verdict: Verdict, cand: Candidate | None = None) -> SearchResult[S, A]:
         stats.seconds = time.perf_counter() - start
-        stats.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0 + sum(
-            f["rss_mb"] for f in figures
-        )
+        stats.peak_rss_mb = _peak_rss_mb() + sum(f["rss_mb"] for f in figures)
         stats.store_bytes = sum(f["store_bytes"] for f in figures)
         # After Ctrl-C the workers may be mid-level: ask them nothing more.
         stats.store = "interrupted" if reason == "interrupted" else cluster.ask(0, "note", stats.transitions)
@@ -270,18 +267,11 @@ def run_levels(
         r = reason
         if cand is not None:
             parent, ai, prop, kind, gid = cand
-            path: list[int] = []
-            at = gid if kind == "state" else parent
+            init_index, path = chain(
+                lambda g: cluster.ask(g % cluster.n, "link", g), gid if kind == "state" else parent
+            )
             if kind == "transition":
                 path.append(ai)
-            while True:
-                p, a = cluster.ask(at % cluster.n, "link", at)
-                if p < 0:
-                    init_index = a
-                    break
-                path.append(a)
-                at = p
-            path.reverse()
             violation = concrete_violation(model, init_index, path, prop, kind == "transition")
         elif verdict is Verdict.HOLDS and not all(f["exact"] for f in figures):
             verdict, r = Verdict.INCOMPLETE, stats.store

@@ -11,7 +11,7 @@ does, the model's canonical() is not a symmetry and the search says so.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from cowcheck.engine.model import Model, Step
@@ -25,14 +25,17 @@ class UnsoundReduction(RuntimeError):
     """canonical() merged states that do not behave alike."""
 
 
-def chain(parents: Sequence[int], acts: Sequence[int], idx: int) -> tuple[int, list[int]]:
-    """(initial state index, action indices) leading to stored state ``idx``."""
+def chain(link: Callable[[int], tuple[int, int]], idx: int) -> tuple[int, list[int]]:
+    """(initial state index, action indices) leading to stored state ``idx``;
+    ``link(i)`` is state i's (parent, action index), the parent -1 for initial
+    states, whose action index is their position among the initial states."""
     out: list[int] = []
-    while parents[idx] >= 0:
-        out.append(acts[idx])
-        idx = parents[idx]
+    parent, act = link(idx)
+    while parent >= 0:
+        out.append(act)
+        parent, act = link(parent)
     out.reverse()
-    return acts[idx], out
+    return act, out
 
 
 def concrete_violation(

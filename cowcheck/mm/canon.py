@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from itertools import permutations, product
 
+from cowcheck.mm.actions import actor_thread, thread_actor
 from cowcheck.mm.state import (
     NO_FRAME,
     NO_SLOT,
@@ -175,15 +176,6 @@ def canonical(s: MMState) -> MMState:
 # -- process symmetry ---------------------------------------------------------------
 
 
-def _threads_per_pid() -> int:
-    from cowcheck.mm.actions import thread_actor
-
-    return thread_actor(1, 0)
-
-
-_TPP = _threads_per_pid()
-
-
 def _bits(mask: int, perm: tuple[int, ...]) -> int:
     out = 0
     for old, new in enumerate(perm):
@@ -195,8 +187,8 @@ def _bits(mask: int, perm: tuple[int, ...]) -> int:
 def _actor(a: int, perm: tuple[int, ...]) -> int:
     if a < 0:
         return a  # device, reclaim, outsiders: not threads of a process
-    pid, tid = divmod(a, _TPP)
-    return perm[pid] * _TPP + tid
+    pid, tid = actor_thread(a)
+    return thread_actor(perm[pid], tid)
 
 
 def permute(s: MMState, perm: tuple[int, ...]) -> MMState:
