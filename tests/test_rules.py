@@ -129,3 +129,16 @@ def test_bad_rule_files(tmp_path: Path) -> None:
     f.write_text("X = 1\n")
     with pytest.raises(InputError, match="RULE"):
         load_rule(str(f))
+
+
+GRANDCHILD = Path(__file__).parent / "scenarios" / "fork-odirect-grandchild.toml"
+
+
+@pytest.mark.parametrize("rule", ["page-count", "anon-exclusive"])
+def test_fork_exemption_reaches_grandchildren(rule: str) -> None:
+    """open(2)'s "undefined in parent and child" covers a child's child forked while the
+    O_DIRECT read is in flight; only --strict still sees the device's data leak."""
+    assert check(GRANDCHILD, rule).result.verdict.value == "holds"
+    strict = check(GRANDCHILD, rule, strict=True)
+    assert strict.result.violation is not None
+    assert strict.result.violation.property_id == "missed-cow"

@@ -42,8 +42,11 @@ def fork_begin(w: Work, ctx: Ctx, actor: int, pid: int) -> int:
     w.procs.append(Proc(True, pid, 1, False, 0, vmas, (PTE_EMPTY,) * n, (None,) * n))
     # Ghost: everything the parent could see so far is shared history.
     w.share_tokens_with(pid, child)
+    # A child of a child forked across the reference inherits memory that open(2)
+    # already calls undefined ("data corruption ... in parent and child"): the
+    # exemption follows the fork tree down, not just one generation.
     for i, r in enumerate(w.refs):
-        if r.owner == pid:
+        if r.owner == pid or r.crossed & bit(pid):
             w.refs[i] = r._replace(crossed=r.crossed | bit(child))
     if ctx.rule.has_write_protect_seq:
         w.set_proc(pid, wp_seq=parent.wp_seq + 1)

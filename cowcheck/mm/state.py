@@ -102,7 +102,7 @@ class Ref(NamedTuple):
     write: bool  # FOLL_WRITE
     longterm: bool  # FOLL_LONGTERM
     attached: bool  # the owner still maps the vpage the reference was taken on
-    crossed: int  # bitmask of children forked while the reference was held
+    crossed: int  # bitmask of processes forked, directly or not, from the owner while it was held
 
     def __hash__(self) -> int:
         return hash((_stable(self.name), self[1:]))
