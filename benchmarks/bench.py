@@ -21,15 +21,17 @@ import sys
 import time
 from collections import deque
 
-RUNS: list[tuple[str, str, int, str]] = [
-    # (scenario, rule, workers, store)
-    ("open-standard", "anon-exclusive", 1, "exact"),
-    ("open-standard", "anon-exclusive", 2, "exact"),
-    ("open-standard", "anon-exclusive", 1, "fingerprint"),
-    ("open-standard", "anon-exclusive", 1, "bitstate:16"),
-    ("open-large", "anon-exclusive", 1, "exact"),
-    ("open-large", "anon-exclusive", 2, "exact"),
-    ("open-large", "anon-exclusive", 1, "fingerprint"),
+RUNS: list[tuple[str, str, int, str, str]] = [
+    # (scenario, rule, workers, store, dask address or "")
+    ("open-standard", "anon-exclusive", 1, "exact", ""),
+    ("open-standard", "anon-exclusive", 2, "exact", ""),
+    ("open-standard", "anon-exclusive", 2, "exact", "local:2"),
+    ("open-standard", "anon-exclusive", 1, "fingerprint", ""),
+    ("open-standard", "anon-exclusive", 1, "bitstate:16", ""),
+    ("open-large", "anon-exclusive", 1, "exact", ""),
+    ("open-large", "anon-exclusive", 2, "exact", ""),
+    ("open-large", "anon-exclusive", 2, "exact", "local:2"),
+    ("open-large", "anon-exclusive", 1, "fingerprint", ""),
 ]
 
 
@@ -37,17 +39,18 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def one(scenario: str, rule: str, workers: int, store: str) -> dict[str, object]:
+def one(scenario: str, rule: str, workers: int, store: str, dask: str) -> dict[str, object]:
     from cowcheck.api import check
 
     base = _rss_mb()
-    rep = check(scenario, rule, workers=workers, store=store, minimise=False)
+    rep = check(scenario, rule, workers=workers, store=store, minimise=False, dask=dask or None)
     st = rep.stats
     peak = max(st.peak_rss_mb, _rss_mb())
     return {
         "scenario": scenario,
         "rule": rule,
         "workers": workers,
+        "mode": f"Dask {dask}, {workers} partitions" if dask else ("serial" if workers == 1 else f"{workers} workers"),
         "store": store,
         "verdict": rep.verdict.value,
         "states": st.states,
@@ -103,7 +106,7 @@ def matrix(workers: int) -> dict[str, object]:
 def main() -> None:
     if sys.argv[1:2] == ["--one"]:
         sc, rule, w, store = sys.argv[2:6]
-        print(json.dumps(one(sc, rule, int(w), store)))
+        print(json.dumps(one(sc, rule, int(w), store, sys.argv[6] if len(sys.argv) > 6 else "")))
         return
     quick = "--quick" in sys.argv
     print(
@@ -112,11 +115,11 @@ def main() -> None:
     )
     print()
     rows = []
-    for sc, rule, w, store in RUNS:
+    for sc, rule, w, store, dask in RUNS:
         if quick and sc != "open-standard":
             continue
         p = subprocess.run(
-            [sys.executable, __file__, "--one", sc, rule, str(w), store],
+            [sys.executable, __file__, "--one", sc, rule, str(w), store, dask],
             capture_output=True,
             text=True,
             check=True,
@@ -124,13 +127,13 @@ def main() -> None:
         rows.append(json.loads(p.stdout))
     base = plain_bfs(int(rows[0]["states"]))  # type: ignore[call-overload]
     print(
-        "| scenario | rule | workers | store | verdict | states | transitions | seconds | states/s "
+        "| scenario | rule | mode | store | verdict | states | transitions | seconds | states/s "
         "| peak RSS MiB | store B/state | RSS B/state |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['scenario']} | {r['rule']} | {r['workers']} | {r['store']} | {r['verdict']} | {r['states']:,} "
+            f"| {r['scenario']} | {r['rule']} | {r['mode']} | {r['store']} | {r['verdict']} | {r['states']:,} "
             f"| {r['transitions']:,} | {r['seconds']:.2f} | {r['rate']:,.0f} | {r['peak_rss_mb']:.0f} "
             f"| {r['store_bytes_per_state']:.1f} | {r['rss_bytes_per_state']:,.0f} |"
         )
@@ -146,7 +149,7 @@ def main() -> None:
     for r in rows:
         if r["workers"] > 1:  # type: ignore[operator]
             s = serial[(r["scenario"], r["store"])]
-            print(f"- {r['scenario']}: {r['workers']} workers, speed-up {s / r['seconds']:.2f}x")  # type: ignore[operator]
+            print(f"- {r['scenario']}: {r['mode']}, speed-up {s / r['seconds']:.2f}x")  # type: ignore[operator]
     print()
     for r in rows:
         print(f"- {r['scenario']} / {r['store']}: {r['note']}")

@@ -54,7 +54,9 @@ class CheckReport:
             f"{st.states} states, {st.transitions} transitions, depth {st.max_depth}, "
             f"{st.seconds:.2f}s ({st.states_per_second:,.0f} states/s)"
         )
-        if st.workers > 1:
+        if st.cluster:
+            figures += f", {st.workers} partitions on {st.cluster}"
+        elif st.workers > 1:
             figures += f", {st.workers} workers"
         head = f"{self.scenario.name} under {self.rule.name}"
         if self.verdict is Verdict.HOLDS:
@@ -105,6 +107,7 @@ class CheckReport:
                 "store": st.store,
                 "store_bytes": st.store_bytes,
                 "workers": st.workers,
+                "cluster": st.cluster,
             },
             "metrics": self.metrics,
         }
@@ -156,14 +159,41 @@ def run_search(
     progress: Callable[[Stats, int], None] | None = None,
     workers: int = 1,
     store: StoreSpec | str = "exact",
+    dask: str | None = None,
 ) -> SearchResult[MMState, Action]:
-    """The serial search, or the partitioned one with ``workers`` > 1."""
+    """The serial search, the partitioned one with ``workers`` > 1, or the partitioned
+    one on a Dask cluster (``dask``: ``local[:N]`` or a scheduler address; ``workers``
+    > 1 then sets the number of partitions, else one per worker thread)."""
     if workers < 1:
         raise InputError("--workers", None, f"expected a positive number of worker processes, got {workers}")
     spec = parse_store(store)
+    if dask is not None:
+        return _run_dask(model, bounds, progress, spec, dask, workers if workers > 1 else None)
     if workers == 1:
         return search(model, bounds, progress, spec)
     return search_parallel(model, bounds, progress, spec, workers)
+
+
+def _run_dask(
+    model: MMModel,
+    bounds: Bounds,
+    progress: Callable[[Stats, int], None] | None,
+    spec: StoreSpec,
+    address: str,
+    partitions: int | None,
+) -> SearchResult[MMState, Action]:
+    try:
+        from cowcheck.engine.distributed import ClusterUnreachable, search_dask
+    except ImportError:
+        raise InputError(
+            "--dask", None, "the distributed mode needs Dask: pip install 'cowcheck[distributed]'"
+        ) from None
+    if address.startswith("local:") and not address[6:].isdigit():
+        raise InputError("--dask", None, f"expected local, local:N or a scheduler address, got {address!r}")
+    try:
+        return search_dask(model, address, bounds, progress, spec, partitions)
+    except ClusterUnreachable as e:
+        raise InputError("--dask", None, str(e)) from None
 
 
 def check(
@@ -179,15 +209,17 @@ def check(
     workers: int = 1,
     store: StoreSpec | str = "exact",
     symmetry: bool = True,
+    dask: str | None = None,
 ) -> CheckReport:
     """Explore ``scenario`` under ``rule``; on a violation, minimise and keep the trace.
 
     ``workers`` > 1 runs the hash-partitioned search in that many processes;
     ``store`` is exact, fingerprint or bitstate[:MiB]; ``symmetry`` allows process
-    symmetry in open scenarios (frames, slots and tokens are always relabelled)."""
+    symmetry in open scenarios (frames, slots and tokens are always relabelled);
+    ``dask`` runs the partitioned search on a Dask cluster (see ``run_search``)."""
     bounds = bounds or Bounds()
     model = build_model(scenario, rule, properties, form, strict, symmetry)
-    result = run_search(model, bounds, progress, workers, store)
+    result = run_search(model, bounds, progress, workers, store, dask)
     report = CheckReport(
         model.scenario,
         model.rule,

@@ -54,6 +54,10 @@ STORE_HELP = (
     "Visited store: exact; fingerprint (64-bit, reports its collision bound); "
     "bitstate[:MiB] (reports coverage; never 'holds')."
 )
+DASK_HELP = (
+    "Run the partitioned search on Dask: 'local' or 'local:N' (N worker processes here), "
+    "or a scheduler address (tcp://host:8786). --workers sets the partitions."
+)
 
 CELL_WORKERS_HELP = "Run the cells in this many processes (default: one per core)."
 DEFAULT_CELL_WORKERS = os.cpu_count() or 1
@@ -117,6 +121,7 @@ def check_cmd(
     workers: Annotated[int, typer.Option("--workers", "-j", help=WORKERS_HELP)] = 1,
     store: Annotated[str, typer.Option("--store", help=STORE_HELP)] = "exact",
     symmetry: Annotated[bool, typer.Option(help="Process symmetry in open scenarios.")] = True,
+    dask: Annotated[str | None, typer.Option("--dask", help=DASK_HELP)] = None,
 ) -> None:
     """Check a scenario under a rule: 'holds' with the figures, or a minimal counterexample."""
     rep = check(
@@ -130,6 +135,7 @@ def check_cmd(
         workers=workers,
         store=store,
         symmetry=symmetry,
+        dask=dask,
     )
     if err.is_terminal and not (quiet or as_json):
         err.print("\r" + " " * 70 + "\r", end="")

@@ -10,6 +10,14 @@ from types import ModuleType
 
 from cowcheck.errors import InputError
 
+_LOADED: list[ModuleType] = []
+
+
+def loaded_modules() -> list[ModuleType]:
+    """Every module loaded by path: the distributed search pickles them by value,
+    since workers cannot import them by name."""
+    return list(_LOADED)
+
 
 def load_module(path: Path, prefix: str) -> ModuleType:
     where = str(path)
@@ -32,4 +40,5 @@ def load_module(path: Path, prefix: str) -> ModuleType:
         loc = f"{where}:{line}" if line else where
         raise InputError(loc, None, f"{type(e).__name__}: {e}") from None
     sys.modules[modname] = mod
+    _LOADED.append(mod)
     return mod

@@ -183,6 +183,7 @@ class Cluster:
     partition and returns their answers in partition order."""
 
     n: int
+    label: str = ""  # shown in the summary when not local processes
 
     def call(self, cmd: str, arg: Any = None) -> list[Any]:
         raise NotImplementedError
@@ -239,7 +240,7 @@ def run_levels(
     progress: Callable[[Stats, int], None] | None,
 ) -> SearchResult[S, A]:
     """The coordinator's loop, shared by the process and the distributed clusters."""
-    stats = Stats(workers=cluster.n)
+    stats = Stats(workers=cluster.n, cluster=cluster.label)
     start = time.perf_counter()
     figures: list[dict[str, Any]] = []
     reason: str | None = None

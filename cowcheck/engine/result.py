@@ -53,6 +53,7 @@ class Stats:
     store: str = "exact visited set"  # what the visited store may have missed
     store_bytes: int = 0  # bytes held by the visited store's table
     workers: int = 1
+    cluster: str = ""  # "" for local processes; else where the partitions ran
 
     @property
     def states_per_second(self) -> float:
