@@ -58,6 +58,8 @@ class CheckReport:
             figures += f", {st.workers} partitions on {st.cluster}"
         elif st.workers > 1:
             figures += f", {st.workers} workers"
+        if st.ample:
+            figures += f", {st.ample} states expanded through ample sets"
         head = f"{self.scenario.name} under {self.rule.name}"
         if self.verdict is Verdict.HOLDS:
             store = "" if st.store.startswith("exact") else f"; {st.store}"
@@ -108,6 +110,7 @@ class CheckReport:
                 "store_bytes": st.store_bytes,
                 "workers": st.workers,
                 "cluster": st.cluster,
+                "ample": st.ample,
             },
             "metrics": self.metrics,
         }
@@ -160,6 +163,7 @@ def run_search(
     workers: int = 1,
     store: StoreSpec | str = "exact",
     dask: str | None = None,
+    por: bool = False,
 ) -> SearchResult[MMState, Action]:
     """The serial search, the partitioned one with ``workers`` > 1, or the partitioned
     one on a Dask cluster (``dask``: ``local[:N]`` or a scheduler address; ``workers``
@@ -167,10 +171,15 @@ def run_search(
     if workers < 1:
         raise InputError("--workers", None, f"expected a positive number of worker processes, got {workers}")
     spec = parse_store(store)
+    if por and (workers > 1 or dask is not None):
+        raise InputError(
+            "--por", None, "partial-order reduction runs in the serial search only (its cycle proviso needs the "
+            "whole visited set); drop --workers/--dask or --por"
+        )
     if dask is not None:
         return _run_dask(model, bounds, progress, spec, dask, workers if workers > 1 else None)
     if workers == 1:
-        return search(model, bounds, progress, spec)
+        return search(model, bounds, progress, spec, por)
     return search_parallel(model, bounds, progress, spec, workers)
 
 
@@ -210,16 +219,18 @@ def check(
     store: StoreSpec | str = "exact",
     symmetry: bool = True,
     dask: str | None = None,
+    por: bool = False,
 ) -> CheckReport:
     """Explore ``scenario`` under ``rule``; on a violation, minimise and keep the trace.
 
     ``workers`` > 1 runs the hash-partitioned search in that many processes;
     ``store`` is exact, fingerprint or bitstate[:MiB]; ``symmetry`` allows process
     symmetry in open scenarios (frames, slots and tokens are always relabelled);
-    ``dask`` runs the partitioned search on a Dask cluster (see ``run_search``)."""
+    ``dask`` runs the partitioned search on a Dask cluster (see ``run_search``);
+    ``por`` turns on partial-order reduction (serial search only)."""
     bounds = bounds or Bounds()
     model = build_model(scenario, rule, properties, form, strict, symmetry)
-    result = run_search(model, bounds, progress, workers, store, dask)
+    result = run_search(model, bounds, progress, workers, store, dask, por)
     report = CheckReport(
         model.scenario,
         model.rule,

@@ -54,6 +54,10 @@ STORE_HELP = (
     "Visited store: exact; fingerprint (64-bit, reports its collision bound); "
     "bitstate[:MiB] (reports coverage; never 'holds')."
 )
+POR_HELP = (
+    "Partial-order reduction from action footprints (serial search only; off by default: "
+    "see BENCHMARKS.md for what it saves)."
+)
 DASK_HELP = (
     "Run the partitioned search on Dask: 'local' or 'local:N' (N worker processes here), "
     "or a scheduler address (tcp://host:8786). --workers sets the partitions."
@@ -122,6 +126,7 @@ def check_cmd(
     store: Annotated[str, typer.Option("--store", help=STORE_HELP)] = "exact",
     symmetry: Annotated[bool, typer.Option(help="Process symmetry in open scenarios.")] = True,
     dask: Annotated[str | None, typer.Option("--dask", help=DASK_HELP)] = None,
+    por: Annotated[bool, typer.Option("--por", help=POR_HELP)] = False,
 ) -> None:
     """Check a scenario under a rule: 'holds' with the figures, or a minimal counterexample."""
     rep = check(
@@ -136,6 +141,7 @@ def check_cmd(
         store=store,
         symmetry=symmetry,
         dask=dask,
+        por=por,
     )
     if err.is_terminal and not (quiet or as_json):
         err.print("\r" + " " * 70 + "\r", end="")

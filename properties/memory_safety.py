@@ -9,6 +9,7 @@ Structural: each stored count equals the number of holders that the state shows.
 from __future__ import annotations
 
 from cowcheck.mm.context import Ctx
+from cowcheck.mm.footprint import MM_KINDS
 from cowcheck.mm.observe import holders, swap_sharers
 from cowcheck.mm.property import MMProperty
 from cowcheck.mm.state import (
@@ -86,4 +87,5 @@ PROPERTY = MMProperty(
     cite="kernel-reference E (modelling checklist)",
     observational=observational,
     structural=structural,
+    reads=MM_KINDS,  # the mm only: never a program counter or the budget
 )

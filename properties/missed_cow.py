@@ -14,6 +14,7 @@ from __future__ import annotations
 from cowcheck.mm.actions import cell_addr
 from cowcheck.mm.context import Ctx
 from cowcheck.mm.contract import describe_ref, owes_device_writes
+from cowcheck.mm.footprint import MM_KINDS
 from cowcheck.mm.observe import ref_view, swap_sharers, view, who
 from cowcheck.mm.property import MMProperty
 from cowcheck.mm.state import PTE_PRESENT, ZERO_FRAME, MMState, Ref, bit, frame_name
@@ -101,4 +102,5 @@ PROPERTY = MMProperty(
     ),
     observational=observational,
     structural=structural,
+    reads=MM_KINDS,  # the mm only: never a program counter or the budget
 )

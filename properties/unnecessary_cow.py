@@ -13,6 +13,7 @@ from __future__ import annotations
 from cowcheck.engine import Step
 from cowcheck.mm.context import Ctx
 from cowcheck.mm.events import WpCopy
+from cowcheck.mm.footprint import MM_KINDS
 from cowcheck.mm.observe import holders, swap_sharers
 from cowcheck.mm.property import MMProperty
 from cowcheck.mm.state import ZERO_FRAME, MMState
@@ -43,4 +44,5 @@ PROPERTY = MMProperty(
     cite="kernel-reference B20; 53a05ad9f21d",
     transition=transition,
     metric=True,
+    reads=MM_KINDS,  # the mm only: never a program counter or the budget
 )

@@ -20,6 +20,7 @@ from __future__ import annotations
 from cowcheck.mm.actions import cell_addr
 from cowcheck.mm.context import Ctx
 from cowcheck.mm.contract import coherent, describe_ref, owes_cpu_writes, owes_device_writes
+from cowcheck.mm.footprint import MM_KINDS
 from cowcheck.mm.observe import ref_view, resolved_frame, view
 from cowcheck.mm.property import MMProperty
 from cowcheck.mm.state import MMState, bit, frame_name
@@ -91,4 +92,5 @@ PROPERTY = MMProperty(
     cite="open(2) O_DIRECT notes; gup_must_unshare() comment (84209e87c696); Documentation/core-api/pin_user_pages.rst",
     observational=observational,
     structural=structural,
+    reads=MM_KINDS,  # the mm only: never a program counter or the budget
 )

@@ -59,8 +59,12 @@ def search(
     bounds: Bounds | None = None,
     progress: Callable[[Stats, int], None] | None = None,
     store: StoreSpec | str = "exact",
+    por: bool = False,
 ) -> SearchResult[S, A]:
     """Explore every state reachable within ``bounds``.
+
+    With ``por``, states are expanded through the model's ample sets where it offers
+    any (partial-order reduction; the cycle proviso is checked in ``Expander``).
 
     Returns HOLDS only if the frontier was exhausted with no bound hit and the store
     is exact (fingerprints count as exact up to their reported collision bound). A
@@ -71,7 +75,7 @@ def search(
     seen = spec.make()
     stats = Stats()
     start = time.perf_counter()
-    ex: Expander[S, A] = Expander(model)
+    ex: Expander[S, A] = Expander(model, por)
     canon = model.canonical
     parents = array("i")
     acts = array("H")
@@ -81,6 +85,7 @@ def search(
         stats.seconds = time.perf_counter() - start
         stats.states = len(parents)
         stats.transitions = ex.transitions
+        stats.ample = ex.reduced
         stats.peak_rss_mb = _peak_rss_mb()
         stats.store = seen.note(ex.transitions)
         stats.store_bytes = seen.nbytes() + parents.itemsize * len(parents) + acts.itemsize * len(acts)

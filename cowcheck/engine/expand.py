@@ -3,18 +3,25 @@ expand a stored representative into its canonical successors and check propertie
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Generic, TypeVar
 
-from cowcheck.engine.model import Model
+from cowcheck.engine.model import Model, Step
 
 S = TypeVar("S")
 A = TypeVar("A")
 
 
 class Expander(Generic[S, A]):
-    def __init__(self, model: Model[S, A]) -> None:
+    def __init__(self, model: Model[S, A], por: bool = False) -> None:
         self.model = model
+        # Partial-order reduction: the model proposes ample sets (C0-C2, see
+        # mm/footprint.py); the cycle proviso C3 is checked here. It needs the whole
+        # visited set, so only the serial search asks for it.
+        self.ample: Callable[[S, list[A]], Iterable[Sequence[int]]] | None = (
+            getattr(model, "ample_candidates", None) if por else None
+        )
+        self.reduced = 0  # states expanded through an ample set
         self.invariants = tuple(model.invariants())
         checks = tuple(model.transition_checks())
         self.tchecks = tuple(c for c in checks if not c.metric)
@@ -43,8 +50,17 @@ class Expander(Generic[S, A]):
         model = self.model
         canon = model.canonical
         out: list[tuple[S, int]] = []
-        for i, action in enumerate(model.actions(state)):
-            step = model.next_step(state, action)
+        acts = list(model.actions(state))
+        steps: Iterable[tuple[int, Step[S] | None]] = ((i, None) for i in range(len(acts)))
+        if self.ample is not None:
+            amp = self._ample_steps(state, acts, seen)
+            if amp is not None:
+                steps = amp
+                self.reduced += 1
+        for i, step in steps:
+            action = acts[i]
+            if step is None:
+                step = model.next_step(state, action)
             if step is None:
                 continue
             self.transitions += 1
@@ -59,6 +75,28 @@ class Expander(Generic[S, A]):
                 continue
             out.append((canon(ns) if canonicalise else ns, i))
         return out, None
+
+    def _ample_steps(
+        self, state: S, acts: list[A], seen: Callable[[S], bool]
+    ) -> list[tuple[int, Step[S] | None]] | None:
+        """The first proposed ample set that is a proper, enabled subset whose every
+        successor is new. C3 (Bošnački et al.): a state whose ample set reaches an
+        already visited state is fully expanded, so every cycle of the reduced graph
+        has a fully expanded state and no action is postponed forever."""
+        assert self.ample is not None
+        model, canon = self.model, self.model.canonical
+        for cand in self.ample(state, acts):
+            if not cand or len(cand) >= len(acts):
+                continue
+            trial: list[tuple[int, Step[S] | None]] = []
+            for i in cand:
+                step = model.next_step(state, acts[i])
+                if step is None or seen(step.state) or seen(canon(step.state)):
+                    break
+                trial.append((i, step))
+            else:
+                return trial
+        return None
 
     def can_move(self, state: S) -> bool:
         model = self.model

@@ -54,6 +54,7 @@ class Stats:
     store_bytes: int = 0  # bytes held by the visited store's table
     workers: int = 1
     cluster: str = ""  # "" for local processes; else where the partitions ran
+    ample: int = 0  # states expanded through an ample set (partial-order reduction)
 
     @property
     def states_per_second(self) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from cowcheck.engine import Invariant, Step, TransitionCheck
 from cowcheck.errors import InputError
@@ -20,6 +20,7 @@ from cowcheck.mm.actions import (
 )
 from cowcheck.mm.canon import canonical, canonical_procs
 from cowcheck.mm.context import Ctx
+from cowcheck.mm.footprint import ample_singletons
 from cowcheck.mm.property import MMProperty, StateCheck, TransitionFn
 from cowcheck.mm.rule import GupFlags, Rule
 from cowcheck.mm.state import (
@@ -92,6 +93,7 @@ class MMModel:
         self.litmus = scenario.kind == "litmus"
         # Process symmetry only where processes are anonymous (see canon.py).
         self.symmetry = symmetry and not self.litmus
+        self._prop_reads = frozenset().union(*(p.reads for p in self.properties))
 
     # -- engine protocol -------------------------------------------------------------
 
@@ -148,6 +150,21 @@ class MMModel:
         """What the parallel search partitions on: what canonical() never changes
         (it renames frames, slots, tokens and processes, and keeps their counts)."""
         return state.budget, state.pcs, len(state.procs), len(state.refs), len(state.pages), len(state.inflight)
+
+    def ample_candidates(self, state: MMState, actions: Sequence[Action]) -> Iterator[list[int]]:
+        """Ample-set candidates for partial-order reduction (``mm/footprint.py``):
+        litmus program steps whose only effect is their own program counter and
+        that nothing another actor may still do can affect."""
+        if not self.litmus or state.bug:
+            return iter(())
+        # Reclaim, speculative references and clear_refs from a [budget] table may
+        # touch any page or PTE.
+        environment = (
+            any(n > 0 for n in state.budget)
+            or bool(state.spec)
+            or any(type(op) is SwapoutOp for op in state.inflight)
+        )
+        return ample_singletons(self.scenario, state, actions, self._prop_reads, environment)
 
     def _reclaim_may_walk(self, s: MMState) -> bool:
         """try_to_unmap() walks the PTEs of a page in pid order (the anon_vma tree's

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from cowcheck.engine import Step
 from cowcheck.mm.context import Ctx
+from cowcheck.mm.footprint import ALL_KINDS
 from cowcheck.mm.state import MMState
 
 StateCheck = Callable[[MMState, Ctx], str | None]
@@ -25,6 +26,9 @@ class MMProperty:
     structural: StateCheck | None = None  # bookkeeping shape; earlier, shorter traces
     transition: TransitionFn | None = None  # for transition properties and metrics
     metric: bool = False  # counted in every report; a failure only when asked for
+    # Resource kinds the checks look at (mm/footprint.py); partial-order reduction
+    # may reorder actions that write none of them. Undeclared: everything.
+    reads: frozenset[str] = ALL_KINDS
 
     def check_for(self, form: str) -> StateCheck | None:
         return self.observational if form == "observational" else self.structural

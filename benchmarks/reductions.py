@@ -1,0 +1,41 @@
+"""Reduction factors per scenario: process symmetry and partial-order reduction,
+each against the unreduced serial exact search (same verdict asserted).
+
+Usage: python benchmarks/reductions.py [RULE] > /tmp/reductions.md
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from cowcheck.api import build_model
+from cowcheck.catalog import scenario_files
+from cowcheck.engine import search
+
+HERE = Path(__file__).resolve().parent.parent / "tests" / "scenarios"
+
+
+def main() -> None:
+    rule = sys.argv[1] if len(sys.argv) > 1 else "anon-exclusive"
+    files = [*scenario_files(), *sorted(HERE.glob("*.toml"))]
+    print(f"`python benchmarks/reductions.py {rule}`: distinct states, serial exact search")
+    print()
+    print("| scenario | verdict | unreduced | symmetry | factor | POR | factor | ample states | POR s | plain s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for f in files:
+        plain = search(build_model(str(f), rule, symmetry=False))
+        sym = search(build_model(str(f), rule, symmetry=True))
+        por = search(build_model(str(f), rule, symmetry=False), por=True)
+        assert plain.verdict is sym.verdict is por.verdict, f
+        u = plain.stats.states
+        print(
+            f"| {f.stem} | {plain.verdict.value} | {u:,} | {sym.stats.states:,} | {u / sym.stats.states:.3f}x "
+            f"| {por.stats.states:,} | {u / por.stats.states:.3f}x | {por.stats.ample:,} "
+            f"| {por.stats.seconds:.2f} | {plain.stats.seconds:.2f} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
