@@ -139,7 +139,7 @@ def build_model(
     properties: Sequence[str] | None = None,
     form: str = "observational",
     strict: bool = False,
-    symmetry: bool = True,
+    symmetry: bool = False,
 ) -> MMModel:
     if form not in FORMS:
         raise InputError("--form", None, f"unknown form {form!r} (expected one of: {', '.join(FORMS)})")
@@ -173,8 +173,10 @@ def run_search(
     spec = parse_store(store)
     if por and (workers > 1 or dask is not None):
         raise InputError(
-            "--por", None, "partial-order reduction runs in the serial search only (its cycle proviso needs the "
-            "whole visited set); drop --workers/--dask or --por"
+            "--por",
+            None,
+            "partial-order reduction runs in the serial search only (its cycle proviso needs the "
+            "whole visited set); drop --workers/--dask or --por",
         )
     if dask is not None:
         return _run_dask(model, bounds, progress, spec, dask, workers if workers > 1 else None)
@@ -217,7 +219,7 @@ def check(
     progress: Callable[[Stats, int], None] | None = None,
     workers: int = 1,
     store: StoreSpec | str = "exact",
-    symmetry: bool = True,
+    symmetry: bool = False,
     dask: str | None = None,
     por: bool = False,
 ) -> CheckReport:

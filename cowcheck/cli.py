@@ -124,7 +124,7 @@ def check_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     workers: Annotated[int, typer.Option("--workers", "-j", help=WORKERS_HELP)] = 1,
     store: Annotated[str, typer.Option("--store", help=STORE_HELP)] = "exact",
-    symmetry: Annotated[bool, typer.Option(help="Process symmetry in open scenarios.")] = True,
+    symmetry: Annotated[bool, typer.Option(help="Process symmetry in open scenarios (off by default).")] = False,
     dask: Annotated[str | None, typer.Option("--dask", help=DASK_HELP)] = None,
     por: Annotated[bool, typer.Option("--por", help=POR_HELP)] = False,
 ) -> None:

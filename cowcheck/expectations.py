@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,9 @@ Job = tuple[Scenario, Rule, bool, Bounds | None]
 _JOBS: list[Job] = []  # inherited by the pool's forked workers
 
 
-def _run_job(i: int) -> tuple[int, Any]:
+def _run_job(i: int, workers: int = 1) -> tuple[int, Any]:
     sc, rule, strict, bounds = _JOBS[i]
-    rep = check(sc, rule, strict=strict, bounds=bounds)
+    rep = check(sc, rule, strict=strict, bounds=bounds, workers=workers)
     r = rep.result
     actions = [s.action for s in rep.trace.steps] if rep.trace is not None else None
     prop = rep.trace.property_id if rep.trace is not None else None
@@ -61,17 +62,52 @@ def _cost(job: Job) -> tuple[int, int, int]:
     return (sc.kind != "open", -len(sc.vpages), -sum(n for _, n in sc.budget))
 
 
-def _run_pool(jobs: list[Job], workers: int) -> list[CheckReport]:
+def _heavy(job: Job, expected: str | None) -> bool:
+    """An open scenario its file expects to hold is explored in full: the cells that
+    dominate the wall time."""
+    return job[0].kind == "open" and expected == "holds"
+
+
+def _run_heavy(order: list[int], workers: int, conn: Connection) -> None:
+    """In its own (non-daemonic) process: the heavy cells one after the other, each
+    with the partitioned search over ``workers`` processes."""
+    for i in order:
+        conn.send(_run_job(i, workers))
+    conn.close()
+
+
+def _run_pool(jobs: list[Job], workers: int, expected: list[str | None]) -> list[CheckReport]:
     """Each cell in a forked worker; the report is rebuilt here from the verdict,
     the figures and the minimised action list (models and rules loaded from files
-    do not pickle, and need not: the fork gave the worker its own)."""
+    do not pickle, and need not: the fork gave the worker its own).
+
+    The heavy cells (``_heavy``) run one by one in a process of their own with the
+    partitioned search on every core, while the pool takes the rest: otherwise the
+    largest cell alone, on one core, sets the wall time. The partitioned search gives
+    the serial verdict and state count (tests/test_reductions.py)."""
     global _JOBS
     _JOBS = jobs
+    ctx = mp.get_context("fork")
     order = sorted(range(len(jobs)), key=lambda i: _cost(jobs[i]))
+    heavy = [i for i in order if _heavy(jobs[i], expected[i])]
+    light = [i for i in order if i not in set(heavy)]
     done: dict[int, Any] = {}
-    with mp.get_context("fork").Pool(workers) as pool:
-        for i, res in pool.imap_unordered(_run_job, order):
+    runner = None
+    if heavy:
+        # Forked before the pool exists: the pool's threads are not yet there to be
+        # copied half-way through holding a lock.
+        mine, theirs = ctx.Pipe(duplex=False)
+        runner = ctx.Process(target=_run_heavy, args=(heavy, workers, theirs))
+        runner.start()
+        theirs.close()
+    with ctx.Pool(workers) as pool:
+        for i, res in pool.imap_unordered(_run_job, light):
             done[i] = res
+    if runner is not None:
+        for _ in heavy:
+            i, res = mine.recv()
+            done[i] = res
+        runner.join()
     reports = []
     for i, (sc, rule, strict, bounds) in enumerate(jobs):
         verdict, stats, reason, metrics, actions, prop, raw = done[i]
@@ -109,7 +145,7 @@ def run_catalog(
                 expected.append(table.get(rule.name))
     rows: list[CatalogRow] = []
     if workers > 1:
-        reports = _run_pool(jobs, workers)
+        reports = _run_pool(jobs, workers, expected)
     for i, (sc, rule, strict, bounds_) in enumerate(jobs):
         rep = reports[i] if workers > 1 else check(sc, rule, strict=strict, bounds=bounds_)
         row = CatalogRow(sc.name, rule.name, strict, expected[i], rep)

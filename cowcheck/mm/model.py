@@ -78,7 +78,7 @@ class MMModel:
         form: str = "observational",
         strict: bool = False,
         failing_metrics: Sequence[str] = (),
-        symmetry: bool = True,
+        symmetry: bool = False,
     ) -> None:
         self.scenario = scenario
         self.rule = rule
@@ -94,6 +94,8 @@ class MMModel:
         # Process symmetry only where processes are anonymous (see canon.py).
         self.symmetry = symmetry and not self.litmus
         self._prop_reads = frozenset().union(*(p.reads for p in self.properties))
+        self._avail_cache: dict[tuple[int, ...], frozenset[str]] = {}
+        self._offer_cache: dict[tuple[object, ...], tuple[Action, ...]] = {}
 
     # -- engine protocol -------------------------------------------------------------
 
@@ -160,9 +162,7 @@ class MMModel:
         # Reclaim, speculative references and clear_refs from a [budget] table may
         # touch any page or PTE.
         environment = (
-            any(n > 0 for n in state.budget)
-            or bool(state.spec)
-            or any(type(op) is SwapoutOp for op in state.inflight)
+            any(n > 0 for n in state.budget) or bool(state.spec) or any(type(op) is SwapoutOp for op in state.inflight)
         )
         return ample_singletons(self.scenario, state, actions, self._prop_reads, environment)
 
@@ -299,15 +299,23 @@ class MMModel:
         return out
 
     def _has_budget(self, s: MMState, kind: str) -> bool:
-        i = self._bidx.get(kind)
-        if self._total is not None and s.budget[self._total] <= 0:
-            return False
-        return i is not None and s.budget[i] > 0
+        return kind in self._available(s.budget)
+
+    def _available(self, budget: tuple[int, ...]) -> frozenset[str]:
+        """The budget kinds left: one computation per distinct budget vector."""
+        got = self._avail_cache.get(budget)
+        if got is None:
+            if self._total is not None and budget[self._total] <= 0:
+                got = frozenset()
+            else:
+                got = frozenset(k for k, n in zip(self.budget_kinds, budget, strict=True) if n > 0)
+            self._avail_cache[budget] = got
+        return got
 
     def _open_thread_actions(self, s: MMState) -> list[Action]:
         out: list[Action] = []
-        hb = self._has_budget
-        kinds = self.scenario.gup_kinds
+        avail = self._available(s.budget)
+        can_fork = "fork" in avail and len(s.procs) < self.scenario.max_processes
         for pid, pr in enumerate(s.procs):
             if not self._runnable(s, pid):
                 continue
@@ -316,38 +324,52 @@ class MMModel:
             if not free:
                 continue
             a = thread_actor(pid, free[0])
-            for v in range(self.nv):
-                if not pr.vmas[v].mapped:
-                    continue
-                if hb(s, "write"):
-                    out += [Action("write", a, pid, v, c) for c in range(self.scenario.cells)]
-                if hb(s, "read") and pr.ptes[v].kind != PTE_PRESENT:
-                    out.append(Action("read", a, pid, v, 0))
-                for fast, kind in ((False, "gup"), (True, "gup_fast")):
-                    if hb(s, kind):
-                        out += [
-                            Action(
-                                "gup",
-                                a,
-                                pid,
-                                v,
-                                pin=g.flags.pin,
-                                write=g.flags.write,
-                                longterm=g.flags.longterm,
-                                fast=fast,
-                            )
-                            for g in kinds
-                        ]
-                if hb(s, "mprotect"):
-                    out.append(Action("mprotect", a, pid, v, prot="rw" if not pr.vmas[v].writable else "ro"))
-                for op in ("munmap", "dontneed", "dontfork"):
-                    if hb(s, op):
-                        out.append(Action(op, a, pid, v))
-            if hb(s, "fork") and len(s.procs) < self.scenario.max_processes:
-                out.append(Action("fork", a, pid))
-            if hb(s, "exit") and len(free) == pr.threads:
-                out.append(Action("exit", a, pid))
+            # The offer depends on this little of the state; the same offers recur
+            # in most states, so they are built once.
+            present = tuple(p.kind == PTE_PRESENT for p in pr.ptes)
+            key = (avail, pid, a, pr.vmas, present, can_fork, len(free) == pr.threads)
+            offer = self._offer_cache.get(key)
+            if offer is None:
+                offer = self._thread_offer(avail, pid, a, pr, present, can_fork, len(free) == pr.threads)
+                self._offer_cache[key] = offer
+            out += offer
         return out
+
+    def _thread_offer(
+        self, avail: frozenset[str], pid: int, a: int, pr: Proc, present: tuple[bool, ...], fork: bool, idle: bool
+    ) -> tuple[Action, ...]:
+        out: list[Action] = []
+        kinds = self.scenario.gup_kinds
+        for v in range(self.nv):
+            if not pr.vmas[v].mapped:
+                continue
+            if "write" in avail:
+                out += [Action("write", a, pid, v, c) for c in range(self.scenario.cells)]
+            if "read" in avail and not present[v]:
+                out.append(Action("read", a, pid, v, 0))
+            for fast, kind in ((False, "gup"), (True, "gup_fast")):
+                if kind in avail:
+                    out += [
+                        Action(
+                            "gup",
+                            a,
+                            pid,
+                            v,
+                            pin=g.flags.pin,
+                            write=g.flags.write,
+                            longterm=g.flags.longterm,
+                            fast=fast,
+                        )
+                        for g in kinds
+                    ]
+            if "mprotect" in avail:
+                out.append(Action("mprotect", a, pid, v, prot="rw" if not pr.vmas[v].writable else "ro"))
+            out += [Action(op, a, pid, v) for op in ("munmap", "dontneed", "dontfork") if op in avail]
+        if fork:
+            out.append(Action("fork", a, pid))
+        if "exit" in avail and idle:
+            out.append(Action("exit", a, pid))
+        return tuple(out)
 
     def _environment_actions(self, s: MMState) -> list[Action]:
         """Actors outside the programs: devices, reclaim, clear_refs, speculative refs.
