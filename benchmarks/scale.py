@@ -22,11 +22,13 @@ BASE = (ROOT / "models" / "scenarios" / "open-standard.toml").read_text()
 VARIANTS = [
     ("2 procs, 1 vpage, total 3", 2, 1, 1, 3),
     ("2 procs, 1 vpage, total 4 (open-standard)", 2, 1, 1, 4),
-    ("3 procs, 1 vpage, total 4", 3, 1, 2, 4),
-    ("2 procs, 2 vpages, total 4", 2, 2, 1, 4),
     ("2 procs, 1 vpage, total 5", 2, 1, 1, 5),
-    ("3 procs, 1 vpage, total 5", 3, 1, 2, 5),
     ("2 procs, 1 vpage, total 6", 2, 1, 1, 6),
+    ("3 procs, 1 vpage, total 3", 3, 1, 2, 3),
+    ("3 procs, 1 vpage, total 4", 3, 1, 2, 4),
+    ("3 procs, 1 vpage, total 5", 3, 1, 2, 5),
+    ("2 procs, 2 vpages, total 3", 2, 2, 1, 3),
+    ("2 procs, 2 vpages, total 4", 2, 2, 1, 4),
 ]
 
 
@@ -60,8 +62,9 @@ def main() -> None:
                 print(f"| {label} | error: {p.stderr.strip()[-200:]} |")
                 continue
             st = r["stats"]
+            verdict = r["verdict"] + (f" ({r['incomplete_reason']})" if r.get("incomplete_reason") else "")
             print(
-                f"| {label} | {r['verdict']} | {st['states']:,} | {st['transitions']:,} | {st['depth']} "
+                f"| {label} | {verdict} | {st['states']:,} | {st['transitions']:,} | {st['depth']} "
                 f"| {st['seconds']:.1f} | {st['states_per_second']:,} | {st['peak_rss_mb']:.0f} |",
                 flush=True,
             )

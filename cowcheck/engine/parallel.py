@@ -51,6 +51,9 @@ class Partition(Generic[S, A]):
         self.parents = array("q")
         self.acts = array("H")
         self.frontier: list[tuple[int, S]] = []
+        # Concrete states already sent to another partition: most duplicates are
+        # caught here instead of being pickled, sent and looked up again.
+        self.sent: set[S] = set()
 
         # A model may name a projection of its states that renaming never changes
         # (MMModel: the budgets left): then a successor's owner is known before its
@@ -98,12 +101,23 @@ class Partition(Generic[S, A]):
         def local_dup(s: S) -> bool:
             return not routed and fingerprint(s) % n == me and s in seen
 
+        # Only the last level's sends are remembered: that catches most repeats
+        # (diamonds of unequal length are short) at a bounded memory cost.
+        prev, sent = self.sent, set()
+        self.sent = sent
         for gid, state in self.frontier:
             succ, tv = self.ex.successors(state, local_dup, canonicalise=not routed)
             if tv is not None and not bad:
                 bad.append((gid, tv[0], tv[1], "transition", gid))
             for key, ai in succ:
-                batch = out[self.route(key)]
+                o = self.route(key)
+                if o != me:
+                    # Sent in an earlier level: its owner has it, and would only find
+                    # it a duplicate (so the outcome is the same without it).
+                    if key in sent or key in prev:
+                        continue
+                    sent.add(key)
+                batch = out[o]
                 if key not in batch:
                     batch[key] = (gid, ai)
         self.frontier = []

@@ -15,8 +15,9 @@ An action joins an ample set alone (``ample_singletons``) when:
   litmus ``after`` only waits for a program counter to pass a step: monotone);
 - C1, persistent: nothing any other actor may still do writes what it reads. Other
   actors' futures are bounded from the state: a thread can touch only the pages its
-  process reaches now (PTEs, swapcache pages of its swap entries, pages its references
-  hold, gup-fast snapshots) or pages allocated later; a process that does not exist
+  process reaches now (PTEs, swapcache pages of its swap entries, gup-fast snapshots)
+  or pages allocated later, whose numbers are new while the DMA's reference keeps its
+  page from being freed and renumbered; a process that does not exist
   yet, or is being forked, may touch anything; so may reclaim, speculative references
   and clear_refs, and a device whose reference does not exist yet;
 - it is a litmus program step: in open scenarios every action but the free ones
