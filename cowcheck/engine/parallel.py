@@ -103,7 +103,7 @@ class Partition(Generic[S, A]):
 
         # Only the last level's sends are remembered: that catches most repeats
         # (diamonds of unequal length are short) at a bounded memory cost.
-        prev, sent = self.sent, set()
+        prev, sent = self.sent, set[S]()
         self.sent = sent
         for gid, state in self.frontier:
             succ, tv = self.ex.successors(state, local_dup, canonicalise=not routed)
