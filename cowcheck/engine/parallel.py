@@ -17,6 +17,7 @@ workers by fork(), so rules loaded from files need not be importable.
 from __future__ import annotations
 
 import multiprocessing as mp
+import pickle
 import signal
 import time
 from array import array
@@ -51,6 +52,8 @@ class Partition(Generic[S, A]):
         self.parents = array("q")
         self.acts = array("H")
         self.frontier: list[tuple[int, S]] = []
+        self._bad: list[Candidate] = []  # phase 2 in progress: its candidates
+        self._nxt: list[tuple[int, S]] = []  # and its new states
         # Concrete states already sent to another partition: most duplicates are
         # caught here instead of being pickled, sent and looked up again.
         self.sent: set[S] = set()
@@ -124,13 +127,25 @@ class Partition(Generic[S, A]):
         return [[(k, p, a) for k, (p, a) in b.items()] for b in out], bad
 
     def absorb(self, batches: list[list[tuple[S, int, int]]]) -> list[Candidate]:
-        """Phase 2: the batches sent to this partition, in sender order."""
-        bad: list[Candidate] = []
-        nxt: list[tuple[int, S]] = []
+        """Phase 2: the batches sent to this partition, its own first, then the
+        others in sender order (ids are handed out in this order)."""
+        self.absorb_own(batches[self.me])
+        return self.absorb_peers([b for i, b in enumerate(batches) if i != self.me])
+
+    def absorb_own(self, batch: list[tuple[S, int, int]]) -> None:
+        """The first half of phase 2, which needs nothing from the peers: a worker
+        does it while the peers' batches are still on their way."""
+        self._bad, self._nxt = [], []
+        for key, parent, ai in batch:
+            self._keep(key, parent, ai, self._bad, self._nxt)
+
+    def absorb_peers(self, batches: list[list[tuple[S, int, int]]]) -> list[Candidate]:
+        bad, nxt = self._bad, self._nxt
         for batch in batches:
             for key, parent, ai in batch:
                 self._keep(key, parent, ai, bad, nxt)
         self.frontier = nxt
+        self._bad, self._nxt = [], []
         return [min(bad)] if bad else []
 
     def can_move(self) -> bool:
@@ -167,15 +182,17 @@ def _serve(part: Partition[Any, Any], conn: Connection, inboxes: list[Any]) -> N
             conn.send((part.start(), part.figures()))
         elif cmd == "level":
             batches, bad = part.expand()
+            # Pickled here, not by the queue's feeder thread: that thread would
+            # compete for the GIL with absorb_own() and hold the peers up.
             for o in range(n):
                 if o != me:
-                    inboxes[o].put((me, batches[o]))
+                    inboxes[o].put((me, pickle.dumps(batches[o], pickle.HIGHEST_PROTOCOL)))
+            part.absorb_own(batches[me])
             got: list[list[Any]] = [[] for _ in range(n)]
-            got[me] = batches[me]
             for _ in range(n - 1):
-                sender, batch = inboxes[me].get()
-                got[sender] = batch
-            bad += part.absorb(got)
+                sender, data = inboxes[me].get()
+                got[sender] = pickle.loads(data)
+            bad += part.absorb_peers([b for o, b in enumerate(got) if o != me])
             conn.send((bad, part.figures()))
         elif cmd == "can_move":
             conn.send(part.can_move())
