@@ -199,7 +199,7 @@ def _run_dask(
         raise InputError(
             "--dask", None, "the distributed mode needs Dask: pip install 'cowcheck[distributed]'"
         ) from None
-    if address.startswith("local:") and not address[6:].isdigit():
+    if address.startswith("local:") and not (address[6:].isdigit() and int(address[6:]) > 0):
         raise InputError("--dask", None, f"expected local, local:N or a scheduler address, got {address!r}")
     try:
         return search_dask(model, address, bounds, progress, spec, partitions)

@@ -71,8 +71,11 @@ def _heavy(job: Job, expected: str | None) -> bool:
 def _run_heavy(order: list[int], workers: int, conn: Connection) -> None:
     """In its own (non-daemonic) process: the heavy cells one after the other, each
     with the partitioned search over ``workers`` processes."""
-    for i in order:
-        conn.send(_run_job(i, workers))
+    try:
+        for i in order:
+            conn.send(_run_job(i, workers))
+    except Exception as e:  # re-raised in the parent, as the pool does
+        conn.send((-1, e))
     conn.close()
 
 
@@ -90,7 +93,8 @@ def _run_pool(jobs: list[Job], workers: int, expected: list[str | None]) -> list
     ctx = mp.get_context("fork")
     order = sorted(range(len(jobs)), key=lambda i: _cost(jobs[i]))
     heavy = [i for i in order if _heavy(jobs[i], expected[i])]
-    light = [i for i in order if i not in set(heavy)]
+    heavy_set = frozenset(heavy)
+    light = [i for i in order if i not in heavy_set]
     done: dict[int, Any] = {}
     runner = None
     if heavy:
@@ -106,6 +110,9 @@ def _run_pool(jobs: list[Job], workers: int, expected: list[str | None]) -> list
     if runner is not None:
         for _ in heavy:
             i, res = mine.recv()
+            if i < 0:
+                runner.join()
+                raise res
             done[i] = res
         runner.join()
     reports = []

@@ -71,7 +71,7 @@ def test_bounds_stop_the_distributed_search(address: str) -> None:
     assert r.verdict.value == "incomplete" and r.stats.states >= 2000
 
 
-@pytest.mark.parametrize("value", ["local:x", "bogus://x", "127.0.0.1"])
+@pytest.mark.parametrize("value", ["local:x", "local:0", "bogus://x", "127.0.0.1"])
 def test_bad_dask_address_is_one_line_exit_2(value: str) -> None:
     p = subprocess.run(
         [sys.executable, "-m", "cowcheck", "check", "fork-odirect", "-r", "page-count", "--dask", value, "-q"],

@@ -90,6 +90,10 @@ def _value(f: Any) -> Any:
     return asyncio.run(f) if inspect.iscoroutine(f) else f.result()
 
 
+class ClusterUnreachable(Exception):
+    """The scheduler address is malformed or nothing answers there, or it has no workers."""
+
+
 class DaskCluster(Cluster):
     """N partition actors spread over the workers of a Dask client."""
 
@@ -106,7 +110,7 @@ class DaskCluster(Cluster):
         self.client = client
         workers = sorted(client.scheduler_info()["workers"])
         if not workers:
-            raise RuntimeError("the Dask cluster has no workers")
+            raise ClusterUnreachable(f"the Dask scheduler {label.removeprefix('Dask ')!r} has no workers")
         # Round-robin over the workers, so partitions spread evenly.
         futs = [
             client.submit(PartitionActor, blob, spec, w, n, actor=True, workers=[workers[w % len(workers)]], pure=False)
@@ -126,10 +130,6 @@ class DaskCluster(Cluster):
 
     def close(self) -> None:
         self.actors = []
-
-
-class ClusterUnreachable(Exception):
-    """The scheduler address is malformed or nothing answers there."""
 
 
 def connect(address: str, n: int | None, timeout: float = 20) -> tuple[Any, Callable[[], None], int]:
