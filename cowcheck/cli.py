@@ -20,6 +20,8 @@ from cowcheck.catalog import scenario_files
 from cowcheck.engine import Bounds, Stats, Verdict
 from cowcheck.errors import InputError
 from cowcheck.expectations import CatalogRow, run_catalog
+from cowcheck.gate import GateResult, find_config, load_config, run_gate, write_starter
+from cowcheck.gate_report import write_junit, write_sarif
 from cowcheck.matrix import FORMATS, run_matrix
 from cowcheck.mm.rule import Rule
 from cowcheck.properties import all_properties
@@ -395,6 +397,46 @@ def matrix_cmd(
     for c in bad:
         err.print(f"differs from the scenario file: {c.scenario} under {c.rule}: expected {c.expected}, got {c.got}")
     raise typer.Exit(1 if check_expected and bad else 0)
+
+
+@app.command("init")
+def init_cmd(
+    directory: Annotated[Path, typer.Argument(help="Where to write cowcheck.toml.")] = Path("."),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing cowcheck.toml.")] = False,
+) -> None:
+    """Write a starter cowcheck.toml for `cowcheck gate`."""
+    p = write_starter(directory, force)
+    out.print(f"wrote {p}: edit the rule and the checks, then run: cowcheck gate", markup=False)
+
+
+@app.command("gate")
+def gate_cmd(
+    config: Annotated[Path | None, typer.Option(help="cowcheck.toml or pyproject.toml (default: found here).")] = None,
+    junit: Annotated[Path, typer.Option(help="Write JUnit XML here.")] = Path("cowcheck-junit.xml"),
+    sarif: Annotated[Path | None, typer.Option(help="Also write SARIF 2.1.0 here.")] = None,
+) -> None:
+    """Run every check and replay every saved counterexample of the config; exit 1 on
+    any change of verdict, in either direction."""
+    cfg = load_config(config if config is not None else find_config(Path.cwd()))
+    table = Table(title=f"cowcheck gate: {cfg.path}", title_justify="left")
+    for col in ("", "check", "expected", "got", "seconds"):
+        table.add_column(col)
+
+    def row(r: GateResult) -> None:
+        table.add_row("✓" if r.passed else "✗", r.name, r.expected, r.got, f"{r.seconds:.2f}")
+
+    run = run_gate(cfg, row)
+    out.print(table)
+    for r in run.failed:
+        out.print(f"\nFAILED {r.name}: {r.message}", markup=False)
+        if r.trace_text:
+            out.print(r.trace_text, markup=False)
+    write_junit(run, junit)
+    if sarif is not None:
+        write_sarif(run, sarif)
+    n, bad = len(run.results), len(run.failed)
+    out.print(f"\n{n - bad} of {n} passed; JUnit XML: {junit}" + (f"; SARIF: {sarif}" if sarif else ""), markup=False)
+    raise typer.Exit(run.exit_code)
 
 
 def main() -> None:

@@ -1,0 +1,343 @@
+"""The CI property gate: expected verdicts in a config file, checked on every change.
+
+The config is ``cowcheck.toml``, or ``[tool.cowcheck]`` in ``pyproject.toml``:
+
+    rule = "anon-exclusive"          # default rule of every check (built-in or a path)
+
+    [[check]]
+    scenario = "odirect-swap"        # bundled name or a path (relative to the config)
+    expect = "holds"                 # holds | violated | a property id
+    # name, rule, properties, strict, max_states, timeout: optional
+
+    [[counterexample]]
+    path = "traces/cve.json"         # a saved trace that must still fail
+    # rule: replay under this rule instead of the one saved
+
+A check passes when its verdict is the expected one, in either direction: a new
+violation fails the gate, and so does a check expected to fail that now holds (the
+rule changed, or the scenario no longer reaches the race). A saved counterexample
+passes while it still fails.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cowcheck.api import CheckReport, check
+from cowcheck.engine import Bounds
+from cowcheck.errors import InputError
+from cowcheck.expectations import outcome
+from cowcheck.properties import all_properties
+from cowcheck.render import render_columns
+from cowcheck.tracefile import replay_file
+
+CONFIG_NAMES = ("cowcheck.toml", "pyproject.toml")
+_CHECK_FIELDS = ("name", "rule", "scenario", "expect", "properties", "strict", "max_states", "timeout")
+_CEX_FIELDS = ("path", "rule", "name")
+
+
+@dataclass(frozen=True, slots=True)
+class GateCheck:
+    name: str
+    rule: str
+    scenario: str
+    expect: str  # holds | violated | a property id
+    properties: tuple[str, ...] = ()
+    strict: bool = False
+    max_states: int | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GateCounterexample:
+    name: str
+    path: str
+    rule: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GateConfig:
+    path: Path
+    checks: tuple[GateCheck, ...]
+    counterexamples: tuple[GateCounterexample, ...]
+
+
+@dataclass(slots=True)
+class GateResult:
+    """One test case of the gate: a check or a counterexample replay."""
+
+    kind: str  # "check" | "counterexample"
+    name: str
+    expected: str
+    got: str
+    passed: bool
+    message: str
+    seconds: float = 0.0
+    trace_text: str = ""  # the rendered counterexample, where there is one
+    file: str = ""  # the scenario or trace file, for SARIF locations
+    property_id: str | None = None
+
+
+@dataclass(slots=True)
+class GateRun:
+    config: GateConfig
+    results: list[GateResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[GateResult]:
+        return [r for r in self.results if not r.passed]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+def find_config(start: Path) -> Path:
+    """cowcheck.toml, else a pyproject.toml with [tool.cowcheck], in ``start``."""
+    for name in CONFIG_NAMES:
+        p = start / name
+        if p.is_file() and (name == "cowcheck.toml" or "cowcheck" in _read(p).get("tool", {})):
+            return p
+    raise InputError(str(start), None, "no cowcheck.toml and no [tool.cowcheck] in pyproject.toml (run: cowcheck init)")
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InputError(str(path), None, f"cannot read: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(str(path), None, f"malformed TOML: {e}") from None
+
+
+def load_config(path: Path) -> GateConfig:
+    where = str(path)
+    doc = _read(path)
+    table: Any = doc.get("tool", {}).get("cowcheck") if path.name == "pyproject.toml" else doc
+    prefix = "tool.cowcheck." if path.name == "pyproject.toml" else ""
+    if not isinstance(table, dict):
+        raise InputError(where, prefix.rstrip(".") or None, "expected a table")
+    unknown = set(table) - {"rule", "check", "counterexample"}
+    if unknown:
+        raise InputError(where, f"{prefix}{sorted(unknown)[0]}", "unknown field (expected rule, check, counterexample)")
+    default_rule = table.get("rule")
+    if default_rule is not None and not isinstance(default_rule, str):
+        raise InputError(where, f"{prefix}rule", "expected a rule name or path")
+    base = path.parent
+    checks = [
+        _check(where, f"{prefix}check[{i}]", c, default_rule, base)
+        for i, c in enumerate(_list(where, prefix, table, "check"))
+    ]
+    cexs = [
+        _cex(where, f"{prefix}counterexample[{i}]", c, base)
+        for i, c in enumerate(_list(where, prefix, table, "counterexample"))
+    ]
+    if not checks and not cexs:
+        raise InputError(where, f"{prefix}check", "expected at least one [[check]] or [[counterexample]]")
+    names = [c.name for c in checks] + [c.name for c in cexs]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup is not None:
+        raise InputError(where, f"{prefix}check", f"two entries named {dup!r}: give them distinct names")
+    return GateConfig(path, tuple(checks), tuple(cexs))
+
+
+def _list(where: str, prefix: str, table: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    v = table.get(key, [])
+    if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
+        raise InputError(where, f"{prefix}{key}", f"expected [[{key}]] tables")
+    return v
+
+
+def _no_extra(where: str, fld: str, c: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(c) - set(allowed))
+    if unknown:
+        raise InputError(where, f"{fld}.{unknown[0]}", f"unknown field (expected one of: {', '.join(allowed)})")
+
+
+def _resolve(base: Path, ref: str) -> str:
+    """A path relative to the config if it names a file there; else a bundled name."""
+    p = base / ref
+    return str(p) if p.exists() else ref
+
+
+def _check(where: str, fld: str, c: dict[str, Any], default_rule: str | None, base: Path) -> GateCheck:
+    unknown = set(c) - set(_CHECK_FIELDS)
+    if unknown:
+        raise InputError(
+            where, f"{fld}.{sorted(unknown)[0]}", f"unknown field (expected one of: {', '.join(_CHECK_FIELDS)})"
+        )
+    scenario = c.get("scenario")
+    if not isinstance(scenario, str) or not scenario:
+        raise InputError(where, f"{fld}.scenario", "expected a scenario name or path")
+    rule = c.get("rule", default_rule)
+    if not isinstance(rule, str) or not rule:
+        raise InputError(where, f"{fld}.rule", "expected a rule name or path (here or as the top-level rule)")
+    expect = c.get("expect")
+    known = ["holds", "violated", *all_properties()]
+    if expect not in known:
+        raise InputError(where, f"{fld}.expect", f"expected one of: {', '.join(known)}; got {expect!r}")
+    props = c.get("properties", [])
+    if not isinstance(props, list) or not all(isinstance(p, str) for p in props):
+        raise InputError(where, f"{fld}.properties", "expected a list of property ids")
+    strict = c.get("strict", False)
+    if not isinstance(strict, bool):
+        raise InputError(where, f"{fld}.strict", "expected true or false")
+    max_states = c.get("max_states")
+    if max_states is not None and (not isinstance(max_states, int) or isinstance(max_states, bool) or max_states < 1):
+        raise InputError(where, f"{fld}.max_states", "expected a positive integer")
+    timeout = c.get("timeout")
+    if timeout is not None and (not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0):
+        raise InputError(where, f"{fld}.timeout", "expected a positive number of seconds")
+    name = c.get("name") or f"{Path(scenario).stem} under {Path(rule).stem}{' --strict' if strict else ''}"
+    if not isinstance(name, str):
+        raise InputError(where, f"{fld}.name", "expected a string")
+    return GateCheck(
+        name,
+        _resolve(base, rule),
+        _resolve(base, scenario),
+        str(expect),
+        tuple(props),
+        strict,
+        max_states,
+        float(timeout) if timeout is not None else None,
+    )
+
+
+def _cex(where: str, fld: str, c: dict[str, Any], base: Path) -> GateCounterexample:
+    unknown = set(c) - set(_CEX_FIELDS)
+    if unknown:
+        raise InputError(
+            where, f"{fld}.{sorted(unknown)[0]}", f"unknown field (expected one of: {', '.join(_CEX_FIELDS)})"
+        )
+    path = c.get("path")
+    if not isinstance(path, str) or not (base / path).is_file():
+        raise InputError(where, f"{fld}.path", f"expected a saved trace file (relative to {base}), got {path!r}")
+    rule = c.get("rule")
+    if rule is not None and not isinstance(rule, str):
+        raise InputError(where, f"{fld}.rule", "expected a rule name or path")
+    name = c.get("name") or f"replay {path}"
+    return GateCounterexample(str(name), str(base / path), _resolve(base, rule) if rule else None)
+
+
+def _matches(expect: str, got: str) -> bool:
+    if expect == "violated":
+        return got not in ("holds", "incomplete")
+    return expect == got
+
+
+def run_check(c: GateCheck) -> tuple[GateResult, CheckReport]:
+    rep = check(
+        c.scenario,
+        c.rule,
+        list(c.properties) or None,
+        strict=c.strict,
+        bounds=Bounds(max_states=c.max_states, timeout=c.timeout),
+    )
+    got = outcome(rep)
+    ok = _matches(c.expect, got)
+    if ok:
+        msg = f"{got}, as expected"
+    elif got == "holds":
+        msg = f"expected {c.expect}, but it now holds: {rep.summary()}"
+    elif got == "incomplete":
+        msg = f"expected {c.expect}, but the search was incomplete: {rep.result.incomplete_reason}"
+    else:
+        msg = f"expected {c.expect}, got a violation: {rep.trace.message if rep.trace else got}"
+    text = render_columns(rep.trace, f"{rep.scenario.name} under {rep.rule.name}") if rep.trace is not None else ""
+    res = GateResult(
+        "check",
+        c.name,
+        c.expect,
+        got,
+        ok,
+        msg,
+        rep.stats.seconds,
+        text,
+        rep.scenario.path,
+        rep.trace.property_id if rep.trace is not None else None,
+    )
+    return res, rep
+
+
+def run_counterexample(c: GateCounterexample) -> GateResult:
+    rp = replay_file(c.path, c.rule)
+    got = rp.trace.property_id or "holds"
+    text = render_columns(rp.trace, f"{rp.document['scenario']['name']} under {rp.rule.name}")
+    return GateResult(
+        "counterexample",
+        c.name,
+        rp.expected_property,
+        got,
+        rp.still_fails,
+        rp.describe(),
+        0.0,
+        text,
+        c.path,
+        rp.trace.property_id,
+    )
+
+
+def run_gate(config: GateConfig, on_result: Callable[[GateResult], None] | None = None) -> GateRun:
+    run = GateRun(config)
+    for c in config.checks:
+        res, _ = run_check(c)
+        run.results.append(res)
+        if on_result is not None:
+            on_result(res)
+    for x in config.counterexamples:
+        res = run_counterexample(x)
+        run.results.append(res)
+        if on_result is not None:
+            on_result(res)
+    return run
+
+
+STARTER = """\
+# cowcheck gate configuration: `cowcheck gate` runs every check and replays every
+# saved counterexample, and fails on any change of verdict, in either direction.
+# Reference: https://github.com/cowcheck/cowcheck (README, "The CI gate").
+
+# The reuse rule under test: a built-in rule (cowcheck rules) or a path to a rule file.
+rule = "anon-exclusive"
+
+# Each check: a scenario (bundled name or path), the verdict it must keep
+# (holds, violated, or a property id), and optionally name, rule, properties,
+# strict, max_states, timeout.
+[[check]]
+scenario = "odirect-clear-refs"
+expect = "holds"
+
+[[check]]
+scenario = "odirect-swap"
+expect = "holds"
+
+[[check]]
+scenario = "gup-fast-fork"
+expect = "holds"
+
+[[check]]
+scenario = "vmsplice-child"
+expect = "holds"
+
+[[check]]
+name = "fork with an O_DIRECT read in flight, Andrea's contract (--strict)"
+scenario = "fork-odirect"
+strict = true
+expect = "missed-cow"
+
+# Saved counterexamples (cowcheck check ... --save FILE) that must keep failing:
+# [[counterexample]]
+# path = "traces/my-race.json"
+"""
+
+
+def write_starter(directory: Path, force: bool = False) -> Path:
+    p = directory / "cowcheck.toml"
+    if p.exists() and not force:
+        raise InputError(str(p), None, "already exists (use --force to overwrite)")
+    p.write_text(STARTER, encoding="utf-8")
+    return p
