@@ -29,6 +29,7 @@ from cowcheck.render import render_columns
 from cowcheck.reuse_expr import NAMES
 from cowcheck.rules import builtin_rules, load_rule
 from cowcheck.scenario import load_scenario
+from cowcheck.show import ReportRow, Shown, report_html, to_html, to_markdown
 from cowcheck.tracefile import replay_file, save
 from cowcheck.verify import verify
 
@@ -437,6 +438,62 @@ def gate_cmd(
     n, bad = len(run.results), len(run.failed)
     out.print(f"\n{n - bad} of {n} passed; JUnit XML: {junit}" + (f"; SARIF: {sarif}" if sarif else ""), markup=False)
     raise typer.Exit(run.exit_code)
+
+
+@app.command("show")
+def show_cmd(
+    trace: Annotated[Path, typer.Argument(help="A saved counterexample (JSON).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="columns, markdown or html.")] = "columns",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    rule: Annotated[str | None, typer.Option("--rule", "-r", help="Replay under this rule instead.")] = None,
+) -> None:
+    """Render a saved trace: columns for the terminal, markdown for a commit message, or a
+    self-contained HTML page with a sequence diagram and the page state after each step."""
+    if fmt not in ("columns", "markdown", "html"):
+        raise InputError("--format", None, f"unknown format {fmt!r} (expected columns, markdown or html)")
+    rp = replay_file(trace, rule)
+    shown = Shown(f"{rp.document['scenario']['name']} under {rp.rule.name}", rp.trace, f"cowcheck replay {trace}")
+    text = {"columns": lambda: render_columns(rp.trace, shown.title), "markdown": lambda: to_markdown(shown)}.get(
+        fmt, lambda: to_html(shown)
+    )()
+    if output is not None:
+        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        out.print(f"wrote {output}", markup=False)
+    else:
+        out.print(text, markup=False, end="" if text.endswith("\n") else "\n")
+
+
+@app.command("report")
+def report_cmd(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path(
+        "cowcheck-report.html"
+    ),
+    config: Annotated[Path | None, typer.Option(help="Gate config (default: found here).")] = None,
+    matrix: Annotated[bool, typer.Option("--matrix", help="Report the full history matrix instead.")] = False,
+) -> None:
+    """Write a self-contained HTML report of a gate run (or of the matrix), every
+    counterexample drawn as a sequence diagram: keep it as a CI artifact."""
+    if matrix:
+        rows = [
+            ReportRow(
+                f"{r.scenario} under {r.rule}{' --strict' if r.strict else ''}",
+                r.expected or "-",
+                r.got,
+                r.ok,
+                r.report.summary(),
+                Shown(f"{r.scenario} under {r.rule}", r.report.trace) if r.report.trace is not None else None,
+            )
+            for r in run_catalog(workers=DEFAULT_CELL_WORKERS)
+        ]
+        title = "cowcheck: the history matrix"
+    else:
+        cfg = load_config(config if config is not None else find_config(Path.cwd()))
+        run = run_gate(cfg)
+        rows = [ReportRow(r.name, r.expected, r.got, r.passed, r.message, r.shown) for r in run.results]
+        title = f"cowcheck gate: {cfg.path.name}"
+    output.write_text(report_html(title, rows), encoding="utf-8")
+    bad = sum(not r.passed for r in rows)
+    out.print(f"wrote {output}: {len(rows) - bad} of {len(rows)} passed", markup=False)
 
 
 def main() -> None:

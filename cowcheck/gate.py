@@ -33,6 +33,7 @@ from cowcheck.errors import InputError
 from cowcheck.expectations import outcome
 from cowcheck.properties import all_properties
 from cowcheck.render import render_columns
+from cowcheck.show import Shown
 from cowcheck.tracefile import replay_file
 
 CONFIG_NAMES = ("cowcheck.toml", "pyproject.toml")
@@ -80,6 +81,7 @@ class GateResult:
     trace_text: str = ""  # the rendered counterexample, where there is one
     file: str = ""  # the scenario or trace file, for SARIF locations
     property_id: str | None = None
+    shown: Shown | None = None  # the counterexample, for the HTML report
 
 
 @dataclass(slots=True)
@@ -247,7 +249,9 @@ def run_check(c: GateCheck) -> tuple[GateResult, CheckReport]:
         msg = f"expected {c.expect}, but the search was incomplete: {rep.result.incomplete_reason}"
     else:
         msg = f"expected {c.expect}, got a violation: {rep.trace.message if rep.trace else got}"
-    text = render_columns(rep.trace, f"{rep.scenario.name} under {rep.rule.name}") if rep.trace is not None else ""
+    title = f"{rep.scenario.name} under {rep.rule.name}{' --strict' if c.strict else ''}"
+    text = render_columns(rep.trace, title) if rep.trace is not None else ""
+    shown = Shown(title, rep.trace, f"cowcheck check {c.scenario} -r {c.rule}") if rep.trace is not None else None
     res = GateResult(
         "check",
         c.name,
@@ -259,6 +263,7 @@ def run_check(c: GateCheck) -> tuple[GateResult, CheckReport]:
         text,
         rep.scenario.path,
         rep.trace.property_id if rep.trace is not None else None,
+        shown,
     )
     return res, rep
 
@@ -266,7 +271,8 @@ def run_check(c: GateCheck) -> tuple[GateResult, CheckReport]:
 def run_counterexample(c: GateCounterexample) -> GateResult:
     rp = replay_file(c.path, c.rule)
     got = rp.trace.property_id or "holds"
-    text = render_columns(rp.trace, f"{rp.document['scenario']['name']} under {rp.rule.name}")
+    title = f"{rp.document['scenario']['name']} under {rp.rule.name}"
+    text = render_columns(rp.trace, title)
     return GateResult(
         "counterexample",
         c.name,
@@ -278,6 +284,7 @@ def run_counterexample(c: GateCounterexample) -> GateResult:
         text,
         c.path,
         rp.trace.property_id,
+        Shown(title, rp.trace, f"cowcheck replay {c.path}"),
     )
 
 

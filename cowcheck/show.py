@@ -1,0 +1,146 @@
+"""A counterexample as markdown for a commit message, and as a self-contained HTML
+report: a sequence diagram of the actors (SVG, no scripts, no external resources)
+with the page state after each step."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+from cowcheck.render import describe_state, render_columns
+from cowcheck.trace import Trace
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """A trace with what a reader needs around it."""
+
+    title: str  # "<scenario> under <rule>"
+    trace: Trace
+    source: str = ""  # the trace file, or how to reproduce it
+
+
+def to_markdown(s: Shown) -> str:
+    t = s.trace
+    head = f"cowcheck: {s.title}: " + (f"{t.property_id} in {len(t)} steps" if t.property_id else "no violation")
+    out = [head, ""]
+    if t.message:
+        out += [t.message, ""]
+    out += ["```", render_columns(t, s.title), "```"]
+    if s.source:
+        out += ["", f"Reproduce: `{s.source}`"]
+    return "\n".join(out) + "\n"
+
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #111; }
+h1 { font-size: 1.3em; } h2 { font-size: 1.1em; margin-top: 2em; }
+.violation { background: #fde8e8; border-left: 4px solid #c00; padding: .5em 1em; }
+.ok { background: #e8f6e8; border-left: 4px solid #080; padding: .5em 1em; }
+table { border-collapse: collapse; margin: .5em 0; }
+td, th { border: 1px solid #ccc; padding: .25em .5em; vertical-align: top; font-size: .9em; }
+td.state { font-family: monospace; white-space: pre; }
+.fail { color: #c00; font-weight: bold; } .pass { color: #080; }
+svg text { font-family: monospace; font-size: 11px; }
+"""
+
+_COL_W, _ROW_H, _TOP = 230, 34, 40
+
+
+def sequence_svg(t: Trace) -> str:
+    """Lifelines, one per actor, and a box per step on its actor's line."""
+    actors: list[str] = []
+    for st in t.steps:
+        if st.actor not in actors:
+            actors.append(st.actor)
+    width = max(1, len(actors)) * _COL_W + 40
+    height = _TOP + len(t.steps) * _ROW_H + 30
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">']
+    for i, a in enumerate(actors):
+        x = 20 + i * _COL_W + _COL_W // 2
+        parts.append(f'<text x="{x}" y="20" text-anchor="middle" font-weight="bold">{escape(a)}</text>')
+        parts.append(f'<line x1="{x}" y1="28" x2="{x}" y2="{height - 10}" stroke="#999" stroke-dasharray="4 3"/>')
+    for n, st in enumerate(t.steps):
+        x = 20 + actors.index(st.actor) * _COL_W + 6
+        y = _TOP + n * _ROW_H
+        bad = t.property_id is not None and n == len(t.steps) - 1
+        fill = "#fdd" if bad else "#eef"
+        fit = (_COL_W - 24) // 7  # monospace 11px: about 7 px a character
+        label = st.label if len(st.label) <= fit else st.label[: fit - 1] + "…"
+        parts.append(
+            f'<rect x="{x}" y="{y}" width="{_COL_W - 12}" height="{_ROW_H - 6}" rx="4" fill="{fill}" stroke="#669">'
+            f"<title>{escape(st.label)}&#10;{escape(chr(10).join(st.notes))}</title></rect>"
+        )
+        parts.append(f'<text x="{x + 5}" y="{y + 18}">{n + 1}. {escape(label)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def trace_section(s: Shown, anchor: str = "trace") -> str:
+    t = s.trace
+    if t.property_id is not None:
+        verdict = f'<p class="violation"><b>VIOLATION {escape(t.property_id)}</b>: {escape(t.message or "")}</p>'
+    else:
+        verdict = '<p class="ok">no violation along this trace</p>'
+    rows = []
+    for n, st in enumerate(t.steps):
+        after = "\n".join(describe_state(t.states[n + 1])) if n + 1 < len(t.states) else ""
+        notes = "<br>".join(escape(x) for x in st.notes)
+        rows.append(
+            f"<tr><td>{n + 1}</td><td>{escape(st.actor)}</td><td>{escape(st.label)}<br><small>{notes}</small></td>"
+            f'<td class="state">{escape(after)}</td></tr>'
+        )
+    src = f"<p>Reproduce: <code>{escape(s.source)}</code></p>" if s.source else ""
+    return (
+        f'<section id="{escape(anchor)}"><h2>{escape(s.title)}</h2>{verdict}{src}'
+        f'<div class="diagram">{sequence_svg(t)}</div>'
+        "<table><tr><th>#</th><th>actor</th><th>step and kernel path</th><th>page state after the step</th></tr>"
+        + "".join(rows)
+        + "</table></section>"
+    )
+
+
+def html_page(title: str, body: str) -> str:
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<style>{_CSS}</style></head><body><h1>{escape(title)}</h1>{body}</body></html>\n"
+    )
+
+
+def to_html(s: Shown) -> str:
+    return html_page(f"cowcheck: {s.title}", trace_section(s))
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    name: str
+    expected: str
+    got: str
+    passed: bool
+    message: str
+    shown: Shown | None = None  # the counterexample, where there is one
+
+
+def report_html(title: str, rows: Sequence[ReportRow]) -> str:
+    """A whole gate or matrix run: a summary table linking to every counterexample."""
+    bad = sum(not r.passed for r in rows)
+    head = f"<p>{len(rows) - bad} of {len(rows)} passed.</p>"
+    trs = []
+    sections = []
+    for i, r in enumerate(rows):
+        cls, mark = ("pass", "✓") if r.passed else ("fail", "✗")
+        got = escape(r.got)
+        if r.shown is not None:
+            got = f'<a href="#t{i}">{got}</a>'
+            sections.append(trace_section(r.shown, f"t{i}"))
+        trs.append(
+            f'<tr><td class="{cls}">{mark}</td><td>{escape(r.name)}</td><td>{escape(r.expected)}</td>'
+            f"<td>{got}</td><td>{escape(r.message)}</td></tr>"
+        )
+    table = (
+        "<table><tr><th></th><th>check</th><th>expected</th><th>got</th><th>detail</th></tr>"
+        + "".join(trs)
+        + "</table>"
+    )
+    return html_page(title, head + table + "".join(sections))

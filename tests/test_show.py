@@ -1,0 +1,92 @@
+"""`cowcheck show` and `cowcheck report`: the three renderings of a saved trace, and the
+HTML report opened in headless Chromium (Debian's `chromium` package)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cowcheck.show import Shown, to_html, to_markdown
+from cowcheck.tracefile import replay_file
+
+ROOT = Path(__file__).resolve().parent.parent
+TRACE = ROOT / "counterexamples" / "odirect-swap--page-count.json"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# CI installs Chromium and sets this, so there the test cannot be skipped.
+REQUIRE_CHROMIUM = os.environ.get("COWCHECK_REQUIRE_CHROMIUM") == "1"
+
+
+def cli(cwd: Path, *args: str) -> tuple[int, str, str]:
+    p = subprocess.run(
+        [sys.executable, "-m", "cowcheck", *args], capture_output=True, text=True, cwd=cwd, timeout=600, check=False
+    )
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_show_renders_columns_markdown_and_html(tmp_path: Path) -> None:
+    rp = replay_file(TRACE)
+    rc, cols, _ = cli(ROOT, "show", str(TRACE))
+    assert rc == 0 and "VIOLATION wrong-cow" in cols and "reclaim" in cols
+    rc, md, _ = cli(ROOT, "show", str(TRACE), "-f", "markdown")
+    assert rc == 0
+    assert md.startswith(f"cowcheck: odirect-swap under page-count: wrong-cow in {len(rp.trace)} steps")
+    assert md.count("```") == 2 and "Reproduce: `cowcheck replay" in md
+    rc, _, _ = cli(ROOT, "show", str(TRACE), "-f", "html", "-o", str(tmp_path / "t.html"))
+    html = (tmp_path / "t.html").read_text()
+    assert rc == 0 and html.startswith("<!DOCTYPE html>")
+    # Self-contained: no scripts and nothing fetched from elsewhere.
+    assert "<script" not in html and not re.search(r'(src|href)="(https?:)?//', html)
+    # One box per step on the sequence diagram, one row per step in the state table.
+    assert html.count("<rect ") == len(rp.trace) and html.count("<tr><td>") == len(rp.trace)
+
+
+def test_markdown_and_html_of_a_trace_that_no_longer_fails() -> None:
+    rp = replay_file(TRACE, "anon-exclusive")
+    shown = Shown("odirect-swap under anon-exclusive", rp.trace)
+    assert "no violation" in to_markdown(shown).splitlines()[0]
+    assert 'class="ok"' in to_html(shown)
+
+
+def test_show_bad_format_is_exit_2() -> None:
+    rc, _, err = cli(ROOT, "show", str(TRACE), "-f", "pdf")
+    assert rc == 2 and "--format" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(CHROMIUM is None and not REQUIRE_CHROMIUM, reason="chromium not installed (apt install chromium)")
+def test_gate_report_renders_in_headless_chromium(tmp_path: Path) -> None:
+    assert CHROMIUM is not None, "COWCHECK_REQUIRE_CHROMIUM=1 but no chromium on PATH"
+    assert cli(tmp_path, "init")[0] == 0
+    cfg = tmp_path / "cowcheck.toml"
+    cfg.write_text(cfg.read_text().replace('rule = "anon-exclusive"', 'rule = "page-count"'))
+    rc, out, err = cli(tmp_path, "report", "-o", "report.html")
+    assert rc == 0 and "2 of 5 passed" in out, err
+    page = (tmp_path / "report.html").as_uri()
+    flags = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        f"--user-data-dir={tmp_path / 'p'}",
+    ]
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1400,1800", page],
+        capture_output=True, timeout=120, check=True,
+    )  # fmt: skip
+    png = shot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000  # a real page, not a blank one
+    dom = subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", page], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    assert "2 of 5 passed." in dom
+    assert dom.count("VIOLATION wrong-cow") == 2 and dom.count("VIOLATION missed-cow") == 2
+    assert dom.count("<svg") == 4  # one sequence diagram per counterexample
+    keep = os.environ.get("COWCHECK_SCREENSHOT")
+    if keep:
+        shutil.copy(shot, keep)
