@@ -20,6 +20,8 @@ from cowcheck.catalog import scenario_files
 from cowcheck.engine import Bounds, Stats, Verdict
 from cowcheck.errors import InputError
 from cowcheck.expectations import CatalogRow, run_catalog
+from cowcheck.explore_graph import build as build_graph
+from cowcheck.explore_graph import export as export_graph
 from cowcheck.gate import GateResult, find_config, load_config, run_gate, write_starter
 from cowcheck.gate_report import write_junit, write_sarif
 from cowcheck.matrix import FORMATS, run_matrix
@@ -494,6 +496,30 @@ def report_cmd(
     output.write_text(report_html(title, rows), encoding="utf-8")
     bad = sum(not r.passed for r in rows)
     out.print(f"wrote {output}: {len(rows) - bad} of {len(rows)} passed", markup=False)
+
+
+@app.command("graph")
+def graph_cmd(
+    scenario: Annotated[str, typer.Argument(help="A scenario file, or the name of a bundled one.")],
+    rule: Annotated[str, typer.Option("--rule", "-r", help="A built-in rule or a path to a rule file.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="dot, graphml or json.")] = "dot",
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the graph.")] = Path(
+        "cowcheck-graph.dot"
+    ),
+    trace: Annotated[Path | None, typer.Option(help="Export only this trace's neighbourhood.")] = None,
+    radius: Annotated[int, typer.Option(help="Steps around the trace to keep.")] = 1,
+    max_states: Annotated[int | None, typer.Option(help="Stop exploring after this many states.")] = None,
+    strict: Annotated[bool, typer.Option(help="Drop the fork exception for FOLL_GET (seed 004).")] = False,
+) -> None:
+    """Export the explored state graph (or a counterexample's neighbourhood) and report
+    livelocks (a reachable cycle, as a lasso) and the longest run."""
+    if radius < 0:
+        raise InputError("--radius", None, f"expected a number of steps >= 0, got {radius}")
+    rep = build_graph(scenario, rule, None, strict, max_states, str(trace) if trace else None, radius)
+    export_graph(rep.shown, fmt, output)
+    out.print(rep.summary(), markup=False)
+    out.print(f"wrote {output}", markup=False)
+    raise typer.Exit(1 if rep.lasso is not None else 0)
 
 
 def main() -> None:
