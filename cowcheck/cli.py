@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -88,17 +90,34 @@ def _bounds(max_states: int | None, max_depth: int | None, timeout: float | None
 
 
 def _progress(enabled: bool) -> Any:
-    if not enabled or not err.is_terminal:
+    """States, depth, rate, queue and memory on stderr: rewritten in place on a
+    terminal (5 times a second at most), a plain line every 10 s otherwise (CI logs);
+    COWCHECK_PROGRESS_EVERY sets the interval in seconds."""
+    if not enabled:
         return None
+    tty = err.is_terminal
+    every = float(os.environ.get("COWCHECK_PROGRESS_EVERY", 0.2 if tty else 10.0))
+    last = [time.monotonic()]
 
     def show(stats: Stats, queue: int) -> None:
-        err.print(
-            f"\r  {stats.states:,} states, depth {stats.max_depth}, "
-            f"{stats.states_per_second:,.0f} states/s, queue {queue:,}",
-            end="",
+        now = time.monotonic()
+        if now - last[0] < every:
+            return
+        last[0] = now
+        line = (
+            f"  {stats.states:,} states, depth {stats.max_depth}, {stats.states_per_second:,.0f} states/s, "
+            f"queue {queue:,}, {_rss_mb():,.0f} MiB"
         )
+        if tty:
+            err.print("\r" + line, end="", markup=False)
+        else:
+            err.print(line, markup=False)
 
     return show
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _print_report(rep: CheckReport) -> None:

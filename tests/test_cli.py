@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -87,3 +91,22 @@ def test_replay_and_listing_verbs(tmp_path: Path) -> None:
     for verb in ("rules", "scenarios", "properties"):
         code, out, _ = run_cli(verb, "--json")
         assert code == 0 and json.loads(out)
+
+
+def test_progress_on_a_log_and_quiet(tmp_path: Path) -> None:
+    """Not a terminal: plain progress lines (states, depth, rate, queue, memory), no
+    colour codes; --quiet: none."""
+    env = {**os.environ, "COWCHECK_PROGRESS_EVERY": "0"}
+    args = [sys.executable, "-m", "cowcheck", "check", "open-standard", "-r", "anon-exclusive", "--max-states", "3000"]
+    p = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+    assert p.returncode == 3
+    lines = [ln for ln in p.stderr.splitlines() if "states/s" in ln]
+    assert lines and all(re.search(r"states, depth \d+, .* queue [\d,]+, [\d,]+ MiB$", ln) for ln in lines)
+    assert "\x1b[" not in p.stdout + p.stderr
+    q = subprocess.run([*args, "--quiet"], capture_output=True, text=True, env=env, check=False)
+    assert q.returncode == 3 and "states/s" not in q.stderr
+
+
+def test_shell_completion_ships() -> None:
+    rc, out, _ = run_cli("--show-completion", "bash")
+    assert rc == 0 and "complete" in out and "COMP_WORDS" in out
