@@ -1,7 +1,8 @@
 """Saved counterexamples: versioned JSON that replays on its own.
 
 The file embeds the scenario's TOML source (so it replays even if the catalog
-changes), the rule name, the properties and contract, the bounds, and the steps as
+changes), the rule name (and, for a rule file, its path relative to the trace), the
+properties and contract, the bounds, and the steps as
 actions. ``replay`` re-executes the actions under any rule and reports whether the
 trace still fails.
 """
@@ -9,7 +10,9 @@ trace still fails.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,8 @@ from cowcheck.catalog import display_path
 from cowcheck.errors import InputError
 from cowcheck.mm.actions import Action
 from cowcheck.mm.rule import Rule
+from cowcheck.reuse_expr import split_spec
+from cowcheck.rules import builtin_rules
 from cowcheck.scenario import parse_scenario
 from cowcheck.trace import Trace, build_trace
 
@@ -26,7 +31,19 @@ FORMAT = "cowcheck-trace"
 VERSION = 1
 
 
-def to_document(report: CheckReport) -> dict[str, Any]:
+def _rule_file(rule: Rule) -> Path | None:
+    """The file a rule came from, unless it is a built-in (or built from one by name)."""
+    builtin = builtin_rules().get(rule.name)
+    if (builtin is not None and type(builtin) is type(rule)) or split_spec(rule.name) is not None:
+        return None
+    try:
+        src = inspect.getsourcefile(type(rule))
+    except TypeError:
+        return None
+    return Path(src) if src else None
+
+
+def to_document(report: CheckReport, where: Path | None = None) -> dict[str, Any]:
     if report.trace is None or report.trace.property_id is None:
         raise ValueError("only a violated check has a counterexample to save")
     sc = report.scenario
@@ -47,6 +64,7 @@ def to_document(report: CheckReport) -> dict[str, Any]:
         "bounds": report.bounds_text(),
         "search": {"states": st.states, "transitions": st.transitions, "bfs_length": report.raw_length},
         "violation": {"property": report.trace.property_id, "message": report.trace.message},
+        **_rule_file_field(report.rule, where),
         "steps": [
             {"actor": s.actor, "label": s.label, "action": s.action.to_json(), "notes": list(s.notes)}
             for s in report.trace.steps
@@ -54,10 +72,23 @@ def to_document(report: CheckReport) -> dict[str, Any]:
     }
 
 
+def _rule_file_field(rule: Rule, where: Path | None) -> dict[str, str]:
+    """``rule_file``: where a rule from a file came from, relative to the trace's
+    directory, so that the trace replays without naming the rule again."""
+    f = _rule_file(rule)
+    if f is None:
+        return {}
+    base = (where or Path.cwd()).resolve()
+    try:
+        return {"rule_file": os.path.relpath(f.resolve(), base)}
+    except ValueError:  # another drive
+        return {"rule_file": str(f.resolve())}
+
+
 def save(report: CheckReport, path: str | Path) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(to_document(report), indent=2) + "\n", encoding="utf-8")
+    p.write_text(json.dumps(to_document(report, p.parent), indent=2) + "\n", encoding="utf-8")
     return p
 
 
@@ -111,6 +142,18 @@ def load_document(path: str | Path) -> dict[str, Any]:
     return doc
 
 
+def _saved_rule(doc: dict[str, Any], path: Path) -> str:
+    """The saved rule: its file when it came from one and the name is not built in."""
+    name = str(doc["rule"])
+    f = doc.get("rule_file")
+    if name in builtin_rules() or split_spec(name) is not None or not isinstance(f, str):
+        return name
+    p = Path(f) if Path(f).is_absolute() else path.parent / f
+    if not p.is_file():
+        raise InputError(str(path), "rule_file", f"the rule file {str(p)!r} is gone; replay with --rule FILE")
+    return str(p)
+
+
 def replay_file(path: str | Path, rule: Rule | str | None = None) -> Replay:
     where = str(path)
     doc = load_document(path)
@@ -118,7 +161,7 @@ def replay_file(path: str | Path, rule: Rule | str | None = None) -> Replay:
     if not isinstance(sc_doc, dict) or not isinstance(sc_doc.get("toml"), str):
         raise InputError(where, "scenario.toml", "expected the embedded scenario source")
     scenario = parse_scenario(sc_doc["toml"], f"{where} (embedded scenario)")
-    r = resolve_rule(rule if rule is not None else doc["rule"])
+    r = resolve_rule(rule if rule is not None else _saved_rule(doc, Path(path)))
     model = build_model(scenario, r, doc.get("properties"), doc.get("form", "observational"), bool(doc.get("strict")))
     try:
         actions = [Action.from_json(s["action"]) for s in doc["steps"]]
