@@ -306,7 +306,7 @@ def run_gate(config: GateConfig, on_result: Callable[[GateResult], None] | None 
 STARTER = """\
 # cowcheck gate configuration: `cowcheck gate` runs every check and replays every
 # saved counterexample, and fails on any change of verdict, in either direction.
-# Reference: https://github.com/cowcheck/cowcheck (README, "The CI gate").
+# Reference: the README's section on the CI gate, and docs/tutorial.md.
 
 # The reuse rule under test: a built-in rule (cowcheck rules) or a path to a rule file.
 rule = "anon-exclusive"

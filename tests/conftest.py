@@ -19,9 +19,14 @@ def root() -> Path:
 
 def run_cli(*args: str) -> tuple[int, str, str]:
     """Run the real console entry point in a subprocess, as a user would."""
+    return run_cli_in(ROOT, *args)
+
+
+def run_cli_in(cwd: Path, *args: str) -> tuple[int, str, str]:
+    """The same, from ``cwd`` (a fresh project directory)."""
     import subprocess
 
-    p = subprocess.run([sys.executable, "-m", "cowcheck", *args], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    p = subprocess.run([sys.executable, "-m", "cowcheck", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
     return p.returncode, p.stdout, p.stderr
 
 

@@ -5,21 +5,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from conftest import run_cli_in
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def cli(cwd: Path, *args: str) -> tuple[int, str, str]:
-    p = subprocess.run(
-        [sys.executable, "-m", "cowcheck", *args], capture_output=True, text=True, cwd=cwd, timeout=600, check=False
-    )
-    return p.returncode, p.stdout, p.stderr
+cli = run_cli_in
 
 
 def junit(path: Path) -> dict[str, str | None]:

@@ -7,10 +7,10 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli_in
 
 from cowcheck.show import Shown, to_html, to_markdown
 from cowcheck.tracefile import replay_file
@@ -22,11 +22,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 REQUIRE_CHROMIUM = os.environ.get("COWCHECK_REQUIRE_CHROMIUM") == "1"
 
 
-def cli(cwd: Path, *args: str) -> tuple[int, str, str]:
-    p = subprocess.run(
-        [sys.executable, "-m", "cowcheck", *args], capture_output=True, text=True, cwd=cwd, timeout=600, check=False
-    )
-    return p.returncode, p.stdout, p.stderr
+cli = run_cli_in
 
 
 def test_show_renders_columns_markdown_and_html(tmp_path: Path) -> None:
