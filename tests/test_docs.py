@@ -66,3 +66,22 @@ def test_cli_reference_is_current(tmp_path: Path) -> None:
     if p.returncode != 0:
         pytest.fail(p.stderr)
     assert out.read_text() == (DOCS / "cli.md").read_text(), "regenerate: see the first line of docs/cli.md's test"
+
+
+def test_guide_examples_load_and_run(tmp_path: Path) -> None:
+    text = (DOCS / "guide.md").read_text()
+    (rule_src,) = blocks(text, "python")
+    (scenario_src,) = blocks(text, "toml")
+    (tmp_path / "rule.py").write_text(rule_src)
+    (tmp_path / "scenario.toml").write_text(scenario_src)
+    for rule, want in (("rule.py", 0), ("page-count", 0), ("anon-exclusive", 0)):
+        p = run(tmp_path, f"cowcheck check scenario.toml -r {rule} --quiet")
+        assert p.returncode == want, p.stdout + p.stderr
+    # The guide's rule runs on the catalog scenario it was written about.
+    p = run(tmp_path, "cowcheck check odirect-swap -r rule.py --quiet")
+    assert p.returncode == 0, p.stdout + p.stderr
+    # Every hook the guide's table names exists on the base rule.
+    from cowcheck.mm.rule import Rule
+
+    hooks = re.findall(r"^\| `(\w+)\(", text, re.M)
+    assert len(hooks) == 9 and all(callable(getattr(Rule, h, None)) for h in hooks)
