@@ -48,6 +48,11 @@ class CheckReport:
     def exit_code(self) -> int:
         return self.verdict.exit_code
 
+    @property
+    def title(self) -> str:
+        """How its counterexample is headed: "<scenario> under <rule>" [--strict]."""
+        return f"{self.scenario.name} under {self.rule.name}" + (" --strict" if self.strict else "")
+
     def summary(self) -> str:
         st = self.stats
         figures = (
@@ -194,16 +199,14 @@ def _run_dask(
     partitions: int | None,
 ) -> SearchResult[MMState, Action]:
     try:
-        from cowcheck.engine.distributed import ClusterUnreachable, search_dask
+        from cowcheck.engine.distributed import ClusterError, search_dask
     except ImportError:
         raise InputError(
             "--dask", None, "the distributed mode needs Dask: pip install 'cowcheck[distributed]'"
         ) from None
-    if address.startswith("local:") and not (address[6:].isdigit() and int(address[6:]) > 0):
-        raise InputError("--dask", None, f"expected local, local:N or a scheduler address, got {address!r}")
     try:
         return search_dask(model, address, bounds, progress, spec, partitions)
-    except ClusterUnreachable as e:
+    except ClusterError as e:
         raise InputError("--dask", None, str(e)) from None
 
 

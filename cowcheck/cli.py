@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from rich.table import Table
 from cowcheck.api import CheckReport, check
 from cowcheck.catalog import scenario_files
 from cowcheck.engine import Bounds, Stats, Verdict
+from cowcheck.engine.bfs import peak_rss_mb
 from cowcheck.errors import InputError
 from cowcheck.expectations import CatalogRow, run_catalog
 from cowcheck.explore_graph import build as build_graph
@@ -106,7 +106,7 @@ def _progress(enabled: bool) -> Any:
         last[0] = now
         line = (
             f"  {stats.states:,} states, depth {stats.max_depth}, {stats.states_per_second:,.0f} states/s, "
-            f"queue {queue:,}, {_rss_mb():,.0f} MiB"
+            f"queue {queue:,}, {peak_rss_mb():,.0f} MiB"
         )
         if tty:
             err.print("\r" + line, end="", markup=False)
@@ -114,10 +114,6 @@ def _progress(enabled: bool) -> Any:
             err.print(line, markup=False)
 
     return show
-
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _print_report(rep: CheckReport) -> None:
@@ -473,7 +469,7 @@ def show_cmd(
     if fmt not in ("columns", "markdown", "html"):
         raise InputError("--format", None, f"unknown format {fmt!r} (expected columns, markdown or html)")
     rp = replay_file(trace, rule)
-    shown = Shown(f"{rp.document['scenario']['name']} under {rp.rule.name}", rp.trace, f"cowcheck replay {trace}")
+    shown = Shown(rp.title, rp.trace, f"cowcheck replay {trace}")
     text = {"columns": lambda: render_columns(rp.trace, shown.title), "markdown": lambda: to_markdown(shown)}.get(
         fmt, lambda: to_html(shown)
     )()

@@ -249,9 +249,8 @@ def run_check(c: GateCheck) -> tuple[GateResult, CheckReport]:
         msg = f"expected {c.expect}, but the search was incomplete: {rep.result.incomplete_reason}"
     else:
         msg = f"expected {c.expect}, got a violation: {rep.trace.message if rep.trace else got}"
-    title = f"{rep.scenario.name} under {rep.rule.name}{' --strict' if c.strict else ''}"
-    text = render_columns(rep.trace, title) if rep.trace is not None else ""
-    shown = Shown(title, rep.trace, f"cowcheck check {c.scenario} -r {c.rule}") if rep.trace is not None else None
+    text = render_columns(rep.trace, rep.title) if rep.trace is not None else ""
+    shown = Shown(rep.title, rep.trace, f"cowcheck check {c.scenario} -r {c.rule}") if rep.trace is not None else None
     res = GateResult(
         "check",
         c.name,
@@ -271,8 +270,7 @@ def run_check(c: GateCheck) -> tuple[GateResult, CheckReport]:
 def run_counterexample(c: GateCounterexample) -> GateResult:
     rp = replay_file(c.path, c.rule)
     got = rp.trace.property_id or "holds"
-    title = f"{rp.document['scenario']['name']} under {rp.rule.name}"
-    text = render_columns(rp.trace, title)
+    text = render_columns(rp.trace, rp.title)
     return GateResult(
         "counterexample",
         c.name,
@@ -284,7 +282,7 @@ def run_counterexample(c: GateCounterexample) -> GateResult:
         text,
         c.path,
         rp.trace.property_id,
-        Shown(title, rp.trace, f"cowcheck replay {c.path}"),
+        Shown(rp.title, rp.trace, f"cowcheck replay {c.path}"),
     )
 
 

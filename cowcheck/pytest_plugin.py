@@ -40,7 +40,7 @@ def _run(
 
 def _trace(rep: CheckReport) -> str:
     assert rep.trace is not None
-    return render_columns(rep.trace, f"{rep.scenario.name} under {rep.rule.name}")
+    return render_columns(rep.trace, rep.title)
 
 
 def assert_holds(

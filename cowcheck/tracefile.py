@@ -107,6 +107,11 @@ class Replay:
     def same_violation(self) -> bool:
         return self.trace.property_id == self.expected_property
 
+    @property
+    def title(self) -> str:
+        """How the replayed trace is headed: "<scenario> under <rule>"."""
+        return f"{self.document['scenario']['name']} under {self.rule.name}"
+
     def describe(self) -> str:
         name = self.document["scenario"]["name"]
         if self.still_fails:

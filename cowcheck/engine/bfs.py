@@ -49,7 +49,7 @@ class Bounds:
         return ", ".join(parts) if parts else "none (exhaustive)"
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
     # ru_maxrss is KiB on Linux.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -86,7 +86,7 @@ def search(
         stats.states = len(parents)
         stats.transitions = ex.transitions
         stats.ample = ex.reduced
-        stats.peak_rss_mb = _peak_rss_mb()
+        stats.peak_rss_mb = peak_rss_mb()
         stats.store = seen.note(ex.transitions)
         stats.store_bytes = seen.nbytes() + parents.itemsize * len(parents) + acts.itemsize * len(acts)
         violation = None
@@ -155,7 +155,7 @@ def search(
                         reason = f"timeout {bounds.timeout:g}s reached"
                         return finish(Verdict.INCOMPLETE)
                     mem = bounds.max_memory_mb
-                    if mem is not None and more and _peak_rss_mb() > mem:
+                    if mem is not None and more and peak_rss_mb() > mem:
                         reason = f"max-memory {mem} MiB reached"
                         return finish(Verdict.INCOMPLETE)
                 cap = bounds.max_states

@@ -90,8 +90,8 @@ def _value(f: Any) -> Any:
     return asyncio.run(f) if inspect.iscoroutine(f) else f.result()
 
 
-class ClusterUnreachable(Exception):
-    """The scheduler address is malformed or nothing answers there, or it has no workers."""
+class ClusterError(Exception):
+    """The address is malformed, nothing answers there, or the cluster has no workers."""
 
 
 class DaskCluster(Cluster):
@@ -110,7 +110,7 @@ class DaskCluster(Cluster):
         self.client = client
         workers = sorted(client.scheduler_info()["workers"])
         if not workers:
-            raise ClusterUnreachable(f"the Dask scheduler {label.removeprefix('Dask ')!r} has no workers")
+            raise ClusterError(f"the Dask scheduler {label.removeprefix('Dask ')!r} has no workers")
         # Round-robin over the workers, so partitions spread evenly.
         futs = [
             client.submit(PartitionActor, blob, spec, w, n, actor=True, workers=[workers[w % len(workers)]], pure=False)
@@ -140,7 +140,10 @@ def connect(address: str, n: int | None, timeout: float = 20) -> tuple[Any, Call
     from distributed import Client, LocalCluster
 
     if address == "local" or address.startswith("local:"):
-        nw = int(address.split(":", 1)[1]) if ":" in address else 2
+        count = address.partition(":")[2] or "2"
+        if not (count.isdigit() and int(count) > 0):
+            raise ClusterError(f"expected local, local:N or a scheduler address, got {address!r}")
+        nw = int(count)
         cluster = LocalCluster(n_workers=nw, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
 
@@ -152,7 +155,7 @@ def connect(address: str, n: int | None, timeout: float = 20) -> tuple[Any, Call
         try:
             client = Client(address, timeout=timeout)
         except (OSError, TimeoutError, ValueError) as e:
-            raise ClusterUnreachable(f"cannot reach the Dask scheduler at {address!r}: {e}") from None
+            raise ClusterError(f"cannot reach the Dask scheduler at {address!r}: {e}") from None
         close = client.close
     threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
     return client, close, n or max(1, threads)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, Generic, TypeVar
 
-from cowcheck.engine.bfs import Bounds, _peak_rss_mb
+from cowcheck.engine.bfs import Bounds, peak_rss_mb
 from cowcheck.engine.expand import Expander
 from cowcheck.engine.model import Model
 from cowcheck.engine.rebuild import chain, concrete_violation
@@ -163,7 +163,7 @@ class Partition(Generic[S, A]):
             "metrics": dict(self.ex.metric_counts),
             "store_bytes": self.seen.nbytes() + (self.parents.itemsize + self.acts.itemsize) * len(self.parents),
             "exact": self.seen.exact(),
-            "rss_mb": _peak_rss_mb(),
+            "rss_mb": peak_rss_mb(),
         }
 
     def note(self, generated: int) -> str:
@@ -291,7 +291,7 @@ def run_levels(
 
     def finish(verdict: Verdict, cand: Candidate | None = None) -> SearchResult[S, A]:
         stats.seconds = time.perf_counter() - start
-        stats.peak_rss_mb = _peak_rss_mb() + sum(f["rss_mb"] for f in figures)
+        stats.peak_rss_mb = peak_rss_mb() + sum(f["rss_mb"] for f in figures)
         stats.store_bytes = sum(f["store_bytes"] for f in figures)
         # After Ctrl-C the workers may be mid-level: ask them nothing more.
         stats.store = "interrupted" if reason == "interrupted" else cluster.ask(0, "note", stats.transitions)

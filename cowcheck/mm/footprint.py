@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 from cowcheck.mm.actions import Action
 from cowcheck.mm.state import NO_FRAME, PTE_PRESENT, PTE_SWAP, ZERO_FRAME, ForkOp, GupFastOp, MMState
-from cowcheck.scenario import Scenario
+from cowcheck.scenario import LitmusStep, Scenario
 
 Res = tuple[object, ...]
 
@@ -99,14 +99,14 @@ def _thread_future(s: MMState, pid: int, names: set[str]) -> set[Res] | None:
     return out
 
 
-def _device_future(s: MMState, steps: Sequence[Action]) -> set[Res] | None:
+def _device_future(s: MMState, steps: Sequence[LitmusStep]) -> set[Res] | None:
     out: set[Res] = {("tok",)}
     for st in steps:
-        f = _ref_frame(s, st.name)
+        f = _ref_frame(s, st.ref)
         if f is None:
             return None
         if st.op == "release":
-            out |= {("ref", st.name), ("count", f), ("content", f)}  # the last put frees it
+            out |= {("ref", st.ref), ("count", f), ("content", f)}  # the last put frees it
         elif st.op == "dma_write":
             # The owner's expectations and those of the children that crossed.
             out |= {("content", f)} | {("expect", q) for q in range(len(s.procs))}
@@ -123,8 +123,7 @@ def future_writes(sc: Scenario, s: MMState, actor: int) -> set[Res] | None:
         return set()
     if act.kind == "thread":
         return _thread_future(s, act.process, {st.ref for st in rest if st.op == "release"})
-    steps = [Action(st.op, actor, name=st.ref) for st in rest]
-    return _device_future(s, steps)
+    return _device_future(s, rest)
 
 
 def ample_singletons(
