@@ -72,6 +72,10 @@ DASK_HELP = (
 
 CELL_WORKERS_HELP = "Run the cells in this many processes (default: one per core)."
 DEFAULT_CELL_WORKERS = os.cpu_count() or 1
+GATE_WORKERS_HELP = (
+    "Run the checks in this many processes; open scenarios expected to hold get the "
+    "partitioned search. Verdicts, state counts and traces do not depend on it."
+)
 
 
 def _workers(n: int) -> int:
@@ -432,6 +436,7 @@ def gate_cmd(
     config: Annotated[Path | None, typer.Option(help="cowcheck.toml or pyproject.toml (default: found here).")] = None,
     junit: Annotated[Path, typer.Option(help="Write JUnit XML here.")] = Path("cowcheck-junit.xml"),
     sarif: Annotated[Path | None, typer.Option(help="Also write SARIF 2.1.0 here.")] = None,
+    workers: Annotated[int, typer.Option("--workers", "-j", help=GATE_WORKERS_HELP)] = 1,
 ) -> None:
     """Run every check and replay every saved counterexample of the config; exit 1 on
     any change of verdict, in either direction."""
@@ -443,7 +448,7 @@ def gate_cmd(
     def row(r: GateResult) -> None:
         table.add_row("✓" if r.passed else "✗", r.name, r.expected, r.got, f"{r.seconds:.2f}")
 
-    run = run_gate(cfg, row)
+    run = run_gate(cfg, row, _workers(workers))
     out.print(table)
     for r in run.failed:
         out.print(f"\nFAILED {r.name}: {r.message}", markup=False)

@@ -43,13 +43,14 @@ class CatalogRow:
         return self.expected is None or self.expected == self.got
 
 
-Job = tuple[Scenario, Rule, bool, Bounds | None]
+# A cell: scenario, rule, --strict, bounds, and the properties (empty: the defaults).
+Job = tuple[Scenario, Rule, bool, Bounds | None, tuple[str, ...]]
 _JOBS: list[Job] = []  # inherited by the pool's forked workers
 
 
 def _run_job(i: int, workers: int = 1) -> tuple[int, Any]:
-    sc, rule, strict, bounds = _JOBS[i]
-    rep = check(sc, rule, strict=strict, bounds=bounds, workers=workers)
+    sc, rule, strict, bounds, props = _JOBS[i]
+    rep = check(sc, rule, list(props) or None, strict=strict, bounds=bounds, workers=workers)
     r = rep.result
     actions = [s.action for s in rep.trace.steps] if rep.trace is not None else None
     prop = rep.trace.property_id if rep.trace is not None else None
@@ -79,7 +80,7 @@ def _run_heavy(order: list[int], workers: int, conn: Connection) -> None:
     conn.close()
 
 
-def _run_pool(jobs: list[Job], workers: int, expected: list[str | None]) -> list[CheckReport]:
+def run_pool(jobs: list[Job], workers: int, expected: Sequence[str | None]) -> list[CheckReport]:
     """Each cell in a forked worker; the report is rebuilt here from the verdict,
     the figures and the minimised action list (models and rules loaded from files
     do not pickle, and need not: the fork gave the worker its own).
@@ -116,11 +117,13 @@ def _run_pool(jobs: list[Job], workers: int, expected: list[str | None]) -> list
             done[i] = res
         runner.join()
     reports = []
-    for i, (sc, rule, strict, bounds) in enumerate(jobs):
+    for i, (sc, rule, strict, bounds, props) in enumerate(jobs):
         verdict, stats, reason, metrics, actions, prop, raw = done[i]
-        model = build_model(sc, rule, None, "observational", strict)
+        model = build_model(sc, rule, list(props) or None, "observational", strict)
         result: SearchResult[Any, Any] = SearchResult(verdict, stats, None, reason, metrics)
-        rep = CheckReport(sc, rule, [], "observational", strict, bounds or Bounds(), result, model, metrics=metrics)
+        rep = CheckReport(
+            sc, rule, list(props), "observational", strict, bounds or Bounds(), result, model, metrics=metrics
+        )
         rep.raw_length = raw
         if actions is not None:
             rep.trace = build_trace(model, actions, prop)
@@ -148,12 +151,12 @@ def run_catalog(
             if strict and not table:
                 continue
             for rule in resolved:
-                jobs.append((sc, rule, strict, bounds))
+                jobs.append((sc, rule, strict, bounds, ()))
                 expected.append(table.get(rule.name))
     rows: list[CatalogRow] = []
     if workers > 1:
-        reports = _run_pool(jobs, workers, expected)
-    for i, (sc, rule, strict, bounds_) in enumerate(jobs):
+        reports = run_pool(jobs, workers, expected)
+    for i, (sc, rule, strict, bounds_, _props) in enumerate(jobs):
         rep = reports[i] if workers > 1 else check(sc, rule, strict=strict, bounds=bounds_)
         row = CatalogRow(sc.name, rule.name, strict, expected[i], rep)
         rows.append(row)

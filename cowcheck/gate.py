@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cowcheck.api import CheckReport, check
+from cowcheck.api import CheckReport, check, resolve_rule, resolve_scenario
 from cowcheck.engine import Bounds
 from cowcheck.errors import InputError
-from cowcheck.expectations import outcome
+from cowcheck.expectations import Job, outcome, run_pool
 from cowcheck.properties import all_properties
 from cowcheck.render import render_columns
 from cowcheck.show import Shown
@@ -231,14 +231,17 @@ def _matches(expect: str, got: str) -> bool:
     return expect == got
 
 
+def _bounds(c: GateCheck) -> Bounds:
+    return Bounds(max_states=c.max_states, timeout=c.timeout)
+
+
 def run_check(c: GateCheck) -> tuple[GateResult, CheckReport]:
-    rep = check(
-        c.scenario,
-        c.rule,
-        list(c.properties) or None,
-        strict=c.strict,
-        bounds=Bounds(max_states=c.max_states, timeout=c.timeout),
-    )
+    rep = check(c.scenario, c.rule, list(c.properties) or None, strict=c.strict, bounds=_bounds(c))
+    return judge(c, rep), rep
+
+
+def judge(c: GateCheck, rep: CheckReport) -> GateResult:
+    """The gate's verdict on one check's report."""
     got = outcome(rep)
     ok = _matches(c.expect, got)
     if ok:
@@ -251,7 +254,7 @@ def run_check(c: GateCheck) -> tuple[GateResult, CheckReport]:
         msg = f"expected {c.expect}, got a violation: {rep.trace.message if rep.trace else got}"
     text = render_columns(rep.trace, rep.title) if rep.trace is not None else ""
     shown = Shown(rep.title, rep.trace, f"cowcheck check {c.scenario} -r {c.rule}") if rep.trace is not None else None
-    res = GateResult(
+    return GateResult(
         "check",
         c.name,
         c.expect,
@@ -264,7 +267,6 @@ def run_check(c: GateCheck) -> tuple[GateResult, CheckReport]:
         rep.trace.property_id if rep.trace is not None else None,
         shown,
     )
-    return res, rep
 
 
 def run_counterexample(c: GateCounterexample) -> GateResult:
@@ -286,10 +288,21 @@ def run_counterexample(c: GateCounterexample) -> GateResult:
     )
 
 
-def run_gate(config: GateConfig, on_result: Callable[[GateResult], None] | None = None) -> GateRun:
+def run_gate(config: GateConfig, on_result: Callable[[GateResult], None] | None = None, workers: int = 1) -> GateRun:
+    """Every check, then every saved counterexample. With ``workers`` > 1 the checks run
+    in that many processes, and open scenarios expected to hold (the ones explored in
+    full) with the partitioned search (``expectations.run_pool``): same verdicts,
+    state counts and traces as one process."""
     run = GateRun(config)
-    for c in config.checks:
-        res, _ = run_check(c)
+    reports: list[CheckReport] = []
+    if workers > 1 and config.checks:
+        jobs: list[Job] = [
+            (resolve_scenario(c.scenario), resolve_rule(c.rule), c.strict, _bounds(c), c.properties)
+            for c in config.checks
+        ]
+        reports = run_pool(jobs, workers, [c.expect for c in config.checks])
+    for i, c in enumerate(config.checks):
+        res = judge(c, reports[i]) if reports else run_check(c)[0]
         run.results.append(res)
         if on_result is not None:
             on_result(res)

@@ -5,80 +5,45 @@ Two kinds:
   interleaving of the programs and of the kernel's internal steps.
 - ``open``: a budget per kind of action; the checker explores everything within it.
 
-See docs in models/scenarios/README.md for the format. Every error names the file,
-the field and what was expected.
+The format is the schema in scenario_schema.py, which this loader reads through and
+docs/scenario-format.md renders. Every error names the file, the field and what was
+expected.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from cowcheck.errors import InputError
 from cowcheck.mm.rule import GupFlags
+from cowcheck.scenario_schema import (
+    ACTOR,
+    ACTOR_KINDS,
+    BOOLEAN,
+    BUDGET_KINDS,
+    BUDGET_MAX,
+    CHOICE,
+    EXPECT_FIELDS,
+    GUP_FLAG_NAMES,
+    INTEGER,
+    LITMUS_BUDGET_KINDS,
+    OP_BY_NAME,
+    OPS,
+    STEP,
+    STRING,
+    TOP,
+    VPAGE,
+    WORLD,
+    Field,
+    Table,
+)
 
 NO_FLAGS = GupFlags(False, False, False)
-VPAGE_STATES = ("none", "present", "zero", "swapped")
-BUDGET_KINDS = (
-    "fork",
-    "write",
-    "read",
-    "gup",
-    "gup_fast",
-    "dma_write",
-    "clear_refs",
-    "mprotect",
-    "swapout",
-    "munmap",
-    "dontneed",
-    "dontfork",
-    "exit",
-    "spec_ref",
-    "total",  # every charged action also consumes this: a bound on the run's length
-)
-ACTOR_KINDS = ("thread", "device", "kernel", "outsider")
 # Which litmus operations each kind of actor may run.
-ACTOR_OPS: dict[str, tuple[str, ...]] = {
-    "thread": (
-        "write",
-        "read",
-        "fork",
-        "gup",
-        "release",
-        "mprotect",
-        "munmap",
-        "dontneed",
-        "dontfork",
-        "exit",
-        "clear_refs",
-    ),
-    "device": ("dma_write", "dma_read", "release"),
-    "kernel": ("swapout", "spec_get", "spec_put"),
-    "outsider": ("clear_refs",),
-}
-# Fields each operation takes (besides op, after, label).
-OP_FIELDS: dict[str, tuple[str, ...]] = {
-    "write": ("vpage", "cell"),
-    "read": ("vpage", "cell"),
-    "fork": (),
-    "gup": ("vpage", "flags", "fast", "ref"),
-    "release": ("ref",),
-    "mprotect": ("vpage", "prot"),
-    "munmap": ("vpage",),
-    "dontneed": ("vpage",),
-    "dontfork": ("vpage",),
-    "exit": (),
-    "clear_refs": ("process",),
-    "dma_write": ("ref", "cell"),
-    "dma_read": ("ref", "cell"),
-    "swapout": ("process", "vpage"),
-    "spec_get": ("process", "vpage"),
-    "spec_put": (),
-}
-GUP_FLAG_NAMES = ("FOLL_GET", "FOLL_PIN", "FOLL_WRITE", "FOLL_LONGTERM")
-VERDICT_NAMES = ("holds", "missed-cow", "wrong-cow", "memory-safety", "unnecessary-cow")
+ACTOR_OPS: dict[str, tuple[str, ...]] = {k: tuple(op.name for op in OPS if k in op.actors) for k in ACTOR_KINDS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +149,24 @@ class _Reader:
             raise self.err(fld, f"unknown value {v!r} (expected one of: {', '.join(choices)})")
         return v
 
+    def get(self, d: dict[str, Any], f: Field, prefix: str, world: dict[str, int] | None = None) -> Any:
+        """A scalar field as the schema describes it: type, default, range, choices."""
+        fld = f"{prefix}.{f.key}" if prefix else f.key
+        default = None if f.required else f.default
+        if f.type == STRING:
+            return self.str_(d, f.key, fld, None if default is None else str(default))
+        if f.type == CHOICE:
+            return self.choice(d, f.key, fld, f.choices, None if default is None else str(default))
+        if f.type == BOOLEAN:
+            return self.bool_(d, f.key, fld, bool(default))
+        if f.type == INTEGER:
+            hi = f.hi if not f.hi_from else (world or {})[f.hi_from] - 1
+            return self.int_(d, f.key, fld, int(default or 0), f.lo, hi)
+        raise TypeError(f"{fld}: {f.type} is not a scalar")
+
+    def fields(self, d: dict[str, Any], t: Table, prefix: str) -> None:
+        self.no_extra(d, t.keys(), prefix)
+
     def no_extra(self, d: dict[str, Any], allowed: tuple[str, ...], fld: str) -> None:
         for k in d:
             if k not in allowed:
@@ -220,31 +203,13 @@ def parse_scenario(text: str, where: str) -> Scenario:
     except tomllib.TOMLDecodeError as e:
         raise InputError(where, None, f"malformed TOML: {e}") from None
     r = _Reader(where)
-    r.no_extra(
-        doc,
-        (
-            "name",
-            "title",
-            "kind",
-            "description",
-            "source",
-            "world",
-            "vpage",
-            "actor",
-            "budget",
-            "gup_kinds",
-            "expect",
-        ),
-        "",
-    )
-    name = r.str_(doc, "name", "name")
-    kind = r.choice(doc, "kind", "kind", ("litmus", "open"))
-    world = r.table(doc, "world", "world")
-    r.no_extra(world, ("threads", "vpages", "cells", "max_processes"), "world")
-    threads = r.int_(world, "threads", "world.threads", 1, 1, 4)
-    nv = r.int_(world, "vpages", "world.vpages", 1, 1, 4)
-    cells = r.int_(world, "cells", "world.cells", 2, 1, 8)
-    maxp = r.int_(world, "max_processes", "world.max_processes", 2, 1, 6)
+    r.fields(doc, TOP, "")
+    name = r.get(doc, TOP.field("name"), "")
+    kind = r.get(doc, TOP.field("kind"), "")
+    wt = r.table(doc, "world", "world")
+    r.fields(wt, WORLD, "world")
+    world: dict[str, int] = {f.key: r.get(wt, f, "world") for f in WORLD.fields}
+    nv = world["vpages"]
 
     vinit = [VpageInit() for _ in range(nv)]
     vlist = doc.get("vpage", [])
@@ -254,28 +219,31 @@ def parse_scenario(text: str, where: str) -> Scenario:
         fld = f"vpage[{i}]"
         if not isinstance(vt, dict):
             raise r.err(fld, "expected a table")
-        r.no_extra(vt, ("index", "state", "writable", "dontfork"), fld)
-        idx = r.int_(vt, "index", f"{fld}.index", i, 0, nv - 1)
-        vinit[idx] = VpageInit(
-            r.choice(vt, "state", f"{fld}.state", VPAGE_STATES, "none"),
-            r.bool_(vt, "writable", f"{fld}.writable", True),
-            r.bool_(vt, "dontfork", f"{fld}.dontfork", False),
-        )
+        r.fields(vt, VPAGE, fld)
+        idx = r.get({"index": i} | vt, VPAGE.field("index"), fld, world)
+        vinit[idx] = VpageInit(*(r.get(vt, VPAGE.field(k), fld) for k in ("state", "writable", "dontfork")))
 
-    actors = _parse_actors(r, doc, kind, nv, cells, maxp, threads)
+    actors = _parse_actors(r, doc, kind, world)
 
     btab = r.table(doc, "budget", "budget")
     budget: list[tuple[str, int]] = []
     for k in btab:
         if k not in BUDGET_KINDS:
             raise r.err(f"budget.{k}", f"unknown action kind (expected one of: {', '.join(BUDGET_KINDS)})")
-        budget.append((k, r.int_(btab, k, f"budget.{k}", 0, 0, 16)))
+        if kind == "litmus" and k not in LITMUS_BUDGET_KINDS:
+            raise r.err(
+                f"budget.{k}",
+                f"a litmus scenario's programs are fixed (expected one of: {', '.join(LITMUS_BUDGET_KINDS)})",
+            )
+        budget.append((k, r.int_(btab, k, f"budget.{k}", 0, 0, BUDGET_MAX)))
     if kind == "open" and not budget:
         raise r.err("budget", "an open scenario needs a budget for at least one kind of action")
 
     gk_raw = doc.get("gup_kinds", [])
     if not isinstance(gk_raw, list):
         raise r.err("gup_kinds", "expected a list of flag lists")
+    if kind == "litmus" and gk_raw:
+        raise r.err("gup_kinds", "only an open scenario tries GUP kinds (a litmus step names its own flags)")
     gup_kinds: list[GupKind] = []
     for i, g in enumerate(gk_raw):
         fld = f"gup_kinds[{i}]"
@@ -288,43 +256,39 @@ def parse_scenario(text: str, where: str) -> Scenario:
     exp = r.table(doc, "expect", "expect")
     expect: dict[str, str] = {}
     expect_strict: dict[str, str] = {}
-    notes = ""
+    notes_f, strict_f, verdict_f = EXPECT_FIELDS
     for k in exp:
-        if k == "notes":
-            notes = r.str_(exp, k, "expect.notes")
-        elif k == "strict":
-            st = r.table(exp, "strict", "expect.strict")
+        if k == strict_f.key:
+            st = r.table(exp, k, "expect.strict")
             for sk in st:
-                expect_strict[sk] = r.choice(st, sk, f"expect.strict.{sk}", VERDICT_NAMES)
-        elif isinstance(exp[k], dict):
-            raise r.err(f"expect.{k}", 'a verdict, not a table (quote rule names with a dot: "page-count-5.11" = ...)')
-        else:
-            expect[k] = r.choice(exp, k, f"expect.{k}", VERDICT_NAMES)
+                expect_strict[sk] = r.get(st, replace(verdict_f, key=sk), "expect.strict")
+        elif k != notes_f.key:
+            if isinstance(exp[k], dict):
+                raise r.err(f"expect.{k}", 'a verdict, not a table (quote rule names with a dot: "a-5.11" = ...)')
+            expect[k] = r.get(exp, replace(verdict_f, key=k), "expect")
 
     return Scenario(
         name=name,
-        title=r.str_(doc, "title", "title", ""),
+        title=r.get(doc, TOP.field("title"), ""),
         kind=kind,
         path=where,
         text=text,
-        description=r.str_(doc, "description", "description", ""),
-        source=r.str_(doc, "source", "source", ""),
-        threads=threads,
+        description=r.get(doc, TOP.field("description"), ""),
+        source=r.get(doc, TOP.field("source"), ""),
+        threads=world["threads"],
         vpages=tuple(vinit),
-        cells=cells,
-        max_processes=maxp,
+        cells=world["cells"],
+        max_processes=world["max_processes"],
         actors=actors,
         budget=tuple(budget),
         gup_kinds=tuple(gup_kinds),
         expect=expect,
         expect_strict=expect_strict,
-        expect_notes=notes,
+        expect_notes=r.get(exp, notes_f, "expect"),
     )
 
 
-def _parse_actors(
-    r: _Reader, doc: dict[str, Any], kind: str, nv: int, cells: int, maxp: int, threads: int
-) -> tuple[Actor, ...]:
+def _parse_actors(r: _Reader, doc: dict[str, Any], kind: str, world: dict[str, int]) -> tuple[Actor, ...]:
     raw = doc.get("actor", [])
     if not isinstance(raw, list):
         raise r.err("actor", "expected an array of tables ([[actor]])")
@@ -336,19 +300,19 @@ def _parse_actors(
     for i, a in enumerate(raw):
         if not isinstance(a, dict):
             raise r.err(f"actor[{i}]", "expected a table")
-        names.append(r.str_(a, "name", f"actor[{i}].name"))
+        names.append(r.get(a, ACTOR.field("name"), f"actor[{i}]"))
     if len(set(names)) != len(names):
         raise r.err("actor", "actor names must be unique")
     actors: list[Actor] = []
     thread_slots: dict[tuple[int, int], str] = {}
     for i, a in enumerate(raw):
         fld = f"actor[{i}]"
-        r.no_extra(a, ("name", "kind", "process", "steps"), fld)
-        akind = r.choice(a, "kind", f"{fld}.kind", ACTOR_KINDS, "thread")
-        proc = r.int_(a, "process", f"{fld}.process", 0, 0, maxp - 1)
+        r.fields(a, ACTOR, fld)
+        akind = r.get(a, ACTOR.field("kind"), fld)
+        proc = r.get(a, ACTOR.field("process"), fld, world)
         if akind == "thread":
             n = sum(1 for (pp, _t) in thread_slots if pp == proc)
-            limit = threads if proc == 0 else 1
+            limit = world["threads"] if proc == 0 else 1
             if n >= limit:
                 raise r.err(
                     f"{fld}.process",
@@ -358,7 +322,7 @@ def _parse_actors(
         steps_raw = a.get("steps", [])
         if not isinstance(steps_raw, list) or not steps_raw:
             raise r.err(f"{fld}.steps", "expected a non-empty list of steps")
-        steps = [_parse_step(r, s, f"{fld}.steps[{j}]", akind, nv, cells, maxp, names) for j, s in enumerate(steps_raw)]
+        steps = [_parse_step(r, s, f"{fld}.steps[{j}]", akind, world, names) for j, s in enumerate(steps_raw)]
         actors.append(Actor(names[i], akind, proc, tuple(steps)))
     for i, act in enumerate(actors):
         for j, st in enumerate(act.steps):
@@ -371,21 +335,7 @@ def _parse_actors(
     return tuple(actors)
 
 
-def _parse_step(
-    r: _Reader, s: Any, fld: str, akind: str, nv: int, cells: int, maxp: int, names: list[str]
-) -> LitmusStep:
-    if not isinstance(s, dict):
-        raise r.err(fld, 'expected an inline table such as { op = "write", vpage = 0, cell = 1 }')
-    op = r.str_(s, "op", f"{fld}.op")
-    if op not in OP_FIELDS:
-        raise r.err(f"{fld}.op", f"unknown action {op!r} (expected one of: {', '.join(OP_FIELDS)})")
-    if op not in ACTOR_OPS[akind]:
-        raise r.err(
-            f"{fld}.op",
-            f"a {akind} actor cannot run {op!r} (expected one of: {', '.join(ACTOR_OPS[akind])})",
-        )
-    allowed = (*OP_FIELDS[op], "op", "after", "label")
-    r.no_extra(s, allowed, fld)
+def _parse_after(r: _Reader, s: dict[str, Any], fld: str, names: list[str]) -> tuple[tuple[int, int], ...]:
     after: list[tuple[int, int]] = []
     raw_after = s.get("after", [])
     if isinstance(raw_after, str):
@@ -401,22 +351,34 @@ def _parse_step(
         if not sn.isdigit() or int(sn) < 1:
             raise r.err(f"{fld}.after", f"expected a step number from 1, got {sn!r}")
         after.append((names.index(an), int(sn) - 1))
-    flags = GupFlags(False, False, False)
-    if op == "gup":
-        if "flags" not in s:
-            raise r.err(f"{fld}.flags", 'missing (expected a list such as ["FOLL_PIN", "FOLL_WRITE"])')
-        flags = _parse_flags(r, s["flags"], f"{fld}.flags")
-    if op in ("gup", "release", "dma_write", "dma_read") and "ref" not in s:
-        raise r.err(f"{fld}.ref", "missing (expected the reference's name)")
+    return tuple(after)
+
+
+def _parse_step(r: _Reader, s: Any, fld: str, akind: str, world: dict[str, int], names: list[str]) -> LitmusStep:
+    if not isinstance(s, dict):
+        raise r.err(fld, 'expected an inline table such as { op = "write", vpage = 0, cell = 1 }')
+    opname = r.str_(s, "op", f"{fld}.op")
+    op = OP_BY_NAME.get(opname)
+    if op is None:
+        raise r.err(f"{fld}.op", f"unknown action {opname!r} (expected one of: {', '.join(OP_BY_NAME)})")
+    if akind not in op.actors:
+        raise r.err(
+            f"{fld}.op",
+            f"a {akind} actor cannot run {opname!r} (expected one of: {', '.join(ACTOR_OPS[akind])})",
+        )
+    r.no_extra(s, (*op.fields, "op", "after", "label"), fld)
+    for k in op.required:
+        if k not in s:
+            raise r.err(f"{fld}.{k}", f"missing (expected {_REQUIRED_HINT[k]})")
+    taken = {k: r.get(s, STEP.field(k), fld, world) for k in op.fields if k not in ("flags", "ref")}
     return LitmusStep(
-        op=op,
-        vpage=r.int_(s, "vpage", f"{fld}.vpage", 0, 0, nv - 1),
-        cell=r.int_(s, "cell", f"{fld}.cell", 0, 0, cells - 1),
-        flags=flags,
-        fast=r.bool_(s, "fast", f"{fld}.fast", False),
-        ref=r.str_(s, "ref", f"{fld}.ref", ""),
-        prot=r.choice(s, "prot", f"{fld}.prot", ("ro", "rw"), "rw") if op == "mprotect" else "",
-        process=r.int_(s, "process", f"{fld}.process", 0, 0, maxp - 1),
-        after=tuple(after),
-        label=r.str_(s, "label", f"{fld}.label", ""),
+        op=opname,
+        flags=_parse_flags(r, s["flags"], f"{fld}.flags") if "flags" in op.fields else NO_FLAGS,
+        ref=r.str_(s, "ref", f"{fld}.ref") if "ref" in op.fields else "",
+        after=_parse_after(r, s, fld, names),
+        label=r.get(s, STEP.field("label"), fld),
+        **taken,
     )
+
+
+_REQUIRED_HINT = {"flags": 'a list such as ["FOLL_PIN", "FOLL_WRITE"]', "ref": "the reference's name"}

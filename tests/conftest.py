@@ -30,8 +30,9 @@ def run_cli_in(cwd: Path, *args: str) -> tuple[int, str, str]:
     return p.returncode, p.stdout, p.stderr
 
 
-def explore(m: MMModel, limit: int = 200_000) -> tuple[list[MMState], set[str]]:
-    """Every state reachable in ``m`` (one per key of m.canonical) and every note seen."""
+def explore(m: MMModel, limit: int = 200_000, ops: set[str] | None = None) -> tuple[list[MMState], set[str]]:
+    """Every state reachable in ``m`` (one per key of m.canonical) and every note seen;
+    into ``ops``, every operation that ran."""
     inits = list(m.init_states())
     seen = {m.canonical(s) for s in inits}
     states, todo = list(inits), deque(inits)
@@ -42,6 +43,8 @@ def explore(m: MMModel, limit: int = 200_000) -> tuple[list[MMState], set[str]]:
             st = m.next_step(s, a)
             if st is None:
                 continue
+            if ops is not None:
+                ops.add(a.op)
             notes.update(st.notes)
             k = m.canonical(st.state)
             if k not in seen:

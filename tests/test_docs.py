@@ -85,3 +85,29 @@ def test_guide_examples_load_and_run(tmp_path: Path) -> None:
 
     hooks = re.findall(r"^\| `(\w+)\(", text, re.M)
     assert len(hooks) == 9 and all(callable(getattr(Rule, h, None)) for h in hooks)
+
+
+def test_scenario_reference_is_current() -> None:
+    from cowcheck.scenario_reference import render
+
+    assert (DOCS / "scenario-format.md").read_text() == render(), (
+        "regenerate: python -m cowcheck.scenario_reference > docs/scenario-format.md"
+    )
+
+
+@pytest.mark.parametrize("section", ["## Checking one scenario", "## The CI gate, reports and graphs"])
+def test_readme_commands_run(tmp_path: Path, section: str) -> None:
+    """Every command in these README sections, in a fresh directory, with the exit code
+    its comment states (the last "exit N" on the line)."""
+    text = (ROOT / "README.md").read_text()
+    body = text.split(section, 1)[1].split("\n## ", 1)[0]
+    (block,) = blocks(body, "sh")
+    n = 0
+    for line in block.strip().splitlines():
+        codes = re.findall(r"exit (\d+)", line.partition("#")[2])
+        assert codes, f"README command without its exit code: {line}"
+        for cmd in line.partition("#")[0].split("&&"):
+            p = run(tmp_path, cmd)
+            assert p.returncode == int(codes[-1]), f"{cmd}\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}"
+            n += 1
+    assert n >= 6

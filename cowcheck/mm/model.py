@@ -42,23 +42,11 @@ from cowcheck.mm.state import (
 )
 from cowcheck.mm.work import Blocked, ModelBug, Work
 from cowcheck.scenario import Scenario
+from cowcheck.scenario_schema import OPS
 
 # Which budget an action consumes. Release, DMA reads and continuations are free:
 # each reference can be released once, and reads by a device change nothing.
-_BUDGET_OF = {
-    "write": "write",
-    "read": "read",
-    "fork": "fork",
-    "dma_write": "dma_write",
-    "clear_refs": "clear_refs",
-    "mprotect": "mprotect",
-    "swapout": "swapout",
-    "munmap": "munmap",
-    "dontneed": "dontneed",
-    "dontfork": "dontfork",
-    "exit": "exit",
-    "spec_get": "spec_ref",
-}
+_BUDGET_OF = {op.name: op.budget for op in OPS if op.budget}
 
 
 def _budget_kind(a: Action) -> str | None:

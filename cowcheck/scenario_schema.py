@@ -1,0 +1,222 @@
+"""The scenario file's schema, as data: every table, field, operation and budget kind.
+
+The loader (``scenario.py``) reads files through these tables, so the field names,
+types, defaults and ranges it enforces are the ones written here, and
+``scenario_reference.py`` renders the format reference (docs/scenario-format.md)
+from the same tables. A field added here without loader support fails the tests
+(tests/test_scenario_schema.py), and so does one the loader reads but this omits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# A field's type, as the reference names it.
+STRING = "string"
+INTEGER = "integer"
+BOOLEAN = "boolean"
+CHOICE = "string (one of)"
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    key: str
+    type: str
+    doc: str
+    default: str | int | bool | None = None  # None and not required: absent means empty
+    required: bool = False
+    lo: int = 0
+    hi: int = 0
+    # Upper bound taken from the world instead: the named [world] field's value - 1.
+    hi_from: str = ""
+    choices: tuple[str, ...] = ()
+    only: str = ""  # "litmus" or "open" when the field applies to one kind only
+
+    def range_text(self) -> str:
+        if self.choices:
+            return ", ".join(f'"{c}"' for c in self.choices)
+        if self.hi_from:
+            return f"{self.lo} .. world.{self.hi_from} - 1"
+        if self.type == INTEGER:
+            return f"{self.lo} .. {self.hi}"
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A TOML table (or array of tables) and its fields."""
+
+    key: str  # "" for the top level
+    heading: str
+    doc: str
+    fields: tuple[Field, ...]
+    array: bool = False  # [[key]] rather than [key]
+
+    def field(self, key: str) -> Field:
+        for f in self.fields:
+            if f.key == key:
+                return f
+        raise KeyError(key)
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(f.key for f in self.fields)
+
+
+SCENARIO_KINDS = ("litmus", "open")
+VPAGE_STATES = ("none", "present", "zero", "swapped")
+ACTOR_KINDS = ("thread", "device", "kernel", "outsider")
+GUP_FLAG_NAMES = ("FOLL_GET", "FOLL_PIN", "FOLL_WRITE", "FOLL_LONGTERM")
+PROT_NAMES = ("ro", "rw")
+
+TOP = Table(
+    "",
+    "Top level",
+    "",
+    (
+        Field("name", STRING, "The scenario's id: what `cowcheck check NAME` and saved traces call it.", required=True),
+        Field("kind", CHOICE, "`litmus`: fixed programs, every interleaving. `open`: a budget per kind of action.",
+              required=True, choices=SCENARIO_KINDS),
+        Field("title", STRING, "One line, shown above traces and in the matrix.", default=""),
+        Field("source", STRING, "Where the race comes from: a mail, a commit, a reproducer.", default=""),
+        Field("description", STRING, "What it models, in prose.", default=""),
+        Field("world", "table", "The bounds of the abstract mm: see [world]."),
+        Field("vpage", "array of tables", "The initial state of each virtual page: see [[vpage]]."),
+        Field("actor", "array of tables", "The actors and their programs: see [[actor]].", only="litmus"),
+        Field("budget", "table", "How many actions of each kind a run may take: see [budget]."),
+        Field("gup_kinds", "array of flag lists",
+              'The GUP flag combinations an open scenario tries, e.g. `[["FOLL_GET"], ["FOLL_PIN", "FOLL_WRITE"]]`. '
+              "Needed when the budget allows `gup` or `gup_fast`.", only="open"),
+        Field("expect", "table", "The verdict expected under each rule: see [expect]."),
+    ),
+)  # fmt: skip
+
+WORLD = Table(
+    "world",
+    "[world]",
+    "The bounds of the abstract mm. Every field is optional.",
+    (
+        Field("threads", INTEGER, "Threads of process 0. A forked child has one.", default=1, lo=1, hi=4),
+        Field("vpages", INTEGER, "Private anonymous pages in every process, at the same addresses.",
+              default=1, lo=1, hi=4),
+        Field("cells", INTEGER, "512-byte cells per page (vaddr+0, vaddr+512, ...): what writes, reads and DMA "
+              "address, so a lost write is seen cell by cell.", default=2, lo=1, hi=8),
+        Field("max_processes", INTEGER, "Process 0 and its children, including grandchildren.",
+              default=2, lo=1, hi=6),
+    ),
+)  # fmt: skip
+
+VPAGE = Table(
+    "vpage",
+    "[[vpage]]",
+    "One table per virtual page, in order (or with `index`). Pages without one start `none`.",
+    (
+        Field("index", INTEGER, "Which page this table describes. Default: its position.", lo=0, hi_from="vpages"),
+        Field("state", CHOICE, "`none`: never touched. `present`: mapped, exclusive, written. `zero`: mapped to the "
+              "shared zero page. `swapped`: a swap entry.", default="none", choices=VPAGE_STATES),
+        Field("writable", BOOLEAN, "VM_WRITE on the VMA (mprotect may change it).", default=True),
+        Field("dontfork", BOOLEAN, "MADV_DONTFORK already applied: fork leaves it out of the child.", default=False),
+    ),
+    array=True,
+)  # fmt: skip
+
+ACTOR = Table(
+    "actor",
+    "[[actor]]",
+    "Litmus scenarios only: one table per actor, in the order the trace's columns show them.",
+    (
+        Field("name", STRING, "Unique; `after` refers to it, and it heads the actor's column.", required=True),
+        Field("kind", CHOICE, "`thread` of `process`; `device` doing DMA through references; `kernel` (reclaim, "
+              "speculative references); `outsider`, another process (clear_refs).",
+              default="thread", choices=ACTOR_KINDS),
+        Field("process", INTEGER, "The process a thread belongs to. A child's thread runs once its fork has returned.",
+              default=0, lo=0, hi_from="max_processes"),
+        Field("steps", "array of inline tables", "The program: operations (below), run in order.", required=True),
+    ),
+    array=True,
+)  # fmt: skip
+
+STEP = Table(
+    "actor.steps",
+    "Steps",
+    "Each step is an inline table `{ op = ..., ... }`. Which fields an operation takes is in the table of "
+    "operations; `op`, `after` and `label` go with every one.",
+    (
+        Field("op", CHOICE, "The operation: see the table of operations.", required=True),
+        Field("vpage", INTEGER, "The virtual page.", default=0, lo=0, hi_from="vpages"),
+        Field("cell", INTEGER, "The 512-byte cell written, read or DMA'd.", default=0, lo=0, hi_from="cells"),
+        Field("flags", "list of GUP flags", "Exactly one of FOLL_GET and FOLL_PIN, plus FOLL_WRITE and FOLL_LONGTERM "
+              "as wanted.", choices=GUP_FLAG_NAMES),
+        Field("fast", BOOLEAN, "gup-fast (lockless, `write_protect_seq` checked) rather than the slow path.",
+              default=False),
+        Field("ref", STRING, "The reference's name: a GUP names what it takes, DMA and release name what they use."),
+        Field("prot", CHOICE, "The new protection.", default="rw", choices=PROT_NAMES),
+        Field("process", INTEGER, "The target process.", default=0, lo=0, hi_from="max_processes"),
+        Field("after", '"actor:N" or a list of them',
+              "Hold this step until step N (counted from 1) of that actor has completed."),
+        Field("label", STRING, "What the step means in the race (\"O_DIRECT read\"), shown in the trace.",
+              default=""),
+    ),
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    name: str
+    actors: tuple[str, ...]  # the kinds of actor that may run it
+    fields: tuple[str, ...]  # step fields it takes, besides op, after and label
+    required: tuple[str, ...]  # of those, the ones without a default
+    kernel: str  # the kernel path it models
+    budget: str  # the open-scenario budget kind that charges it; "" = free
+
+
+OPS: tuple[Op, ...] = (
+    Op("write", ("thread",), ("vpage", "cell"), (),
+       "CPU store: `handle_mm_fault` -> `do_anonymous_page`, `do_swap_page` or `do_wp_page` as the PTE needs", "write"),
+    Op("read", ("thread",), ("vpage", "cell"), (),
+       "CPU load: `do_anonymous_page` (zero page) or `do_swap_page` when not present", "read"),
+    Op("fork", ("thread",), (), (), "`dup_mmap` / `copy_page_range` in steps, under `write_protect_seq`", "fork"),
+    Op("gup", ("thread",), ("vpage", "flags", "fast", "ref"), ("flags", "ref"),
+       "`__get_user_pages` (`follow_page_pte`, `faultin_page`); with `fast = true`, "
+       "`lockless_pages_from_mm` in steps", "gup"),
+    Op("release", ("thread", "device"), ("ref",), ("ref",), "`put_page` / `unpin_user_page`", ""),
+    Op("mprotect", ("thread",), ("vpage", "prot"), (), "`change_pte_range`", "mprotect"),
+    Op("munmap", ("thread",), ("vpage",), (), "`zap_pte_range` and the VMA's removal", "munmap"),
+    Op("dontneed", ("thread",), ("vpage",), (), "MADV_DONTNEED: `zap_page_range`", "dontneed"),
+    Op("dontfork", ("thread",), ("vpage",), (), "MADV_DONTFORK: `VM_DONTCOPY`", "dontfork"),
+    Op("exit", ("thread",), (), (), "`exit_mmap`", "exit"),
+    Op("clear_refs", ("thread", "outsider"), ("process",), (),
+       "`clear_refs_write` -> `clear_soft_dirty` on the target process", "clear_refs"),
+    Op("dma_write", ("device",), ("ref", "cell"), ("ref",), "The device stores through the reference", "dma_write"),
+    Op("dma_read", ("device",), ("ref", "cell"), ("ref",), "The device loads through the reference", ""),
+    Op("swapout", ("kernel",), ("process", "vpage"), (),
+       "`shrink_page_list` in three phases: `add_to_swap`, `try_to_unmap`, `__remove_mapping`", "swapout"),
+    Op("spec_get", ("kernel",), ("process", "vpage"), (),
+       "A speculative `get_page_unless_zero`, as compaction, KSM or a pagecache lookup takes", "spec_ref"),
+    Op("spec_put", ("kernel",), (), (), "Drops the speculative reference", ""),
+)  # fmt: skip
+OP_BY_NAME = {op.name: op for op in OPS}
+
+# Budget kinds beyond the operations' own, and the ones without an operation above.
+BUDGET_EXTRA: tuple[tuple[str, str], ...] = (
+    ("gup_fast", "A GUP through gup-fast (open scenarios try both paths within their own budgets)."),
+    ("total", "Every charged action also spends one of these: a bound on the run's length."),
+)
+BUDGET_KINDS: tuple[str, ...] = (
+    *dict.fromkeys(op.budget for op in OPS if op.budget),
+    *(k for k, _doc in BUDGET_EXTRA),
+)
+BUDGET_MAX = 16
+# A litmus scenario's programs are fixed; its budget can only add the environment
+# (MMModel._environment_actions): an outsider's clear_refs, reclaim, speculative references.
+LITMUS_BUDGET_KINDS = ("clear_refs", "swapout", "spec_ref", "total")
+
+EXPECT_FIELDS = (
+    Field("notes", STRING, "Why each rule gets its verdict.", default=""),
+    Field("strict", "table", "The verdicts under `--strict` (no fork exemption for open(2) FOLL_GET references)."),
+    Field("<rule>", CHOICE, 'The verdict under that rule. Quote rule names with a dot: `"page-count-5.11" = ...`.',
+          required=True, choices=("holds", "missed-cow", "wrong-cow", "memory-safety", "unnecessary-cow")),
+)  # fmt: skip
+# "holds" or a property id (properties/*.py; a test keeps the two in step).
+VERDICT_NAMES = EXPECT_FIELDS[-1].choices
+
+TABLES = (TOP, WORLD, VPAGE, ACTOR, STEP)
