@@ -189,7 +189,7 @@ OPS: tuple[Op, ...] = (
     Op("dma_write", ("device",), ("ref", "cell"), ("ref",), "The device stores through the reference", "dma_write"),
     Op("dma_read", ("device",), ("ref", "cell"), ("ref",), "The device loads through the reference", ""),
     Op("swapout", ("kernel",), ("process", "vpage"), (),
-       "`shrink_page_list` in three phases: `add_to_swap`, `try_to_unmap`, `__remove_mapping`", "swapout"),
+       "`shrink_page_list` in three phases: `add_to_swap`, `try_to_unmap`, `pageout` + `__remove_mapping`", "swapout"),
     Op("spec_get", ("kernel",), ("process", "vpage"), (),
        "A speculative `get_page_unless_zero`, as compaction, KSM or a pagecache lookup takes", "spec_ref"),
     Op("spec_put", ("kernel",), (), (), "Drops the speculative reference", ""),
