@@ -123,9 +123,7 @@ def load_config(path: Path) -> GateConfig:
     prefix = "tool.cowcheck." if path.name == "pyproject.toml" else ""
     if not isinstance(table, dict):
         raise InputError(where, prefix.rstrip(".") or None, "expected a table")
-    unknown = set(table) - {"rule", "check", "counterexample"}
-    if unknown:
-        raise InputError(where, f"{prefix}{sorted(unknown)[0]}", "unknown field (expected rule, check, counterexample)")
+    _no_extra(where, prefix, table, ("rule", "check", "counterexample"))
     default_rule = table.get("rule")
     if default_rule is not None and not isinstance(default_rule, str):
         raise InputError(where, f"{prefix}rule", "expected a rule name or path")
@@ -154,10 +152,11 @@ def _list(where: str, prefix: str, table: dict[str, Any], key: str) -> list[dict
     return v
 
 
-def _no_extra(where: str, fld: str, c: dict[str, Any], allowed: tuple[str, ...]) -> None:
+def _no_extra(where: str, prefix: str, c: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    """``prefix`` is the table's field path with its dot ("check[0].") or empty."""
     unknown = sorted(set(c) - set(allowed))
     if unknown:
-        raise InputError(where, f"{fld}.{unknown[0]}", f"unknown field (expected one of: {', '.join(allowed)})")
+        raise InputError(where, f"{prefix}{unknown[0]}", f"unknown field (expected one of: {', '.join(allowed)})")
 
 
 def _resolve(base: Path, ref: str) -> str:
@@ -167,11 +166,7 @@ def _resolve(base: Path, ref: str) -> str:
 
 
 def _check(where: str, fld: str, c: dict[str, Any], default_rule: str | None, base: Path) -> GateCheck:
-    unknown = set(c) - set(_CHECK_FIELDS)
-    if unknown:
-        raise InputError(
-            where, f"{fld}.{sorted(unknown)[0]}", f"unknown field (expected one of: {', '.join(_CHECK_FIELDS)})"
-        )
+    _no_extra(where, f"{fld}.", c, _CHECK_FIELDS)
     scenario = c.get("scenario")
     if not isinstance(scenario, str) or not scenario:
         raise InputError(where, f"{fld}.scenario", "expected a scenario name or path")
@@ -210,11 +205,7 @@ def _check(where: str, fld: str, c: dict[str, Any], default_rule: str | None, ba
 
 
 def _cex(where: str, fld: str, c: dict[str, Any], base: Path) -> GateCounterexample:
-    unknown = set(c) - set(_CEX_FIELDS)
-    if unknown:
-        raise InputError(
-            where, f"{fld}.{sorted(unknown)[0]}", f"unknown field (expected one of: {', '.join(_CEX_FIELDS)})"
-        )
+    _no_extra(where, f"{fld}.", c, _CEX_FIELDS)
     path = c.get("path")
     if not isinstance(path, str) or not (base / path).is_file():
         raise InputError(where, f"{fld}.path", f"expected a saved trace file (relative to {base}), got {path!r}")
