@@ -250,7 +250,7 @@ def parse_scenario(text: str, where: str) -> Scenario:
         if not isinstance(g, list):
             raise r.err(fld, "expected a list of GUP flags")
         gup_kinds.append(GupKind(_parse_flags(r, g, fld), False))
-    if kind == "open" and (dict(budget).get("gup") or dict(budget).get("gup_fast")) and not gup_kinds:
+    if kind == "open" and any(n for k, n in budget if k in ("gup", "gup_fast")) and not gup_kinds:
         raise r.err("gup_kinds", "a GUP budget needs the GUP flag combinations to try")
 
     exp = r.table(doc, "expect", "expect")
