@@ -21,17 +21,21 @@ import sys
 import time
 from collections import deque
 
-RUNS: list[tuple[str, str, int, str, str]] = [
-    # (scenario, rule, workers, store, dask address or "")
-    ("open-standard", "anon-exclusive", 1, "exact", ""),
-    ("open-standard", "anon-exclusive", 2, "exact", ""),
-    ("open-standard", "anon-exclusive", 2, "exact", "local:2"),
-    ("open-standard", "anon-exclusive", 1, "fingerprint", ""),
-    ("open-standard", "anon-exclusive", 1, "bitstate:16", ""),
-    ("open-large", "anon-exclusive", 1, "exact", ""),
-    ("open-large", "anon-exclusive", 2, "exact", ""),
-    ("open-large", "anon-exclusive", 2, "exact", "local:2"),
-    ("open-large", "anon-exclusive", 1, "fingerprint", ""),
+RUNS: list[tuple[str, str, int, str, str, bool]] = [
+    # (scenario, rule, workers, store, dask address or "", subsumption by budget)
+    ("open-standard", "anon-exclusive", 1, "exact", "", True),
+    ("open-standard", "anon-exclusive", 2, "exact", "", True),
+    ("open-standard", "anon-exclusive", 2, "exact", "local:2", True),
+    ("open-standard", "anon-exclusive", 1, "exact", "", False),
+    ("open-standard", "anon-exclusive", 2, "exact", "", False),
+    ("open-standard", "anon-exclusive", 1, "fingerprint", "", False),
+    ("open-standard", "anon-exclusive", 1, "bitstate:16", "", False),
+    ("open-large", "anon-exclusive", 1, "exact", "", True),
+    ("open-large", "anon-exclusive", 2, "exact", "", True),
+    ("open-large", "anon-exclusive", 2, "exact", "local:2", True),
+    ("open-large", "anon-exclusive", 1, "exact", "", False),
+    ("open-large", "anon-exclusive", 2, "exact", "", False),
+    ("open-large", "anon-exclusive", 1, "fingerprint", "", False),
 ]
 
 
@@ -39,11 +43,11 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def one(scenario: str, rule: str, workers: int, store: str, dask: str) -> dict[str, object]:
+def one(scenario: str, rule: str, workers: int, store: str, dask: str, subsume: bool) -> dict[str, object]:
     from cowcheck.api import check
 
     base = _rss_mb()
-    rep = check(scenario, rule, workers=workers, store=store, minimise=False, dask=dask or None)
+    rep = check(scenario, rule, workers=workers, store=store, minimise=False, dask=dask or None, subsume=subsume)
     st = rep.stats
     peak = max(st.peak_rss_mb, _rss_mb())
     return {
@@ -52,6 +56,7 @@ def one(scenario: str, rule: str, workers: int, store: str, dask: str) -> dict[s
         "workers": workers,
         "mode": f"Dask {dask}, {workers} partitions" if dask else ("serial" if workers == 1 else f"{workers} workers"),
         "store": store,
+        "subsume": st.subsume,
         "verdict": rep.verdict.value,
         "states": st.states,
         "transitions": st.transitions,
@@ -105,8 +110,8 @@ def matrix(workers: int) -> dict[str, object]:
 
 def main() -> None:
     if sys.argv[1:2] == ["--one"]:
-        sc, rule, w, store = sys.argv[2:6]
-        print(json.dumps(one(sc, rule, int(w), store, sys.argv[6] if len(sys.argv) > 6 else "")))
+        sc, rule, w, store, dask, sub = sys.argv[2:8]
+        print(json.dumps(one(sc, rule, int(w), store, dask, sub == "subsume")))
         return
     quick = "--quick" in sys.argv
     print(
@@ -115,25 +120,27 @@ def main() -> None:
     )
     print()
     rows = []
-    for sc, rule, w, store, dask in RUNS:
+    for sc, rule, w, store, dask, sub in RUNS:
         if quick and sc != "open-standard":
             continue
         p = subprocess.run(
-            [sys.executable, __file__, "--one", sc, rule, str(w), store, dask],
+            [sys.executable, __file__, "--one", sc, rule, str(w), store, dask, "subsume" if sub else "plain"],
             capture_output=True,
             text=True,
             check=True,
         )
         rows.append(json.loads(p.stdout))
-    base = plain_bfs(int(rows[0]["states"]))  # type: ignore[call-overload]
+    plain = next(r for r in rows if r["workers"] == 1 and r["store"] == "exact" and not r["subsume"])
+    base = plain_bfs(int(plain["states"]))  # type: ignore[call-overload]
     print(
-        "| scenario | rule | mode | store | verdict | states | transitions | seconds | states/s "
+        "| scenario | rule | mode | store | subsumption | verdict | states | transitions | seconds | states/s "
         "| peak RSS MiB | store B/state | RSS B/state |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['scenario']} | {r['rule']} | {r['mode']} | {r['store']} | {r['verdict']} | {r['states']:,} "
+            f"| {r['scenario']} | {r['rule']} | {r['mode']} | {r['store']} | {'on' if r['subsume'] else 'off'} "
+            f"| {r['verdict']} | {r['states']:,} "
             f"| {r['transitions']:,} | {r['seconds']:.2f} | {r['rate']:,.0f} | {r['peak_rss_mb']:.0f} "
             f"| {r['store_bytes_per_state']:.1f} | {r['rss_bytes_per_state']:,.0f} |"
         )
@@ -144,12 +151,19 @@ def main() -> None:
     )
     for r in rows:
         if r["workers"] == 1 and r["store"] == "exact":
-            print(f"- {r['scenario']}: {r['rate'] / base['rate']:.1%} of the baseline rate")  # type: ignore[operator]
-    serial = {(r["scenario"], r["store"]): r["seconds"] for r in rows if r["workers"] == 1}
+            sub = "with" if r["subsume"] else "without"
+            print(f"- {r['scenario']} {sub} subsumption: {r['rate'] / base['rate']:.1%} of the baseline rate")  # type: ignore[operator]
+    serial = {(r["scenario"], r["store"], r["subsume"]): r["seconds"] for r in rows if r["workers"] == 1}
     for r in rows:
         if r["workers"] > 1:  # type: ignore[operator]
-            s = serial[(r["scenario"], r["store"])]
-            print(f"- {r['scenario']}: {r['mode']}, speed-up {s / r['seconds']:.2f}x")  # type: ignore[operator]
+            s = serial[(r["scenario"], r["store"], r["subsume"])]
+            sub = "with" if r["subsume"] else "without"
+            print(f"- {r['scenario']}: {r['mode']} {sub} subsumption, speed-up {s / r['seconds']:.2f}x")  # type: ignore[operator]
+    for sc in dict.fromkeys(r["scenario"] for r in rows):
+        on = serial.get((sc, "exact", True))
+        off = serial.get((sc, "exact", False))
+        if on and off:
+            print(f"- {sc}: subsumption, serial: {off / on:.2f}x less time")  # type: ignore[operator]
     print()
     for r in rows:
         print(f"- {r['scenario']} / {r['store']}: {r['note']}")

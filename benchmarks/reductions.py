@@ -1,5 +1,6 @@
-"""Reduction factors per scenario: process symmetry and partial-order reduction,
-each against the unreduced serial exact search (same verdict asserted).
+"""Reduction factors per scenario: process symmetry, partial-order reduction and
+subsumption by budget, each against the unreduced serial exact search (same verdict
+asserted).
 
 Usage: python benchmarks/reductions.py [RULE] > /tmp/reductions.md
 """
@@ -21,18 +22,23 @@ def main() -> None:
     files = [*scenario_files(), *sorted(HERE.glob("*.toml"))]
     print(f"`python benchmarks/reductions.py {rule}`: distinct states, serial exact search")
     print()
-    print("| scenario | verdict | unreduced | symmetry | factor | POR | factor | ample states | POR s | plain s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| scenario | verdict | unreduced | symmetry | factor | POR | factor | ample states | subsumption | factor "
+        "| POR s | subsumption s | plain s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for f in files:
         plain = search(build_model(str(f), rule, symmetry=False))
         sym = search(build_model(str(f), rule, symmetry=True))
         por = search(build_model(str(f), rule, symmetry=False), por=True)
-        assert plain.verdict is sym.verdict is por.verdict, f
+        sub = search(build_model(str(f), rule, symmetry=False), subsume=True)
+        assert plain.verdict is sym.verdict is por.verdict is sub.verdict, f
         u = plain.stats.states
         print(
             f"| {f.stem} | {plain.verdict.value} | {u:,} | {sym.stats.states:,} | {u / sym.stats.states:.3f}x "
             f"| {por.stats.states:,} | {u / por.stats.states:.3f}x | {por.stats.ample:,} "
-            f"| {por.stats.seconds:.2f} | {plain.stats.seconds:.2f} |",
+            f"| {sub.stats.states:,} | {u / sub.stats.states:.3f}x "
+            f"| {por.stats.seconds:.2f} | {sub.stats.seconds:.2f} | {plain.stats.seconds:.2f} |",
             flush=True,
         )
 

@@ -65,6 +65,8 @@ class CheckReport:
             figures += f", {st.workers} workers"
         if st.ample:
             figures += f", {st.ample} states expanded through ample sets"
+        if st.subsume:
+            figures += ", subsumption by budget"
         head = f"{self.scenario.name} under {self.rule.name}"
         if self.verdict is Verdict.HOLDS:
             store = "" if st.store.startswith("exact") else f"; {st.store}"
@@ -116,6 +118,7 @@ class CheckReport:
                 "workers": st.workers,
                 "cluster": st.cluster,
                 "ample": st.ample,
+                "subsume": st.subsume,
             },
             "metrics": self.metrics,
         }
@@ -169,10 +172,12 @@ def run_search(
     store: StoreSpec | str = "exact",
     dask: str | None = None,
     por: bool = False,
+    subsume: bool = True,
 ) -> SearchResult[MMState, Action]:
     """The serial search, the partitioned one with ``workers`` > 1, or the partitioned
     one on a Dask cluster (``dask``: ``local[:N]`` or a scheduler address; ``workers``
-    > 1 then sets the number of partitions, else one per worker thread)."""
+    > 1 then sets the number of partitions, else one per worker thread). ``subsume``
+    skips states covered by one with more budget left (exact store, no ``por``)."""
     if workers < 1:
         raise InputError("--workers", None, f"expected a positive number of worker processes, got {workers}")
     spec = parse_store(store)
@@ -184,10 +189,10 @@ def run_search(
             "whole visited set); drop --workers/--dask or --por",
         )
     if dask is not None:
-        return _run_dask(model, bounds, progress, spec, dask, workers if workers > 1 else None)
+        return _run_dask(model, bounds, progress, spec, dask, workers if workers > 1 else None, subsume)
     if workers == 1:
-        return search(model, bounds, progress, spec, por)
-    return search_parallel(model, bounds, progress, spec, workers)
+        return search(model, bounds, progress, spec, por, subsume)
+    return search_parallel(model, bounds, progress, spec, workers, subsume)
 
 
 def _run_dask(
@@ -197,6 +202,7 @@ def _run_dask(
     spec: StoreSpec,
     address: str,
     partitions: int | None,
+    subsume: bool,
 ) -> SearchResult[MMState, Action]:
     try:
         from cowcheck.engine.distributed import ClusterError, search_dask
@@ -205,7 +211,7 @@ def _run_dask(
             "--dask", None, "the distributed mode needs Dask: pip install 'cowcheck[distributed]'"
         ) from None
     try:
-        return search_dask(model, address, bounds, progress, spec, partitions)
+        return search_dask(model, address, bounds, progress, spec, partitions, subsume)
     except ClusterError as e:
         raise InputError("--dask", None, str(e)) from None
 
@@ -225,6 +231,7 @@ def check(
     symmetry: bool = False,
     dask: str | None = None,
     por: bool = False,
+    subsume: bool = True,
 ) -> CheckReport:
     """Explore ``scenario`` under ``rule``; on a violation, minimise and keep the trace.
 
@@ -232,10 +239,12 @@ def check(
     ``store`` is exact, fingerprint or bitstate[:MiB]; ``symmetry`` allows process
     symmetry in open scenarios (frames, slots and tokens are always relabelled);
     ``dask`` runs the partitioned search on a Dask cluster (see ``run_search``);
-    ``por`` turns on partial-order reduction (serial search only)."""
+    ``por`` turns on partial-order reduction (serial search only); ``subsume``
+    (default) skips a state when one with the same mm and at least as much budget of
+    every kind was explored (``engine/subsume.py``; exact store only, not with ``por``)."""
     bounds = bounds or Bounds()
     model = build_model(scenario, rule, properties, form, strict, symmetry)
-    result = run_search(model, bounds, progress, workers, store, dask, por)
+    result = run_search(model, bounds, progress, workers, store, dask, por, subsume)
     report = CheckReport(
         model.scenario,
         model.rule,

@@ -65,6 +65,11 @@ POR_HELP = (
     "Partial-order reduction from action footprints (serial search only; off by default: "
     "see BENCHMARKS.md for what it saves)."
 )
+SUBSUME_HELP = (
+    "Skip a state when one with the same mm and at least as much budget of every kind "
+    "was explored (on by default; exact store only, and off under --por). Same verdicts, "
+    "fewer states."
+)
 DASK_HELP = (
     "Run the partitioned search on Dask: 'local' or 'local:N' (N worker processes here), "
     "or a scheduler address (tcp://host:8786). --workers sets the partitions."
@@ -151,6 +156,7 @@ def check_cmd(
     symmetry: Annotated[bool, typer.Option(help="Process symmetry in open scenarios (off by default).")] = False,
     dask: Annotated[str | None, typer.Option("--dask", help=DASK_HELP)] = None,
     por: Annotated[bool, typer.Option("--por", help=POR_HELP)] = False,
+    subsume: Annotated[bool, typer.Option(help=SUBSUME_HELP)] = True,
 ) -> None:
     """Check a scenario under a rule: 'holds' with the figures, or a minimal counterexample."""
     rep = check(
@@ -166,6 +172,7 @@ def check_cmd(
         symmetry=symmetry,
         dask=dask,
         por=por,
+        subsume=subsume,
     )
     if err.is_terminal and not (quiet or as_json):
         err.print("\r" + " " * 70 + "\r", end="")

@@ -108,5 +108,5 @@ def test_progress_on_a_log_and_quiet(tmp_path: Path) -> None:
 
 
 def test_shell_completion_ships() -> None:
-    rc, out, _ = run_cli("--show-completion", "bash")
-    assert rc == 0 and "complete" in out and "COMP_WORDS" in out
+    rc, out, err = run_cli("--show-completion", "bash")
+    assert rc == 0 and "complete" in out and "COMP_WORDS" in out, (rc, out, err)

@@ -37,7 +37,7 @@ def address() -> Iterator[str]:
 
 @pytest.mark.parametrize(("scenario", "rule"), CASES, ids=[f"{Path(s).stem}-{r}" for s, r in CASES])
 def test_dask_matches_serial_and_processes(address: str, scenario: str, rule: str) -> None:
-    serial = search(build_model(scenario, rule))
+    serial = search(build_model(scenario, rule), subsume=True)  # run_search's default
     procs = run_search(build_model(scenario, rule), Bounds(), workers=3)
     dist = run_search(build_model(scenario, rule), Bounds(), workers=3, dask=address)
     assert dist.stats.workers == 3 and dist.stats.cluster.startswith("Dask")
@@ -61,7 +61,7 @@ def test_a_rule_file_reaches_the_workers_by_value(address: str, tmp_path: Path) 
     model = build_model("fork-odirect-pin", str(src))
     src.unlink()
     dist = run_search(model, Bounds(), dask=address)
-    serial = search(model)
+    serial = search(model, subsume=True)
     assert dist.verdict is serial.verdict
     assert dist.stats.states == serial.stats.states
 

@@ -44,7 +44,8 @@ def run(path: Path, rule: str, mode: str) -> Result:
         elif mode == "por":
             _cache[key] = search(build_model(str(path), rule, symmetry=False), por=True)
         elif mode == "workers":
-            _cache[key] = run_search(m, Bounds(), workers=2)
+            # Subsumption against the partitioned search: tests/test_subsume.py.
+            _cache[key] = run_search(m, Bounds(), workers=2, subsume=False)
         else:
             _cache[key] = search(m, store=mode)
     return _cache[key]
@@ -136,7 +137,7 @@ def test_workers_are_deterministic() -> None:
 
 def test_workers_respect_bounds() -> None:
     m = build_model("open-standard", "anon-exclusive")
-    r = run_search(m, Bounds(max_depth=3), workers=2)
+    r = run_search(m, Bounds(max_depth=3), workers=2, subsume=False)
     s = search(m, Bounds(max_depth=3))
     assert r.verdict is s.verdict is Verdict.INCOMPLETE
     assert r.stats.states == s.stats.states

@@ -21,7 +21,8 @@ from cowcheck.engine.expand import Expander
 from cowcheck.engine.model import Model
 from cowcheck.engine.rebuild import chain, concrete_violation
 from cowcheck.engine.result import SearchResult, Stats, Verdict
-from cowcheck.engine.store import StoreSpec
+from cowcheck.engine.store import Store, StoreSpec
+from cowcheck.engine.subsume import CoverStore, Split
 
 S = TypeVar("S")
 A = TypeVar("A")
@@ -60,11 +61,14 @@ def search(
     progress: Callable[[Stats, int], None] | None = None,
     store: StoreSpec | str = "exact",
     por: bool = False,
+    subsume: bool = False,
 ) -> SearchResult[S, A]:
     """Explore every state reachable within ``bounds``.
 
     With ``por``, states are expanded through the model's ample sets where it offers
-    any (partial-order reduction; the cycle proviso is checked in ``Expander``).
+    any (partial-order reduction; the cycle proviso is checked in ``Expander``). With
+    ``subsume``, a state covered by one with more resources is not explored
+    (``subsume.py``), where the model splits its states and the store is exact.
 
     Returns HOLDS only if the frontier was exhausted with no bound hit and the store
     is exact (fingerprints count as exact up to their reported collision bound). A
@@ -72,8 +76,11 @@ def search(
     """
     bounds = bounds or Bounds()
     spec = StoreSpec.parse(store) if isinstance(store, str) else store
-    seen = spec.make()
-    stats = Stats()
+    split = subsumption(model, spec, subsume and not por)
+    # Under subsumption the store also holds the level being built (``level``).
+    level = None if split is None else CoverStore(split)
+    seen: Store = spec.make() if level is None else level
+    stats = Stats(subsume=split is not None)
     start = time.perf_counter()
     ex: Expander[S, A] = Expander(model, por)
     canon = model.canonical
@@ -115,6 +122,10 @@ def search(
         frontier: list[tuple[int, S]] = []
         for i, init in enumerate(model.init_states()):
             key = canon(init)
+            if level is not None:
+                if level.offer(key, -1, i) is not None and (bad := ex.bad_state(key)) is not None:
+                    return finish(Verdict.VIOLATED, record(-1, i), bad)
+                continue
             if not seen.add(key):
                 continue
             idx = record(-1, i)
@@ -122,6 +133,8 @@ def search(
             if bad is not None:
                 return finish(Verdict.VIOLATED, idx, bad)
             frontier.append((idx, key))
+        if level is not None:
+            frontier = [(record(parent, ai), key) for key, parent, ai, _ in level.keep()]
 
         depth = 0
         while frontier:
@@ -137,6 +150,15 @@ def search(
                 if tv is not None:
                     return finish(Verdict.VIOLATED, idx, tv[1], tv[0])
                 for key, ai in succ:
+                    if level is not None:
+                        # Decided at the end of the level; checked now, so a violation
+                        # ends the search as early as without subsumption.
+                        if level.offer(key, idx, ai) is None:
+                            continue
+                        bad = ex.bad_state(key)
+                        if bad is not None:
+                            return finish(Verdict.VIOLATED, record(idx, ai), bad)
+                        continue
                     if not seen.add(key):
                         continue
                     j = record(idx, ai)
@@ -145,7 +167,7 @@ def search(
                         return finish(Verdict.VIOLATED, j, bad)
                     nxt.append((j, key))
                 if n & 255 == 0:
-                    more = len(frontier) - n - 1 + len(nxt)
+                    more = len(frontier) - n - 1 + len(nxt) + (level.pending() if level is not None else 0)
                     if progress is not None:
                         stats.states = len(parents)
                         stats.transitions = ex.transitions
@@ -162,6 +184,13 @@ def search(
                 if cap is not None and len(parents) >= cap and (nxt or n + 1 < len(frontier)):
                     reason = f"max-states {bounds.max_states} reached"
                     return finish(Verdict.INCOMPLETE)
+            if level is not None:
+                for key, parent, ai, _ in level.keep():
+                    nxt.append((record(parent, ai), key))
+                cap = bounds.max_states
+                if cap is not None and len(parents) >= cap and nxt:
+                    reason = f"max-states {bounds.max_states} reached"
+                    return finish(Verdict.INCOMPLETE)
             frontier = nxt
             depth += 1
     except KeyboardInterrupt:
@@ -171,3 +200,13 @@ def search(
         if gc_was_enabled:
             gc.enable()
     return finish(Verdict.INCOMPLETE if reason else Verdict.HOLDS)
+
+
+def subsumption(model: Model[S, A], spec: StoreSpec, wanted: bool) -> Split[S] | None:
+    """The model's state split if subsumption is wanted and possible: the model splits
+    its states (it leaves ``split_resources`` unset when a property reads them) and
+    the store is exact (fingerprints and bits cannot compare resources)."""
+    if not wanted or spec.kind != "exact":
+        return None
+    split: Split[S] | None = getattr(model, "split_resources", None)
+    return split

@@ -42,7 +42,7 @@ A = TypeVar("A")
 class PartitionActor:
     """One partition living on a Dask worker."""
 
-    def __init__(self, blob: bytes, spec: StoreSpec, me: int, n: int) -> None:
+    def __init__(self, blob: bytes, spec: StoreSpec, me: int, n: int, subsume: bool = False) -> None:
         import gc
 
         import cloudpickle
@@ -51,7 +51,7 @@ class PartitionActor:
         # visited set (as in the serial search). It stays off in this worker process
         # until the worker exits; the worker is the search's.
         gc.disable()
-        self.part: Partition[Any, Any] = Partition(cloudpickle.loads(blob), spec, me, n)
+        self.part: Partition[Any, Any] = Partition(cloudpickle.loads(blob), spec, me, n, subsume)
         self.me = me
         self.outbox: list[bytes] = []
         self.bad: list[Any] = []
@@ -97,7 +97,9 @@ class ClusterError(Exception):
 class DaskCluster(Cluster):
     """N partition actors spread over the workers of a Dask client."""
 
-    def __init__(self, client: Any, model: Model[Any, Any], spec: StoreSpec, n: int, label: str = "Dask") -> None:
+    def __init__(
+        self, client: Any, model: Model[Any, Any], spec: StoreSpec, n: int, label: str = "Dask", subsume: bool = False
+    ) -> None:
         import cloudpickle
 
         from cowcheck.pyload import loaded_modules
@@ -113,7 +115,9 @@ class DaskCluster(Cluster):
             raise ClusterError(f"the Dask scheduler {label.removeprefix('Dask ')!r} has no workers")
         # Round-robin over the workers, so partitions spread evenly.
         futs = [
-            client.submit(PartitionActor, blob, spec, w, n, actor=True, workers=[workers[w % len(workers)]], pure=False)
+            client.submit(
+                PartitionActor, blob, spec, w, n, subsume, actor=True, workers=[workers[w % len(workers)]], pure=False
+            )
             for w in range(n)
         ]
         self.actors = [f.result() for f in futs]
@@ -168,11 +172,12 @@ def search_dask(
     progress: Callable[[Stats, int], None] | None = None,
     store: StoreSpec | str = "exact",
     partitions: int | None = None,
+    subsume: bool = False,
 ) -> SearchResult[S, A]:
     spec = StoreSpec.parse(store) if isinstance(store, str) else store
     client, close, n = connect(address, partitions)
     try:
-        cluster = DaskCluster(client, model, spec, n, f"Dask {address}")
+        cluster = DaskCluster(client, model, spec, n, f"Dask {address}", subsume)
         try:
             return run_levels(model, cluster, bounds or Bounds(), progress)
         finally:

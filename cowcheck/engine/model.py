@@ -44,7 +44,13 @@ class TransitionCheck(Generic[S, A]):
 
 
 class Model(Protocol[S, A]):
-    """What the search needs from a model."""
+    """What the search needs from a model.
+
+    Optional extras, looked up by name: ``partition_key(state)`` (what the partitioned
+    search routes on; ``parallel.py``), ``split_resources(state)`` (subsumption;
+    ``subsume.py``) and ``ample_candidates(state, actions)`` (partial-order reduction;
+    ``expand.py``). A model without them is searched without those features.
+    """
 
     def init_states(self) -> Sequence[S]: ...
 

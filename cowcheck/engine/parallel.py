@@ -25,12 +25,13 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, Generic, TypeVar
 
-from cowcheck.engine.bfs import Bounds, peak_rss_mb
+from cowcheck.engine.bfs import Bounds, peak_rss_mb, subsumption
 from cowcheck.engine.expand import Expander
 from cowcheck.engine.model import Model
 from cowcheck.engine.rebuild import chain, concrete_violation
 from cowcheck.engine.result import SearchResult, Stats, Verdict
-from cowcheck.engine.store import StoreSpec, fingerprint
+from cowcheck.engine.store import Store, StoreSpec, fingerprint
+from cowcheck.engine.subsume import CoverStore
 
 S = TypeVar("S")
 A = TypeVar("A")
@@ -44,11 +45,16 @@ class Partition(Generic[S, A]):
     """One worker's share of the search: usable in a process (here) or as a
     distributed actor (``distributed.py``)."""
 
-    def __init__(self, model: Model[S, A], spec: StoreSpec, me: int, n: int) -> None:
+    def __init__(self, model: Model[S, A], spec: StoreSpec, me: int, n: int, subsume: bool = False) -> None:
         self.model = model
         self.me, self.n = me, n
         self.ex: Expander[S, A] = Expander(model)
-        self.seen = spec.make()
+        # Subsumption decides a level as a whole, on the states of one core together:
+        # routing never looks at the resources, so those states have one owner, and
+        # the count is the serial search's whatever the order of arrival.
+        self.split = subsumption(model, spec, subsume)
+        self.level = None if self.split is None else CoverStore(self.split)
+        self.seen: Store = spec.make() if self.level is None else self.level
         self.parents = array("q")
         self.acts = array("H")
         self.frontier: list[tuple[int, S]] = []
@@ -59,29 +65,55 @@ class Partition(Generic[S, A]):
         self.sent: set[S] = set()
 
         # A model may name a projection of its states that renaming never changes
-        # (MMModel: the budgets left): then a successor's owner is known before its
-        # canonical form, the owner canonicalises, and a successor that is already a
-        # stored representative costs its owner one lookup (see Expander).
+        # (MMModel: counts of processes, pages, references...): then a successor's
+        # owner is known before its canonical form, the owner canonicalises, and a
+        # successor that is already a stored representative costs its owner one
+        # lookup (see Expander). Under subsumption it must not read the resources.
         self.part_key: Callable[[S], object] | None = getattr(model, "partition_key", None)
 
     def route(self, state: S) -> int:
         pk = self.part_key
-        return fingerprint(pk(state) if pk is not None else state) % self.n
+        if pk is not None:
+            return fingerprint(pk(state)) % self.n
+        return fingerprint(state if self.split is None else self.split(state)[0]) % self.n
+
+    def _record(self, parent: int, ai: int) -> int:
+        gid = len(self.parents) * self.n + self.me
+        self.parents.append(parent)
+        self.acts.append(ai)
+        return gid
 
     def _keep(self, key: S, parent: int, ai: int, bad: list[Candidate], nxt: list[tuple[int, S]]) -> None:
         if self.part_key is not None:
             if key in self.seen:
                 return
             key = self.model.canonical(key)
+        level = self.level
+        if level is not None:
+            # Decided in _close(); checked now, as in the serial search.
+            slot = level.offer(key, parent, ai)
+            if slot is None:
+                return
+            prop = self.ex.bad_state(key)
+            if prop is not None:
+                gid = self._record(parent, ai)
+                level.mark(slot, gid)
+                bad.append((parent, ai, prop, "state", gid))
+            return
         if not self.seen.add(key):
             return
-        gid = len(self.parents) * self.n + self.me
-        self.parents.append(parent)
-        self.acts.append(ai)
+        gid = self._record(parent, ai)
         prop = self.ex.bad_state(key)
         if prop is not None:
             bad.append((parent, ai, prop, "state", gid))
         nxt.append((gid, key))
+
+    def _close(self, nxt: list[tuple[int, S]]) -> None:
+        """The end of a level's phase 2: under subsumption, keep its uncovered states."""
+        if self.level is None:
+            return
+        for key, parent, ai, gid in self.level.keep():
+            nxt.append((gid if gid >= 0 else self._record(parent, ai), key))
 
     def start(self) -> list[Candidate]:
         bad: list[Candidate] = []
@@ -90,6 +122,7 @@ class Partition(Generic[S, A]):
             key = canon(init)
             if self.route(key) == self.me:
                 self._keep(key, -1, i, bad, self.frontier)
+        self._close(self.frontier)
         return [min(bad)] if bad else []
 
     def expand(self) -> tuple[list[list[tuple[S, int, int]]], list[Candidate]]:
@@ -97,12 +130,11 @@ class Partition(Generic[S, A]):
         me, n = self.me, self.n
         out: list[dict[S, tuple[int, int]]] = [{} for _ in range(n)]
         bad: list[Candidate] = []
-        seen = self.seen
-
+        known, route = self.seen.__contains__, self.route
         routed = self.part_key is not None
 
         def local_dup(s: S) -> bool:
-            return not routed and fingerprint(s) % n == me and s in seen
+            return not routed and route(s) == me and known(s)
 
         # Only the last level's sends are remembered: that catches most repeats
         # (diamonds of unequal length are short) at a bounded memory cost.
@@ -144,6 +176,7 @@ class Partition(Generic[S, A]):
         for batch in batches:
             for key, parent, ai in batch:
                 self._keep(key, parent, ai, bad, nxt)
+        self._close(nxt)
         self.frontier = nxt
         self._bad, self._nxt = [], []
         return [min(bad)] if bad else []
@@ -163,6 +196,7 @@ class Partition(Generic[S, A]):
             "metrics": dict(self.ex.metric_counts),
             "store_bytes": self.seen.nbytes() + (self.parents.itemsize + self.acts.itemsize) * len(self.parents),
             "exact": self.seen.exact(),
+            "subsume": self.split is not None,
             "rss_mb": peak_rss_mb(),
         }
 
@@ -227,7 +261,7 @@ class Cluster:
 
 
 class ProcessCluster(Cluster):
-    def __init__(self, model: Model[Any, Any], spec: StoreSpec, n: int) -> None:
+    def __init__(self, model: Model[Any, Any], spec: StoreSpec, n: int, subsume: bool = False) -> None:
         ctx = mp.get_context("fork")
         self.n = n
         inboxes = [ctx.Queue() for _ in range(n)]
@@ -235,7 +269,7 @@ class ProcessCluster(Cluster):
         self.procs = []
         for w in range(n):
             mine, theirs = ctx.Pipe()
-            p = ctx.Process(target=_serve, args=(Partition(model, spec, w, n), theirs, inboxes), daemon=True)
+            p = ctx.Process(target=_serve, args=(Partition(model, spec, w, n, subsume), theirs, inboxes), daemon=True)
             p.start()
             self.conns.append(mine)
             self.procs.append(p)
@@ -280,6 +314,7 @@ def run_levels(
     def tally(answers: list[tuple[list[Candidate], dict[str, Any]]]) -> list[Candidate]:
         nonlocal figures, metrics
         figures = [f for _, f in answers]
+        stats.subsume = all(f["subsume"] for f in figures)
         stats.states = sum(f["states"] for f in figures)
         stats.transitions = sum(f["transitions"] for f in figures)
         stats.seconds = time.perf_counter() - start
@@ -352,9 +387,10 @@ def search_parallel(
     progress: Callable[[Stats, int], None] | None = None,
     store: StoreSpec | str = "exact",
     workers: int = 2,
+    subsume: bool = False,
 ) -> SearchResult[S, A]:
     spec = StoreSpec.parse(store) if isinstance(store, str) else store
-    cluster = ProcessCluster(model, spec, workers)
+    cluster = ProcessCluster(model, spec, workers, subsume)
     try:
         return run_levels(model, cluster, bounds or Bounds(), progress)
     finally:

@@ -55,6 +55,7 @@ class Stats:
     workers: int = 1
     cluster: str = ""  # "" for local processes; else where the partitions ran
     ample: int = 0  # states expanded through an ample set (partial-order reduction)
+    subsume: bool = False  # states covered by one with more resources were skipped (subsume.py)
 
     @property
     def states_per_second(self) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 
 from cowcheck.engine import Invariant, Step, TransitionCheck
 from cowcheck.errors import InputError
@@ -24,6 +24,7 @@ from cowcheck.mm.footprint import ample_singletons
 from cowcheck.mm.property import MMProperty, StateCheck, TransitionFn
 from cowcheck.mm.rule import GupFlags, Rule
 from cowcheck.mm.state import (
+    BUDGET_FIELD,
     GUPF_SLOW,
     PTE_EMPTY,
     PTE_PRESENT,
@@ -47,6 +48,14 @@ from cowcheck.scenario_schema import OPS
 # Which budget an action consumes. Release, DMA reads and continuations are free:
 # each reference can be released once, and reads by a device change nothing.
 _BUDGET_OF = {op.name: op.budget for op in OPS if op.budget}
+
+
+def split_budget(s: MMState) -> tuple[Hashable, tuple[int, ...]]:
+    """The state without its budget, and the budget. The budget only enables: it is
+    read where actions are offered (``_available``) and charged (``next_step``), both
+    monotone in it, and each charge takes one from the same kinds whatever is left
+    (``tests/test_subsume.py`` checks this over reachable states)."""
+    return (*s[:BUDGET_FIELD], s.bug), s.budget
 
 
 def _budget_kind(a: Action) -> str | None:
@@ -84,6 +93,11 @@ class MMModel:
         self._prop_reads = frozenset().union(*(p.reads for p in self.properties))
         self._avail_cache: dict[tuple[int, ...], frozenset[str]] = {}
         self._offer_cache: dict[tuple[object, ...], tuple[Action, ...]] = {}
+        # Subsumption by budget (engine/subsume.py) is sound only if no property reads
+        # the budget; a property that does not say what it reads may read it.
+        self.split_resources: Callable[[MMState], tuple[Hashable, tuple[int, ...]]] | None = (
+            None if "budget" in self._prop_reads else split_budget
+        )
 
     # -- engine protocol -------------------------------------------------------------
 
@@ -136,10 +150,20 @@ class MMModel:
             return canonical_procs(state)
         return canonical(state)
 
-    def partition_key(self, state: MMState) -> tuple[object, ...]:
-        """What the parallel search partitions on: what canonical() never changes
-        (it renames frames, slots, tokens and processes, and keeps their counts)."""
-        return state.budget, state.pcs, len(state.procs), len(state.refs), len(state.pages), len(state.inflight)
+    def partition_key(self, s: MMState) -> tuple[object, ...]:
+        """What the parallel search partitions on: what canonical() never changes (it
+        renames frames, slots, tokens and processes, keeps their counts and drops
+        unreferenced tokens), and not the budget, so that the states subsumption
+        compares have one owner. The page counts spread the states evenly enough."""
+        return (
+            s.pcs,
+            len(s.procs),
+            len(s.refs),
+            len(s.inflight),
+            len(s.slots),
+            len(s.spec),
+            tuple(sorted([(p.refcount, p.mapcount, p.pincount) for _, p in s.pages])),
+        )
 
     def ample_candidates(self, state: MMState, actions: Sequence[Action]) -> Iterator[list[int]]:
         """Ample-set candidates for partial-order reduction (``mm/footprint.py``):
@@ -216,8 +240,9 @@ class MMModel:
                 w.budget[self._total] -= 1
         ns = w.freeze()
         # An action that changes nothing but the budget leads nowhere new: a state
-        # with more budget left can do everything one with less can.
-        if charged and ns._replace(budget=s.budget) == s:
+        # with more budget left can do everything one with less can. (Both bug
+        # fields are empty here.)
+        if charged and ns[:BUDGET_FIELD] == s[:BUDGET_FIELD]:
             return None
         return Step(ns, tuple(w.notes), tuple(w.events))
 

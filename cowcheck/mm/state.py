@@ -186,6 +186,11 @@ class MMState(NamedTuple):
     bug: str = ""  # set when a path hit a kernel BUG_ON-class inconsistency; terminal
 
 
+# MMState's fields before this index are the mm and the litmus programs' counters;
+# the budget comes next, then the bug string.
+BUDGET_FIELD = MMState._fields.index("budget")
+
+
 def frame_name(f: int) -> str:
     return "the zero page" if f == ZERO_FRAME else f"page #{f}"
 

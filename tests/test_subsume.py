@@ -1,0 +1,244 @@
+"""Subsumption by budget (engine/subsume.py) against the search without it.
+
+Three layers: the model keeps the promise subsumption relies on (over every reachable
+state of two open scenarios); the store and its levels decide the same whatever the
+order of arrival; and the search with subsumption gives the verdict, the violated
+property and the shortest counterexample length of the search without it, on every
+scenario of the catalog under every built-in rule, serially and partitioned, with
+the same state count serially and partitioned.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from operator import ge
+from pathlib import Path
+
+import pytest
+from conftest import explore, run_cli
+
+from cowcheck.api import build_model, run_search
+from cowcheck.catalog import scenario_files
+from cowcheck.engine import Bounds, SearchResult, Verdict, search
+from cowcheck.engine.subsume import CoverStore
+from cowcheck.mm.actions import Action
+from cowcheck.mm.model import MMModel, split_budget
+from cowcheck.mm.property import MMProperty
+from cowcheck.mm.state import MMState
+from cowcheck.properties import select
+from cowcheck.rules import builtin_rules
+
+HERE = Path(__file__).parent / "scenarios"
+SCENARIOS = [f for f in scenario_files() if f.stem != "open-large"] + [
+    HERE / "open-three.toml",
+    HERE / "fork-odirect-grandchild.toml",
+]
+RULES = sorted(builtin_rules())
+
+Result = SearchResult[MMState, Action]
+
+
+def dominates(big: tuple[int, ...], small: tuple[int, ...]) -> bool:
+    return all(map(ge, big, small))
+
+
+# -- the model's promise ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scenario", "rule", "least"),
+    [("open-standard", "anon-exclusive", 50_000), (str(HERE / "open-three.toml"), "page-count", 5_000)],
+)
+def test_more_budget_only_enables(scenario: str, rule: str, least: int) -> None:
+    """For every reachable state and a budget one higher in every kind: every action
+    enabled before is enabled after, reaches the same state but for the budget, with
+    at least as much left, and every property gives the same verdict on both."""
+    m = build_model(scenario, rule)
+    assert m.split_resources is not None
+    invariants = m.invariants()
+    checks = m.transition_checks()
+    states, _ = explore(m)
+    assert len(states) > least
+    for s in states:
+        rich = s._replace(budget=tuple(n + 1 for n in s.budget))
+        rich_actions = m.actions(rich)
+        for inv in invariants:
+            assert (inv.check(s) is None) == (inv.check(rich) is None), (inv.id, s)
+        for a in m.actions(s):
+            step = m.next_step(s, a)
+            if step is None:
+                continue
+            assert a in rich_actions, (a, s)
+            big = m.next_step(rich, a)
+            assert big is not None, (a, s)
+            core, res = split_budget(step.state)
+            big_core, big_res = split_budget(big.state)
+            assert big_core == core, (a, s)
+            assert dominates(big_res, res), (a, s)
+            for tc in checks:
+                assert (tc.check(s, a, step) is None) == (tc.check(rich, a, big) is None), (tc.id, a, s)
+
+
+def test_a_property_that_may_read_the_budget_turns_subsumption_off() -> None:
+    props, failing = select(None)
+    undeclared = MMProperty("reads-all", "t", "t", observational=lambda s, ctx: None)
+    m = MMModel(
+        build_model("open-standard", "anon-exclusive").scenario,
+        builtin_rules()["anon-exclusive"],
+        [
+            *props,
+            undeclared,
+        ],
+        failing_metrics=failing,
+    )
+    assert m.split_resources is None
+    r = run_search(m, Bounds(max_depth=4))
+    assert not r.stats.subsume
+
+
+# -- the store -------------------------------------------------------------------------
+
+
+def _core_split(state: tuple[str, tuple[int, ...]]) -> tuple[str, tuple[int, ...]]:
+    return state
+
+
+def test_store_keeps_the_maximal_budgets_and_answers_covering() -> None:
+    st: CoverStore[tuple[str, tuple[int, ...]]] = CoverStore(_core_split)
+    assert st.add(("a", (1, 0)))
+    assert st.add(("a", (0, 1)))  # incomparable: both kept
+    assert not st.add(("a", (0, 0)))  # covered
+    assert ("a", (1, 0)) in st and ("a", (0, 0)) in st
+    assert ("a", (1, 1)) not in st and ("b", (0, 0)) not in st
+    assert st.add(("a", (1, 1)))  # covers both: they are dropped from the antichain
+    assert st._entries["a"][1:] == [(1, 1)]
+    assert len(st) == 3
+
+
+def _level(order: list[tuple[str, tuple[int, ...]]], before: list[tuple[str, tuple[int, ...]]]) -> set[object]:
+    st: CoverStore[tuple[str, tuple[int, ...]]] = CoverStore(_core_split)
+    for s in before:
+        st.add(s)
+    for i, s in enumerate(order):
+        st.offer(s, 0, i)
+    return {s for s, _, _, _ in st.keep()}
+
+
+def test_a_level_keeps_the_same_states_in_any_order_of_arrival() -> None:
+    rng = random.Random(7)
+    for _ in range(60):
+        cands = [(rng.choice("ab"), (rng.randrange(3), rng.randrange(3), rng.randrange(2))) for _ in range(6)]
+        before = [(rng.choice("ab"), (rng.randrange(3), rng.randrange(3), rng.randrange(2))) for _ in range(2)]
+        first = _level(cands, before)
+        # What is kept: exactly the candidates that nothing earlier covers and that no
+        # other candidate strictly covers.
+        expect = {
+            c
+            for c in cands
+            if not any(b[0] == c[0] and dominates(b[1], c[1]) for b in before)
+            and not any(o[0] == c[0] and o[1] != c[1] and dominates(o[1], c[1]) for o in cands)
+        }
+        assert first == expect
+        for perm in itertools.islice(itertools.permutations(cands), 30):
+            assert _level(list(perm), before) == first
+
+
+def test_a_level_drops_a_candidate_covered_by_an_earlier_one_at_once() -> None:
+    st: CoverStore[tuple[str, tuple[int, ...]]] = CoverStore(_core_split)
+    assert st.offer(("a", (2, 2)), 0, 0) is not None
+    assert ("a", (1, 2)) in st  # covered by a candidate of this level
+    assert st.offer(("a", (1, 2)), 0, 1) is None
+    assert st.offer(("a", (3, 0)), 0, 2) is not None
+    assert st.pending() == 2
+    assert [s for s, _, _, _ in st.keep()] == [("a", (2, 2)), ("a", (3, 0))]
+    assert st.pending() == 0 and st._entries["a"][0] is None
+
+
+# -- the search, against the search without subsumption ---------------------------------
+
+_cache: dict[tuple[str, str, str], Result] = {}
+
+
+def run(path: Path, rule: str, mode: str) -> Result:
+    key = (str(path), rule, mode)
+    if key not in _cache:
+        m = build_model(str(path), rule)
+        if mode == "plain":
+            _cache[key] = search(m)
+        elif mode == "subsume":
+            _cache[key] = search(m, subsume=True)
+        else:
+            _cache[key] = run_search(m, Bounds(), workers=2)
+    return _cache[key]
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("f", SCENARIOS, ids=[f.stem for f in SCENARIOS])
+def test_subsumption_matches_the_plain_search(f: Path, rule: str) -> None:
+    sub, plain = run(f, rule, "subsume"), run(f, rule, "plain")
+    assert sub.stats.subsume and not plain.stats.subsume
+    assert sub.verdict is plain.verdict
+    assert sub.stats.states <= plain.stats.states
+    if plain.violation is not None:
+        assert sub.violation is not None
+        assert sub.violation.property_id == plain.violation.property_id
+        assert len(sub.violation.path) == len(plain.violation.path)
+    else:
+        assert sub.violation is None
+
+
+@pytest.mark.parametrize("rule", ["page-count", "mapcount-cor", "anon-exclusive"])
+@pytest.mark.parametrize("f", SCENARIOS, ids=[f.stem for f in SCENARIOS])
+def test_subsumption_partitioned_matches_serial(f: Path, rule: str) -> None:
+    """Decided a level at a time on the states of one core together, so the count is
+    the serial one whatever the order the partitions' batches arrive in."""
+    par, ser = run(f, rule, "workers"), run(f, rule, "subsume")
+    assert par.stats.subsume
+    assert par.verdict is ser.verdict
+    if ser.violation is not None:
+        assert par.violation is not None
+        assert par.violation.property_id == ser.violation.property_id
+        assert len(par.violation.path) == len(ser.violation.path)
+    else:
+        assert par.stats.states == ser.stats.states
+
+
+def test_subsumption_saves_states_on_the_open_scenarios() -> None:
+    f = next(f for f in scenario_files() if f.stem == "open-standard")
+    sub, plain = run(f, "anon-exclusive", "subsume"), run(f, "anon-exclusive", "plain")
+    assert sub.verdict is plain.verdict is Verdict.HOLDS
+    assert sub.stats.states < 0.75 * plain.stats.states
+
+
+def test_subsumption_is_deterministic_and_respects_bounds() -> None:
+    m = build_model("open-standard", "mapcount-cor")
+    a, b = run_search(m, Bounds(), workers=2), search(m, subsume=True)
+    c = search(m, subsume=True)
+    assert a.violation is not None and b.violation is not None and c.violation is not None
+    assert b.violation.path.actions == c.violation.path.actions
+    assert b.stats.states == c.stats.states
+    m = build_model("open-standard", "anon-exclusive")
+    for bounds in (Bounds(max_depth=4), Bounds(max_states=2000)):
+        s = search(m, bounds, subsume=True)
+        p = run_search(m, bounds, workers=2)
+        assert s.verdict is p.verdict is Verdict.INCOMPLETE
+        if bounds.max_depth is not None:
+            assert s.stats.states == p.stats.states
+
+
+def test_fingerprints_and_por_search_without_subsumption() -> None:
+    m = build_model("odirect-swap", "anon-exclusive")
+    assert not run_search(m, Bounds(), store="fingerprint").stats.subsume
+    assert not run_search(m, Bounds(), por=True).stats.subsume
+    assert run_search(m, Bounds()).stats.subsume
+
+
+def test_cli_no_subsume() -> None:
+    rc, out, _ = run_cli("check", "odirect-swap", "-r", "anon-exclusive", "--json")
+    rc2, out2, _ = run_cli("check", "odirect-swap", "-r", "anon-exclusive", "--json", "--no-subsume")
+    import json
+
+    assert rc == rc2 == 0
+    assert json.loads(out)["stats"]["subsume"] is True
+    assert json.loads(out2)["stats"]["subsume"] is False
