@@ -3,7 +3,9 @@
 Each variant changes one thing of open-standard (processes, virtual pages, the total
 budget) and runs `cowcheck check --json` under anon-exclusive with a 600 s timeout,
 so "holds" in the table means verified complete within 10 minutes on this machine.
-Usage: python benchmarks/scale.py [WORKERS] > /tmp/scale.md
+Usage: python benchmarks/scale.py [WORKERS] [--no-subsume] [--only TEXT ...] > /tmp/scale.md
+(``--only`` keeps the variants whose label contains TEXT; the last three variants
+run only when asked for, since each is expected to take the whole 10 minutes).
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ VARIANTS = [
     ("2 procs, 2 vpages, total 3", 2, 2, 1, 3),
     ("2 procs, 2 vpages, total 4", 2, 2, 1, 4),
 ]
+BEYOND = [
+    ("2 procs, 1 vpage, total 7", 2, 1, 1, 7),
+    ("3 procs, 1 vpage, total 6", 3, 1, 2, 6),
+    ("2 procs, 2 vpages, total 5", 2, 2, 1, 5),
+]
 
 
 def variant(procs: int, vpages: int, forks: int, total: int) -> str:
@@ -42,18 +49,22 @@ def variant(procs: int, vpages: int, forks: int, total: int) -> str:
 
 
 def main() -> None:
-    workers = sys.argv[1] if len(sys.argv) > 1 else "1"
-    print(f"`python benchmarks/scale.py {workers}`: anon-exclusive, --workers {workers}, --timeout 600")
+    args = sys.argv[1:]
+    workers = args.pop(0) if args and args[0].isdigit() else "1"
+    extra = ["--no-subsume"] if "--no-subsume" in args else []
+    only = [args[i + 1] for i, a in enumerate(args) if a == "--only"]
+    chosen = [v for v in VARIANTS + BEYOND if any(t in v[0] for t in only)] if only else VARIANTS
+    print(f"`python {' '.join(sys.argv)}`: anon-exclusive, --workers {workers}, --timeout 600 {' '.join(extra)}")
     print()
     print("| variant | verdict | states | transitions | depth | seconds | states/s | peak RSS MiB |")
     print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as d:
-        for label, procs, vp, forks, total in VARIANTS:
+        for label, procs, vp, forks, total in chosen:
             f = Path(d) / f"scale-{procs}-{vp}-{total}.toml"
             f.write_text(variant(procs, vp, forks, total))
             p = subprocess.run(
                 [sys.executable, "-m", "cowcheck", "check", str(f), "-r", "anon-exclusive", "--json",
-                 "--timeout", "600", "--workers", workers],
+                 "--timeout", "600", "--workers", workers, *extra],
                 capture_output=True, text=True, check=False,
             )  # fmt: skip
             try:

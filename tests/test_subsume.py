@@ -23,7 +23,7 @@ from cowcheck.catalog import scenario_files
 from cowcheck.engine import Bounds, SearchResult, Verdict, search
 from cowcheck.engine.subsume import CoverStore
 from cowcheck.mm.actions import Action
-from cowcheck.mm.model import MMModel, split_budget
+from cowcheck.mm.model import MMModel
 from cowcheck.mm.property import MMProperty
 from cowcheck.mm.state import MMState
 from cowcheck.properties import select
@@ -53,14 +53,27 @@ def dominates(big: tuple[int, ...], small: tuple[int, ...]) -> bool:
 def test_more_budget_only_enables(scenario: str, rule: str, least: int) -> None:
     """For every reachable state and a budget one higher in every kind: every action
     enabled before is enabled after, reaches the same state but for the budget, with
-    at least as much left, and every property gives the same verdict on both."""
+    at least as much left, and every property gives the same verdict on both. And the
+    state with its budget clipped to ``total`` is bisimilar to it: the same actions,
+    leading to the same states but for the budget, whose clipped budgets are equal."""
     m = build_model(scenario, rule)
     assert m.split_resources is not None
     invariants = m.invariants()
     checks = m.transition_checks()
     states, _ = explore(m)
     assert len(states) > least
+    clips = 0
     for s in states:
+        core, clip = m.split_budget(s)
+        if clip != s.budget:
+            clips += 1
+            lean = s._replace(budget=clip)
+            assert m.actions(lean) == m.actions(s)
+            for a in m.actions(s):
+                step, twin = m.next_step(s, a), m.next_step(lean, a)
+                assert (step is None) == (twin is None), (a, s)
+                if step is not None and twin is not None:
+                    assert m.split_budget(step.state) == m.split_budget(twin.state), (a, s)
         rich = s._replace(budget=tuple(n + 1 for n in s.budget))
         rich_actions = m.actions(rich)
         for inv in invariants:
@@ -72,12 +85,13 @@ def test_more_budget_only_enables(scenario: str, rule: str, least: int) -> None:
             assert a in rich_actions, (a, s)
             big = m.next_step(rich, a)
             assert big is not None, (a, s)
-            core, res = split_budget(step.state)
-            big_core, big_res = split_budget(big.state)
+            core, res = m.split_budget(step.state)
+            big_core, big_res = m.split_budget(big.state)
             assert big_core == core, (a, s)
             assert dominates(big_res, res), (a, s)
             for tc in checks:
                 assert (tc.check(s, a, step) is None) == (tc.check(rich, a, big) is None), (tc.id, a, s)
+    assert clips > least // 10  # the clipping was exercised
 
 
 def test_a_property_that_may_read_the_budget_turns_subsumption_off() -> None:

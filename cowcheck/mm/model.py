@@ -50,14 +50,6 @@ from cowcheck.scenario_schema import OPS
 _BUDGET_OF = {op.name: op.budget for op in OPS if op.budget}
 
 
-def split_budget(s: MMState) -> tuple[Hashable, tuple[int, ...]]:
-    """The state without its budget, and the budget. The budget only enables: it is
-    read where actions are offered (``_available``) and charged (``next_step``), both
-    monotone in it, and each charge takes one from the same kinds whatever is left
-    (``tests/test_subsume.py`` checks this over reachable states)."""
-    return (*s[:BUDGET_FIELD], s.bug), s.budget
-
-
 def _budget_kind(a: Action) -> str | None:
     if a.op == "gup":
         return "gup_fast" if a.fast else "gup"
@@ -96,8 +88,9 @@ class MMModel:
         # Subsumption by budget (engine/subsume.py) is sound only if no property reads
         # the budget; a property that does not say what it reads may read it.
         self.split_resources: Callable[[MMState], tuple[Hashable, tuple[int, ...]]] | None = (
-            None if "budget" in self._prop_reads else split_budget
+            None if "budget" in self._prop_reads else self.split_budget
         )
+        self._clipped: dict[tuple[int, ...], tuple[int, ...]] = {}
 
     # -- engine protocol -------------------------------------------------------------
 
@@ -149,6 +142,26 @@ class MMModel:
         if self.symmetry and not self._reclaim_may_walk(state):
             return canonical_procs(state)
         return canonical(state)
+
+    def split_budget(self, s: MMState) -> tuple[Hashable, tuple[int, ...]]:
+        """The state without its budget, and the budget as far as it can be spent.
+
+        The budget only enables: it is read where actions are offered
+        (``_available``) and charged (``next_step``), both monotone in it, and each
+        charge takes one from the same kinds whatever is left (``tests/test_subsume.py``
+        checks this over reachable states). No kind can be spent more often than
+        ``total`` allows, so each is clipped to ``total``: that commutes with every
+        charge (min(k, t) - 1 = min(k - 1, t - 1)) and offers the same actions, so a
+        state and its clipped one are bisimilar, and comparing clipped budgets
+        covers more (two states with ``total`` 0 are alike whatever is left of
+        each kind)."""
+        b = s.budget
+        got = self._clipped.get(b)
+        if got is None:
+            t = self._total
+            got = b if t is None else tuple(min(n, b[t]) for n in b)
+            self._clipped[b] = got
+        return (*s[:BUDGET_FIELD], s.bug), got
 
     def partition_key(self, s: MMState) -> tuple[object, ...]:
         """What the parallel search partitions on: what canonical() never changes (it
