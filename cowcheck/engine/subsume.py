@@ -7,7 +7,9 @@ tuple of ints (budgets left) with a promise, checked by the model's tests:
 - no property reads the resources;
 - every action enabled in ``(c, r)`` is enabled in ``(c, r2)`` for any ``r2 >= r``
   (componentwise) and leads to the same core, with resources ``>=`` those it leads
-  to from ``(c, r)``.
+  to from ``(c, r)``;
+- where the split normalises the resources (MMModel clips each budget kind to the
+  total left), the state with its normalised resources behaves as the state does.
 
 Then everything reachable from ``(c, r)`` is reachable, with the same cores and no
 later, from ``(c, r2)``, so exploring ``(c, r)`` as well finds nothing new: a verdict
