@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from cowcheck.engine import SearchResult
+from cowcheck.mm.actions import Action
 from cowcheck.mm.model import MMModel
 from cowcheck.mm.state import MMState
 
@@ -53,3 +55,17 @@ def explore(m: MMModel, limit: int = 200_000, ops: set[str] | None = None) -> tu
                 todo.append(st.state)
                 assert len(seen) < limit
     return states, notes
+
+
+def assert_reduced_matches(red: SearchResult[MMState, Action], unred: SearchResult[MMState, Action]) -> None:
+    """A reduced search against the unreduced one: the same verdict, no more states,
+    and where the unreduced search has a counterexample, one of the same property and
+    length (both are shortest)."""
+    assert red.verdict is unred.verdict
+    assert red.stats.states <= unred.stats.states
+    if unred.violation is not None:
+        assert red.violation is not None
+        assert red.violation.property_id == unred.violation.property_id
+        assert len(red.violation.path) == len(unred.violation.path)
+    else:
+        assert red.violation is None

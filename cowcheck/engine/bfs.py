@@ -22,7 +22,7 @@ from cowcheck.engine.model import Model
 from cowcheck.engine.rebuild import chain, concrete_violation
 from cowcheck.engine.result import SearchResult, Stats, Verdict
 from cowcheck.engine.store import Store, StoreSpec
-from cowcheck.engine.subsume import CoverStore, Split
+from cowcheck.engine.subsume import CoverStore, subsumption
 
 S = TypeVar("S")
 A = TypeVar("A")
@@ -200,13 +200,3 @@ def search(
         if gc_was_enabled:
             gc.enable()
     return finish(Verdict.INCOMPLETE if reason else Verdict.HOLDS)
-
-
-def subsumption(model: Model[S, A], spec: StoreSpec, wanted: bool) -> Split[S] | None:
-    """The model's state split if subsumption is wanted and possible: the model splits
-    its states (it leaves ``split_resources`` unset when a property reads them) and
-    the store is exact (fingerprints and bits cannot compare resources)."""
-    if not wanted or spec.kind != "exact":
-        return None
-    split: Split[S] | None = getattr(model, "split_resources", None)
-    return split

@@ -25,13 +25,13 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, Generic, TypeVar
 
-from cowcheck.engine.bfs import Bounds, peak_rss_mb, subsumption
+from cowcheck.engine.bfs import Bounds, peak_rss_mb
 from cowcheck.engine.expand import Expander
 from cowcheck.engine.model import Model
 from cowcheck.engine.rebuild import chain, concrete_violation
 from cowcheck.engine.result import SearchResult, Stats, Verdict
 from cowcheck.engine.store import Store, StoreSpec, fingerprint
-from cowcheck.engine.subsume import CoverStore
+from cowcheck.engine.subsume import CoverStore, subsumption
 
 S = TypeVar("S")
 A = TypeVar("A")

@@ -32,9 +32,22 @@ from collections.abc import Callable, Hashable, Iterator
 from operator import ge
 from typing import Any, Generic, TypeVar
 
+from cowcheck.engine.model import Model
+from cowcheck.engine.store import StoreSpec
+
 S = TypeVar("S")
 
 Split = Callable[[S], tuple[Hashable, tuple[int, ...]]]
+
+
+def subsumption(model: Model[S, Any], spec: StoreSpec, wanted: bool) -> Split[S] | None:
+    """The model's state split if subsumption is wanted and possible: the model splits
+    its states (it leaves ``split_resources`` unset when a property reads them) and
+    the store is exact (fingerprints and bits cannot compare resources)."""
+    if not wanted or spec.kind != "exact":
+        return None
+    split: Split[S] | None = getattr(model, "split_resources", None)
+    return split
 
 
 class CoverStore(Generic[S]):
