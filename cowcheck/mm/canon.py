@@ -21,6 +21,7 @@ Litmus scenarios bind named programs to pids, so they keep their numbering.
 from __future__ import annotations
 
 from itertools import permutations, product
+from operator import eq
 
 from cowcheck.mm.actions import actor_thread, thread_actor
 from cowcheck.mm.state import (
@@ -90,7 +91,8 @@ def canonical(s: MMState) -> MMState:
     # A cell of ``expect`` is a set: its members are taken in the order of what is
     # known about them (writer, device, visibility), not of their numbers.
     tmap: dict[int, int] = {ZERO_TOKEN: ZERO_TOKEN}
-    tok_of = dict(s.toks).get
+    tokd = dict(s.toks)
+    tok_of = tokd.get
     for pr in s.procs:
         for ex in pr.expect:
             if ex is not None:
@@ -117,14 +119,13 @@ def canonical(s: MMState) -> MMState:
         if type(op) is GupFastOp:
             base[op.pid] = min(base[op.pid], op.seq & ~1)
 
-    toks = s.toks
     if (
         not any(base)
-        and all(k == v for k, v in fmap.items())
-        and all(k == v for k, v in smap.items())
-        and all(k == v for k, v in tmap.items())
-        and len(toks) == len(tmap) - 1
-        and all(t in tmap for t, _ in toks)
+        and all(map(eq, fmap, fmap.values()))
+        and all(map(eq, smap, smap.values()))
+        and all(map(eq, tmap, tmap.values()))
+        and len(tokd) == len(tmap) - 1
+        and tokd.keys() <= tmap.keys()
     ):
         return s  # already canonical: most states, and no new tuples to build
 

@@ -37,8 +37,19 @@ class ModelBug(Exception):
     """Bookkeeping went wrong in a way the kernel would BUG_ON."""
 
 
+_new = tuple.__new__  # builds a NamedTuple without its Python-level __new__ or _replace
+
+
 class Work:
+    """The swap slots, the token table and the speculative references are copied
+    on first use only (most actions touch none of them), and ``freeze()`` keeps
+    the state's own tuple for any that was never used."""
+
     __slots__ = (
+        "_s",
+        "_slots",
+        "_spec",
+        "_toks",
         "_uses_pae",
         "budget",
         "events",
@@ -48,36 +59,58 @@ class Work:
         "pcs",
         "procs",
         "refs",
-        "slots",
-        "spec",
-        "toks",
     )
 
     def __init__(self, s: MMState, uses_pae: bool) -> None:
+        self._s = s
         self.procs: list[Proc] = list(s.procs)
         self.pages: dict[int, Page] = dict(s.pages)
-        self.slots: dict[int, Slot] = dict(s.slots)
+        self._slots: dict[int, Slot] | None = None
         self.refs: list[Ref] = list(s.refs)
-        self.toks: dict[int, Tok] = dict(s.toks)
+        self._toks: dict[int, Tok] | None = None
         self.inflight: list[InFlight] = list(s.inflight)
-        self.spec: list[int] = list(s.spec)
+        self._spec: list[int] | None = None
         self.pcs: list[int] = list(s.pcs)
         self.budget: list[int] = list(s.budget)
         self.notes: list[str] = []
         self.events: list[object] = []
         self._uses_pae = uses_pae
 
+    @property
+    def slots(self) -> dict[int, Slot]:
+        if self._slots is None:
+            self._slots = dict(self._s.slots)
+        return self._slots
+
+    @property
+    def toks(self) -> dict[int, Tok]:
+        if self._toks is None:
+            self._toks = dict(self._s.toks)
+        return self._toks
+
+    @property
+    def spec(self) -> list[int]:
+        if self._spec is None:
+            self._spec = list(self._s.spec)
+        return self._spec
+
     def freeze(self) -> MMState:
-        return MMState(
-            tuple(self.procs),
-            tuple(sorted(self.pages.items())),
-            tuple(sorted(self.slots.items())),
-            tuple(self.refs),
-            tuple(sorted(self.toks.items())),
-            tuple(self.inflight),
-            tuple(sorted(self.spec)),
-            tuple(self.pcs),
-            tuple(self.budget),
+        """The new state (its ``bug`` field empty: a bug is set by the caller)."""
+        s = self._s
+        return _new(
+            MMState,
+            (
+                tuple(self.procs),
+                tuple(sorted(self.pages.items())),
+                s.slots if self._slots is None else tuple(sorted(self._slots.items())),
+                tuple(self.refs),
+                s.toks if self._toks is None else tuple(sorted(self._toks.items())),
+                tuple(self.inflight),
+                s.spec if self._spec is None else tuple(sorted(self._spec)),
+                tuple(self.pcs),
+                tuple(self.budget),
+                "",
+            ),
         )
 
     def note(self, text: str) -> None:
@@ -121,7 +154,7 @@ class Work:
         if f == ZERO_FRAME:
             return
         p = self.page(f)
-        self.pages[f] = p._replace(refcount=p.refcount + 1, pincount=p.pincount + int(pin))
+        self.pages[f] = _new(Page, (p.refcount + 1, p.mapcount, p.pincount + pin, *p[3:]))
 
     def put_page(self, f: int, pin: bool = False) -> None:
         if f == ZERO_FRAME:
@@ -136,7 +169,7 @@ class Work:
             del self.pages[f]
             self.note(f"page #{f} freed")
             return
-        self.pages[f] = p._replace(refcount=rc, pincount=p.pincount - int(pin))
+        self.pages[f] = _new(Page, (rc, p.mapcount, p.pincount - pin, *p[3:]))
 
     def set_page(self, f: int, p: Page) -> None:
         self.pages[f] = p
@@ -160,7 +193,7 @@ class Work:
         """Install a present PTE. The caller already holds the reference it turns into."""
         if f != ZERO_FRAME:
             p = self.page(f)
-            self.pages[f] = p._replace(mapcount=p.mapcount + 1)
+            self.pages[f] = _new(Page, (p.refcount, p.mapcount + 1, *p[2:]))
         self.set_pte(pid, v, Pte(PTE_PRESENT, f, writable, False))
 
     def unmap_page(self, pid: int, v: int) -> int:
@@ -171,7 +204,7 @@ class Work:
         f = pte.target
         if f != ZERO_FRAME:
             p = self.page(f)
-            self.pages[f] = p._replace(mapcount=p.mapcount - 1)
+            self.pages[f] = _new(Page, (p.refcount, p.mapcount - 1, *p[2:]))
         self.set_pte(pid, v, PTE_EMPTY)
         return f
 
@@ -238,7 +271,7 @@ class Work:
         pr = self.procs[pid]
         ptes = list(pr.ptes)
         ptes[v] = pte
-        self.procs[pid] = pr._replace(ptes=tuple(ptes))
+        self.procs[pid] = _new(Proc, (*pr[:6], tuple(ptes), pr.expect))
 
     def set_proc(self, pid: int, **changes: object) -> None:
         self.procs[pid] = self.procs[pid]._replace(**changes)  # type: ignore[arg-type]
@@ -250,7 +283,7 @@ class Work:
         pr = self.procs[pid]
         ex = list(pr.expect)
         ex[v] = value
-        self.procs[pid] = pr._replace(expect=tuple(ex))
+        self.procs[pid] = _new(Proc, (*pr[:7], tuple(ex)))
 
     def set_expect_cell(self, pid: int, v: int, cell: int, toks: tuple[int, ...]) -> None:
         cur = self.expect(pid, v)
