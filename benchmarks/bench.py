@@ -8,6 +8,12 @@ per state). The baseline is a plain-tuple BFS (deque + set of 3-tuples) over a t
 model with the state count of the standard open scenario, run in the same session.
 
 Usage: python benchmarks/bench.py [--quick] > /tmp/bench.md
+       python benchmarks/bench.py --speedup N > /tmp/speedup.md
+
+``--speedup N`` measures only the speed-up of 2 workers over the serial search (with
+subsumption, the default), alternating the two N times per scenario. This machine's
+speed drifts by up to a third within minutes, so one run of each can differ by more
+than the effect; the best of N alternating runs compares like with like.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -108,7 +115,43 @@ def matrix(workers: int) -> dict[str, object]:
     }
 
 
+def _run(sc: str, rule: str, w: int, store: str, dask: str, sub: bool) -> dict[str, object]:
+    p = subprocess.run(
+        [sys.executable, __file__, "--one", sc, rule, str(w), store, dask, "subsume" if sub else "plain"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out: dict[str, object] = json.loads(p.stdout)
+    return out
+
+
+def speedup(n: int) -> None:
+    print("| scenario | states | serial s (best, median) | 2 workers s (best, median) | speed-up (best, median) |")
+    print("|---|---|---|---|---|")
+    for sc in ("open-standard", "open-large"):
+        times: dict[int, list[float]] = {1: [], 2: []}
+        states = set()
+        for _ in range(n):
+            for w in (1, 2):
+                r = _run(sc, "anon-exclusive", w, "exact", "", True)
+                times[w].append(float(r["seconds"]))  # type: ignore[arg-type]
+                states.add(r["states"])
+        if len(states) != 1:
+            sys.exit(f"{sc}: state counts differ between runs: {sorted(states)}")  # type: ignore[type-var]
+        best = {w: min(ts) for w, ts in times.items()}
+        med = {w: statistics.median(ts) for w, ts in times.items()}
+        print(
+            f"| {sc} | {states.pop():,} | {best[1]:.2f}, {med[1]:.2f} | {best[2]:.2f}, {med[2]:.2f} "
+            f"| {best[1] / best[2]:.2f}x, {med[1] / med[2]:.2f}x |"
+        )
+        print(f"<!-- {sc}: serial {times[1]}, 2 workers {times[2]} -->")
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--speedup"]:
+        speedup(int(sys.argv[2]))
+        return
     if sys.argv[1:2] == ["--one"]:
         sc, rule, w, store, dask, sub = sys.argv[2:8]
         print(json.dumps(one(sc, rule, int(w), store, dask, sub == "subsume")))
@@ -123,13 +166,7 @@ def main() -> None:
     for sc, rule, w, store, dask, sub in RUNS:
         if quick and sc != "open-standard":
             continue
-        p = subprocess.run(
-            [sys.executable, __file__, "--one", sc, rule, str(w), store, dask, "subsume" if sub else "plain"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        rows.append(json.loads(p.stdout))
+        rows.append(_run(sc, rule, w, store, dask, sub))
     plain = next(r for r in rows if r["workers"] == 1 and r["store"] == "exact" and not r["subsume"])
     base = plain_bfs(int(plain["states"]))  # type: ignore[call-overload]
     print(
