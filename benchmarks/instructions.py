@@ -4,7 +4,8 @@ third within minutes, more than most single changes save).
 
 Counts a bounded serial search of open-standard under anon-exclusive (subsumption
 on, the default) and the same search bounded at its first level (imports, set-up and
-20 states), and reports the difference per state. Needs valgrind (Debian's package); several minutes under it.
+20 states), and reports the difference per state. Needs valgrind (Debian's
+package); it takes a few minutes under it.
 
 Usage: python benchmarks/instructions.py [MAX_STATES] > /tmp/instructions.md
 """
