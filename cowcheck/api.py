@@ -117,6 +117,8 @@ class CheckReport:
                 "store_bytes": st.store_bytes,
                 "workers": st.workers,
                 "cluster": st.cluster,
+                "owned": list(st.owned),
+                "shipped": st.shipped,
                 "ample": st.ample,
                 "subsume": st.subsume,
             },
@@ -235,7 +237,7 @@ def check(
 ) -> CheckReport:
     """Explore ``scenario`` under ``rule``; on a violation, minimise and keep the trace.
 
-    ``workers`` > 1 runs the hash-partitioned search in that many processes;
+    ``workers`` > 1 runs the partitioned search in that many processes;
     ``store`` is exact, fingerprint or bitstate[:MiB]; ``symmetry`` allows process
     symmetry in open scenarios (frames, slots and tokens are always relabelled);
     ``dask`` runs the partitioned search on a Dask cluster (see ``run_search``);

@@ -56,7 +56,7 @@ out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty()
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-WORKERS_HELP = "Worker processes for the hash-partitioned search (same states, same verdict)."
+WORKERS_HELP = "Worker processes for the partitioned search (same states, same verdict)."
 STORE_HELP = (
     "Visited store: exact; fingerprint (64-bit, reports its collision bound); "
     "bitstate[:MiB] (reports coverage; never 'holds')."

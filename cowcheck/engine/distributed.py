@@ -7,14 +7,15 @@ is a ~79 MB binary wheel with its own object store and raylet, and Dask's schedu
 runs anywhere Python does (``dask scheduler`` / ``dask worker``, SSH, Kubernetes, HPC
 job queues through dask-jobqueue).
 
-Each partition is a Dask actor wrapping ``parallel.Partition``. A level is two rounds:
-every actor expands its frontier and keeps one pickled batch per owner (states are
-batched per level and peer, so a level costs N² messages whatever its size); then
-every actor pulls its batches straight from its peers (``take`` is a coroutine, so it
-runs on the worker's event loop while the actor's thread is busy absorbing) and keeps
-the new states. Only verdict candidates, figures and parent links travel through the
-coordinator, so a trace is rebuilt exactly as in the process mode, and the state count
-is the serial search's.
+Each partition is a Dask actor wrapping ``parallel.Partition``. A level is three
+rounds: every actor expands its frontier and reports the partition keys no worker owns
+yet; the coordinator names their owners (``balance.py``) and every actor keeps one
+pickled batch per owner (states are batched per level and peer, so a level costs N²
+messages whatever its size); then every actor pulls its batches straight from its
+peers (``take`` is a coroutine, so it runs on the worker's event loop while the
+actor's thread is busy absorbing) and keeps the new states. Only verdict candidates,
+key counts, figures and parent links travel through the coordinator, so a trace is
+rebuilt exactly as in the process mode, and the state count is the serial search's.
 
 The model reaches the workers as a cloudpickle: rule and property files loaded by path
 are pickled by value (``pyload.loaded_modules``), so workers need cowcheck installed
@@ -29,6 +30,7 @@ import pickle
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from cowcheck.engine.balance import Report
 from cowcheck.engine.bfs import Bounds
 from cowcheck.engine.model import Model
 from cowcheck.engine.parallel import Cluster, Partition, run_levels
@@ -53,28 +55,42 @@ class PartitionActor:
         gc.disable()
         self.part: Partition[Any, Any] = Partition(cloudpickle.loads(blob), spec, me, n, subsume)
         self.me = me
-        self.outbox: list[bytes] = []
-        self.bad: list[Any] = []
+        self.outbox: list[list[bytes]] = [[], []]  # per phase: known owners, then new keys
 
     def start(self) -> tuple[list[Any], dict[str, Any]]:
         return self.part.start(), self.part.figures()
 
-    def expand(self) -> int:
-        batches, self.bad = self.part.expand()
-        self.outbox = [pickle.dumps(b, pickle.HIGHEST_PROTOCOL) for b in batches]
-        return sum(len(b) for b in batches)
+    def expand(self) -> Report:
+        report, known = self.part.expand()
+        self._post(0, known)
+        return report
 
-    async def take(self, owner: int) -> bytes:
-        return self.outbox[owner]
+    def assign(self, table: dict[int, int]) -> None:
+        self._post(1, self.part.assign(table))
 
     def absorb(self, peers: list[Any]) -> tuple[list[Any], dict[str, Any]]:
+        self._absorb_peers(peers, 0)
+        self._absorb_peers(peers, 1)
+        return self.part.close(), self.part.figures()
+
+    def _post(self, phase: int, batches: list[Any]) -> None:
+        """Keep the peers' batches pickled for them to pull; absorb our own. An
+        outbox stays until the same phase of the next level: peers may still be
+        pulling from it."""
+        self.outbox[phase] = [
+            b"" if i == self.me else pickle.dumps(b, pickle.HIGHEST_PROTOCOL) for i, b in enumerate(batches)
+        ]
+        self.part.absorb(batches[self.me])
+
+    def _absorb_peers(self, peers: list[Any], phase: int) -> None:
         # Ask every peer at once, then wait: the pulls overlap. A peer on this same
         # worker is called directly, and Dask then hands back the bare coroutine.
-        pending = [None if i == self.me else p.take(self.me) for i, p in enumerate(peers)]
-        got = [pickle.loads(self.outbox[self.me] if f is None else _value(f)) for f in pending]
-        # The outbox stays until the next expand: peers may still be pulling from it.
-        bad = self.bad + self.part.absorb(got)
-        return bad, self.part.figures()
+        pending = [p.take(self.me, phase) for i, p in enumerate(peers) if i != self.me]
+        for f in pending:
+            self.part.absorb(pickle.loads(_value(f)))
+
+    async def take(self, owner: int, phase: int) -> bytes:
+        return self.outbox[phase][owner]
 
     def can_move(self) -> bool:
         return self.part.can_move()
@@ -123,8 +139,9 @@ class DaskCluster(Cluster):
         self.actors = [f.result() for f in futs]
 
     def call(self, cmd: str, arg: Any = None) -> list[Any]:
-        if cmd == "level":
-            for f in [a.expand() for a in self.actors]:
+        if cmd == "exchange":
+            # Every outbox is filled before any peer pulls from it.
+            for f in [a.assign(arg) for a in self.actors]:
                 f.result()
             return [f.result() for f in [a.absorb(self.actors) for a in self.actors]]
         return [f.result() for f in [getattr(a, cmd)(*([] if arg is None else [arg])) for a in self.actors]]

@@ -1,14 +1,20 @@
-"""Hash-partitioned, level-synchronous BFS over worker processes (``--workers N``).
+"""Partitioned, level-synchronous BFS over worker processes (``--workers N``).
 
-Worker ``w`` owns the canonical states whose fingerprint is ``w`` modulo N: it keeps
-their visited store, parent links and frontier. A level runs in two phases. Each
-worker expands its frontier and sends every successor to its owner, one batch per
-peer; then each worker takes the batches in sender order, keeps the new states and
-checks them. The coordinator only steps the levels and gathers figures, so every
-level is complete before the next starts and the first violation is a shortest one.
-Among the violations of one level the one with the least (parent id, action index)
-wins, and ids are handed out in sender order, so a run with N workers gives the same
-trace every time, and the same state count as the serial search.
+Each canonical state has one owner, which keeps its visited store, parent links and
+frontier. Where the model names a partition key (a projection renaming never
+changes), the owner is the key's, from a directory that the coordinator fills as
+keys first appear, balancing the load (``balance.py``): such keys are too few for
+``hash % N`` to split evenly. Otherwise the owner is the state's fingerprint modulo N.
+
+A level runs in two phases. Each worker expands its frontier and reports the keys
+no one owns yet; the coordinator names their owners; each worker sends every
+successor to its owner, one batch per peer, then takes the batches in sender order,
+keeps the new states and checks them. The coordinator only steps the levels, assigns
+keys and gathers figures, so every level is complete before the next starts and the
+first violation is a shortest one. Among the violations of one level the one with the
+least (parent id, action index) wins, and ids are handed out in a fixed order, so a
+run with N workers gives the same trace every time, and the same state count as the
+serial search.
 
 States travel as pickles through ``multiprocessing`` queues; the model reaches the
 workers by fork(), so rules loaded from files need not be importable.
@@ -25,6 +31,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, Generic, TypeVar
 
+from cowcheck.engine.balance import Report, assign
 from cowcheck.engine.bfs import Bounds, peak_rss_mb
 from cowcheck.engine.expand import Expander
 from cowcheck.engine.model import Model
@@ -39,6 +46,8 @@ A = TypeVar("A")
 # A violation candidate: (parent id, action index, property id, kind); kind "state"
 # names the new state, "transition" the step itself.
 Candidate = tuple[int, int, str, str, int]
+# Successors sent to their owner: (state, parent id, action index).
+Batch = list[tuple[S, int, int]]
 
 
 class Partition(Generic[S, A]):
@@ -58,23 +67,29 @@ class Partition(Generic[S, A]):
         self.parents = array("q")
         self.acts = array("H")
         self.frontier: list[tuple[int, S]] = []
-        self._bad: list[Candidate] = []  # phase 2 in progress: its candidates
-        self._nxt: list[tuple[int, S]] = []  # and its new states
+        # A level in progress: its successors whose key has no owner yet, with
+        # (parent, action, key fingerprint), its violation candidates and the new
+        # states of phase 2.
+        self._held: list[tuple[S, int, int, int]] = []
+        self._bad: list[Candidate] = []
+        self._nxt: list[tuple[int, S]] = []
         # Concrete states already sent to another partition: most duplicates are
         # caught here instead of being pickled, sent and looked up again.
         self.sent: set[S] = set()
+        self.shipped = 0  # states sent to other partitions
 
         # A model may name a projection of its states that renaming never changes
         # (MMModel: counts of processes, pages, references...): then a successor's
         # owner is known before its canonical form, the owner canonicalises, and a
         # successor that is already a stored representative costs its owner one
         # lookup (see Expander). Under subsumption it must not read the resources.
+        # Such keys are few, so their owners come from a directory kept the same in
+        # every partition: key fingerprint -> worker (``balance.py``).
         self.part_key: Callable[[S], object] | None = getattr(model, "partition_key", None)
+        self.owner: dict[int, int] = {}
 
     def route(self, state: S) -> int:
-        pk = self.part_key
-        if pk is not None:
-            return fingerprint(pk(state)) % self.n
+        """The owner of a state, without a directory: by its fingerprint."""
         return fingerprint(state if self.split is None else self.split(state)[0]) % self.n
 
     def _record(self, parent: int, ai: int) -> int:
@@ -117,65 +132,104 @@ class Partition(Generic[S, A]):
 
     def start(self) -> list[Candidate]:
         bad: list[Candidate] = []
-        canon = self.model.canonical
+        canon, pk = self.model.canonical, self.part_key
         for i, init in enumerate(self.model.init_states()):
             key = canon(init)
-            if self.route(key) == self.me:
+            if pk is None:
+                mine = self.route(key) == self.me
+            else:
+                # Every worker sees every initial state, so each can place their keys
+                # itself, by hash: the directory starts the same everywhere.
+                fp = fingerprint(pk(key))
+                mine = self.owner.setdefault(fp, fp % self.n) == self.me
+            if mine:
                 self._keep(key, -1, i, bad, self.frontier)
         self._close(self.frontier)
         return [min(bad)] if bad else []
 
-    def expand(self) -> tuple[list[list[tuple[S, int, int]]], list[Candidate]]:
-        """Phase 1: successors of the frontier, batched by owner."""
+    def expand(self) -> tuple[Report, list[Batch[S]]]:
+        """Phase 1: the successors of the frontier. Those whose owner is known are
+        returned batched by owner (this partition's own batch included), in the order
+        they were generated; the rest are held until ``assign``. The report tells the
+        coordinator what it needs to name their owners (``balance.py``): the new keys'
+        fingerprints with their successor counts, and the count routed to each worker."""
         me, n = self.me, self.n
-        out: list[dict[S, tuple[int, int]]] = [{} for _ in range(n)]
+        out: list[Batch[S]] = [[] for _ in range(n)]
+        held: list[tuple[S, int, int, int]] = []
+        new: dict[int, int] = {}
         bad: list[Candidate] = []
-        known, route = self.seen.__contains__, self.route
-        routed = self.part_key is not None
+        level: set[S] = set()  # this level's successors, each batched once
+        known, route, owner, pk = self.seen.__contains__, self.route, self.owner, self.part_key
 
         def local_dup(s: S) -> bool:
-            return not routed and route(s) == me and known(s)
+            return pk is None and route(s) == me and known(s)
 
         # Only the last level's sends are remembered: that catches most repeats
         # (diamonds of unequal length are short) at a bounded memory cost.
         prev, sent = self.sent, set[S]()
         self.sent = sent
         for gid, state in self.frontier:
-            succ, tv = self.ex.successors(state, local_dup, canonicalise=not routed)
+            succ, tv = self.ex.successors(state, local_dup, canonicalise=pk is None)
             if tv is not None and not bad:
                 bad.append((gid, tv[0], tv[1], "transition", gid))
             for key, ai in succ:
-                o = self.route(key)
+                if key in level:
+                    continue
+                level.add(key)
+                if pk is None:
+                    o = route(key)
+                else:
+                    fp = fingerprint(pk(key))
+                    o = owner.get(fp, -1)
+                    if o < 0:
+                        # No owner yet. No state of this key was sent before, so
+                        # none of these is a repeat.
+                        held.append((key, gid, ai, fp))
+                        new[fp] = new.get(fp, 0) + 1
+                        continue
                 if o != me:
                     # Sent in an earlier level: its owner has it, and would only find
                     # it a duplicate (so the outcome is the same without it).
                     if key in sent or key in prev:
                         continue
                     sent.add(key)
-                batch = out[o]
-                if key not in batch:
-                    batch[key] = (gid, ai)
+                out[o].append((key, gid, ai))
         self.frontier = []
-        return [[(k, p, a) for k, (p, a) in b.items()] for b in out], bad
+        self._held = held
+        self._bad, self._nxt = bad, []
+        routed = [len(b) for b in out]
+        self.shipped += sum(routed) - routed[me]
+        return (new, routed), out
 
-    def absorb(self, batches: list[list[tuple[S, int, int]]]) -> list[Candidate]:
-        """Phase 2: the batches sent to this partition, its own first, then the
-        others in sender order (ids are handed out in this order)."""
-        self.absorb_own(batches[self.me])
-        return self.absorb_peers([b for i, b in enumerate(batches) if i != self.me])
+    def assign(self, table: dict[int, int]) -> list[Batch[S]]:
+        """Record the owners of the new keys; the held successors batched by owner."""
+        me = self.me
+        self.owner.update(table)
+        out: list[Batch[S]] = [[] for _ in range(self.n)]
+        sent = self.sent
+        for key, parent, ai, fp in self._held:
+            o = table[fp]
+            if o != me:
+                sent.add(key)
+                self.shipped += 1
+            out[o].append((key, parent, ai))
+        self._held = []
+        return out
 
-    def absorb_own(self, batch: list[tuple[S, int, int]]) -> None:
-        """The first half of phase 2, which needs nothing from the peers: a worker
-        does it while the peers' batches are still on their way."""
-        self._bad, self._nxt = [], []
-        for key, parent, ai in batch:
-            self._keep(key, parent, ai, self._bad, self._nxt)
-
-    def absorb_peers(self, batches: list[list[tuple[S, int, int]]]) -> list[Candidate]:
+    def absorb(self, batch: Batch[S]) -> None:
+        """Phase 2: keep and check the new states of a batch sent to this partition.
+        Batches are taken in a fixed order, since ids are handed out in this order:
+        its own successors of known keys, then its own of new keys, then the peers'
+        of known keys in sender order, then theirs of new keys. Its own need nothing
+        from the peers, so they fill the waits for the slowest peer."""
         bad, nxt = self._bad, self._nxt
-        for batch in batches:
-            for key, parent, ai in batch:
-                self._keep(key, parent, ai, bad, nxt)
+        for key, parent, ai in batch:
+            self._keep(key, parent, ai, bad, nxt)
+
+    def close(self) -> list[Candidate]:
+        """The end of phase 2: the new frontier, and this partition's least violation
+        candidate of the level."""
+        bad, nxt = self._bad, self._nxt
         self._close(nxt)
         self.frontier = nxt
         self._bad, self._nxt = [], []
@@ -193,6 +247,7 @@ class Partition(Generic[S, A]):
             "states": len(self.parents),
             "transitions": self.ex.transitions,
             "frontier": len(self.frontier),
+            "shipped": self.shipped,
             "metrics": dict(self.ex.metric_counts),
             "store_bytes": self.seen.nbytes() + (self.parents.itemsize + self.acts.itemsize) * len(self.parents),
             "exact": self.seen.exact(),
@@ -210,24 +265,45 @@ def _serve(part: Partition[Any, Any], conn: Connection, inboxes: list[Any]) -> N
 
     gc.disable()
     me, n = part.me, part.n
+    early: list[tuple[int, int, bytes]] = []  # batches of the other phase, come first
+
+    def send(batches: list[Batch[Any]], phase: int) -> None:
+        # Pickled here, not by the queue's feeder thread: that thread would compete
+        # for the GIL with absorb() and hold the peers up.
+        for o in range(n):
+            if o != me:
+                inboxes[o].put((me, phase, pickle.dumps(batches[o], pickle.HIGHEST_PROTOCOL)))
+
+    def absorb_peers(phase: int) -> None:
+        got = {sender: data for sender, ph, data in early if ph == phase}
+        early[:] = [m for m in early if m[1] != phase]
+        while len(got) < n - 1:
+            sender, ph, data = inboxes[me].get()
+            if ph == phase:
+                got[sender] = data
+            else:
+                early.append((sender, ph, data))
+        for sender in sorted(got):
+            part.absorb(pickle.loads(got[sender]))
+
     while True:
         cmd, arg = conn.recv()
         if cmd == "start":
             conn.send((part.start(), part.figures()))
-        elif cmd == "level":
-            batches, bad = part.expand()
-            # Pickled here, not by the queue's feeder thread: that thread would
-            # compete for the GIL with absorb_own() and hold the peers up.
-            for o in range(n):
-                if o != me:
-                    inboxes[o].put((me, pickle.dumps(batches[o], pickle.HIGHEST_PROTOCOL)))
-            part.absorb_own(batches[me])
-            got: list[list[Any]] = [[] for _ in range(n)]
-            for _ in range(n - 1):
-                sender, data = inboxes[me].get()
-                got[sender] = pickle.loads(data)
-            bad += part.absorb_peers([b for o, b in enumerate(got) if o != me])
-            conn.send((bad, part.figures()))
+        elif cmd == "expand":
+            # Successors whose owner is known travel at once; the coordinator names
+            # the owners of the rest meanwhile.
+            report, known = part.expand()
+            send(known, 0)
+            conn.send(report)
+            part.absorb(known[me])
+        elif cmd == "exchange":
+            held = part.assign(arg)
+            send(held, 1)
+            part.absorb(held[me])
+            absorb_peers(0)
+            absorb_peers(1)
+            conn.send((part.close(), part.figures()))
         elif cmd == "can_move":
             conn.send(part.can_move())
         elif cmd == "link":
@@ -316,6 +392,8 @@ def run_levels(
         figures = [f for _, f in answers]
         stats.subsume = all(f["subsume"] for f in figures)
         stats.states = sum(f["states"] for f in figures)
+        stats.owned = tuple(f["states"] for f in figures)
+        stats.shipped = sum(f["shipped"] for f in figures)
         stats.transitions = sum(f["transitions"] for f in figures)
         stats.seconds = time.perf_counter() - start
         metrics = {}
@@ -355,7 +433,8 @@ def run_levels(
                 if any(cluster.call("can_move")):
                     reason = f"max-depth {bounds.max_depth} reached"
                 break
-            bad = tally(cluster.call("level"))
+            # A level: phase 1, the owners of its new keys, phase 2.
+            bad = tally(cluster.call("exchange", assign(cluster.call("expand"))))
             if bad:
                 stats.max_depth = depth + 1
                 return finish(Verdict.VIOLATED, bad[0])

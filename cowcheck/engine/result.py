@@ -54,6 +54,8 @@ class Stats:
     store_bytes: int = 0  # bytes held by the visited store's table
     workers: int = 1
     cluster: str = ""  # "" for local processes; else where the partitions ran
+    owned: tuple[int, ...] = ()  # partitioned searches: states stored per partition
+    shipped: int = 0  # partitioned searches: states sent to another partition
     ample: int = 0  # states expanded through an ample set (partial-order reduction)
     subsume: bool = False  # states covered by one with more resources were skipped (subsume.py)
 
