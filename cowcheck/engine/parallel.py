@@ -6,10 +6,11 @@ changes), the owner is the key's, from a directory that the coordinator fills as
 keys first appear, balancing the load (``balance.py``): such keys are too few for
 ``hash % N`` to split evenly. Otherwise the owner is the state's fingerprint modulo N.
 
-A level runs in two phases. Each worker expands its frontier and reports the keys
-no one owns yet; the coordinator names their owners; each worker sends every
-successor to its owner, one batch per peer, then takes the batches in sender order,
-keeps the new states and checks them. The coordinator only steps the levels, assigns
+A level runs in two phases. Each worker expands its frontier, sends the successors
+whose owner is known to it, one batch per peer, and reports the keys no one owns
+yet; the coordinator names their owners and each worker sends the rest the same way.
+Then each worker takes the batches in a fixed order, keeps the new states and checks
+them. The coordinator only steps the levels, assigns
 keys and gathers figures, so every level is complete before the next starts and the
 first violation is a shortest one. Among the violations of one level the one with the
 least (parent id, action index) wins, and ids are handed out in a fixed order, so a
@@ -265,7 +266,7 @@ def _serve(part: Partition[Any, Any], conn: Connection, inboxes: list[Any]) -> N
 
     gc.disable()
     me, n = part.me, part.n
-    early: list[tuple[int, int, bytes]] = []  # batches of the other phase, come first
+    early: list[tuple[int, int, bytes]] = []  # peers' batches of the phase not yet taken
 
     def send(batches: list[Batch[Any]], phase: int) -> None:
         # Pickled here, not by the queue's feeder thread: that thread would compete
