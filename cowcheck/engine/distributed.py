@@ -8,10 +8,11 @@ runs anywhere Python does (``dask scheduler`` / ``dask worker``, SSH, Kubernetes
 job queues through dask-jobqueue).
 
 Each partition is a Dask actor wrapping ``parallel.Partition``. A level is three
-rounds: every actor expands its frontier and reports the partition keys no worker owns
-yet; the coordinator names their owners (``balance.py``) and every actor keeps one
-pickled batch per owner (states are batched per level and peer, so a level costs N²
-messages whatever its size); then every actor pulls its batches straight from its
+rounds: every actor expands its frontier, keeps one pickled batch per owner of the
+successors whose owner is known, and reports the partition keys no worker owns yet;
+the coordinator names their owners (``balance.py``) and every actor batches the rest
+the same way (states are batched per level and peer, so a level costs 2N² messages
+whatever its size); then every actor pulls its batches straight from its
 peers (``take`` is a coroutine, so it runs on the worker's event loop while the
 actor's thread is busy absorbing) and keeps the new states. Only verdict candidates,
 key counts, figures and parent links travel through the coordinator, so a trace is
