@@ -120,23 +120,29 @@ def matrix(workers: int) -> dict[str, object]:
     }
 
 
-def _run(sc: str, rule: str, w: int, store: str, dask: str, sub: bool) -> dict[str, object]:
-    p = subprocess.run(
-        [sys.executable, __file__, "--one", sc, rule, str(w), store, dask, "subsume" if sub else "plain"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    out: dict[str, object] = json.loads(p.stdout)
+def _start(sc: str, rule: str, w: int, store: str, dask: str, sub: bool) -> subprocess.Popen[str]:
+    """One benchmark run in its own process (``--one``), so its peak RSS is its own."""
+    args = [sys.executable, __file__, "--one", sc, rule, str(w), store, dask, "subsume" if sub else "plain"]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+
+
+def _result(p: subprocess.Popen[str]) -> dict[str, object]:
+    stdout, _ = p.communicate()
+    if p.returncode != 0:
+        raise subprocess.CalledProcessError(p.returncode, p.args, stdout)
+    out: dict[str, object] = json.loads(stdout)
     return out
+
+
+def _run(sc: str, rule: str, w: int, store: str, dask: str, sub: bool) -> dict[str, object]:
+    return _result(_start(sc, rule, w, store, dask, sub))
 
 
 def _pair(sc: str) -> list[float]:
     """Two serial searches started together: what this machine gives to two fully
     independent processes, the ceiling for any 2-worker speed-up."""
-    args = [sys.executable, __file__, "--one", sc, "anon-exclusive", "1", "exact", "", "subsume"]
-    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, text=True) for _ in range(2)]
-    return [float(json.loads(p.communicate()[0])["seconds"]) for p in procs]
+    procs = [_start(sc, "anon-exclusive", 1, "exact", "", True) for _ in range(2)]
+    return [float(_result(p)["seconds"]) for p in procs]  # type: ignore[arg-type]
 
 
 def speedup(n: int) -> None:
