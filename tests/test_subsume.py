@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import sys
 from operator import ge
 from pathlib import Path
 
@@ -156,6 +157,28 @@ def test_a_level_keeps_the_same_states_in_any_order_of_arrival() -> None:
         assert first == expect
         for perm in itertools.islice(itertools.permutations(cands), 30):
             assert _level(list(perm), before) == first
+
+
+def test_store_bytes_kept_as_the_entries_change_match_a_full_count() -> None:
+    """nbytes() keeps a running total (a full count cost 15 ms a level on
+    open-standard); it must stay the sum over the entry lists as they grow, shrink
+    and are created by add() and by a level's offer()/keep()."""
+    rng = random.Random(11)
+    st: CoverStore[tuple[str, tuple[int, ...]]] = CoverStore(_core_split)
+
+    def full() -> int:
+        return sys.getsizeof(st._entries) + sum(sys.getsizeof(e) for e in st._entries.values())
+
+    for round_ in range(40):
+        if round_ % 2:
+            for i in range(rng.randrange(1, 12)):
+                st.offer((rng.choice("abcdefg"), (rng.randrange(6), rng.randrange(6), rng.randrange(6))), 0, i)
+            list(st.keep())
+        else:
+            for _ in range(rng.randrange(1, 12)):
+                st.add((rng.choice("abcdefg"), (rng.randrange(6), rng.randrange(6), rng.randrange(6))))
+        assert st.nbytes() == full()
+    assert max(len(e) for e in st._entries.values()) > 3  # antichains of several tops
 
 
 def test_a_level_drops_a_candidate_covered_by_an_earlier_one_at_once() -> None:

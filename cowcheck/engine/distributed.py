@@ -8,7 +8,7 @@ runs anywhere Python does (``dask scheduler`` / ``dask worker``, SSH, Kubernetes
 job queues through dask-jobqueue).
 
 Each partition is a Dask actor wrapping ``parallel.Partition``. A level is three
-rounds: every actor expands its frontier, keeps one pickled batch per owner of the
+rounds: every actor expands its frontier, keeps one encoded batch per owner of the
 successors whose owner is known, and reports the partition keys no worker owns yet;
 the coordinator names their owners (``balance.py``) and every actor batches the rest
 the same way (states are batched per level and peer, so a level costs 2N² messages
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import pickle
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -37,6 +36,7 @@ from cowcheck.engine.model import Model
 from cowcheck.engine.parallel import Cluster, Partition, run_levels
 from cowcheck.engine.result import SearchResult, Stats
 from cowcheck.engine.store import StoreSpec
+from cowcheck.engine.wire import Decoder, Encoder
 
 S = TypeVar("S")
 A = TypeVar("A")
@@ -57,6 +57,8 @@ class PartitionActor:
         self.part: Partition[Any, Any] = Partition(cloudpickle.loads(blob), spec, me, n, subsume)
         self.me = me
         self.outbox: list[list[bytes]] = [[], []]  # per phase: known owners, then new keys
+        self.encoders = [Encoder() for _ in range(n)]  # per peer
+        self.decoders = [Decoder() for _ in range(n)]  # per sender
 
     def start(self) -> tuple[list[Any], dict[str, Any]]:
         return self.part.start(), self.part.figures()
@@ -75,20 +77,19 @@ class PartitionActor:
         return self.part.close(), self.part.figures()
 
     def _post(self, phase: int, batches: list[Any]) -> None:
-        """Keep the peers' batches pickled for them to pull; absorb our own. An
+        """Keep the peers' batches encoded for them to pull; absorb our own. An
         outbox stays until the same phase of the next level: peers may still be
         pulling from it."""
-        self.outbox[phase] = [
-            b"" if i == self.me else pickle.dumps(b, pickle.HIGHEST_PROTOCOL) for i, b in enumerate(batches)
-        ]
+        self.outbox[phase] = [b"" if i == self.me else self.encoders[i].encode(b) for i, b in enumerate(batches)]
         self.part.absorb(batches[self.me])
 
     def _absorb_peers(self, peers: list[Any], phase: int) -> None:
         # Ask every peer at once, then wait: the pulls overlap. A peer on this same
         # worker is called directly, and Dask then hands back the bare coroutine.
-        pending = [p.take(self.me, phase) for i, p in enumerate(peers) if i != self.me]
-        for f in pending:
-            self.part.absorb(pickle.loads(_value(f)))
+        # Each peer's batches are decoded in the order it encoded them (wire.py).
+        pending = [(i, p.take(self.me, phase)) for i, p in enumerate(peers) if i != self.me]
+        for i, f in pending:
+            self.part.absorb(self.decoders[i].decode(_value(f)))
 
     async def take(self, owner: int, phase: int) -> bytes:
         return self.outbox[phase][owner]

@@ -17,14 +17,13 @@ least (parent id, action index) wins, and ids are handed out in a fixed order, s
 run with N workers gives the same trace every time, and the same state count as the
 serial search.
 
-States travel as pickles through ``multiprocessing`` queues; the model reaches the
-workers by fork(), so rules loaded from files need not be importable.
+States travel through ``multiprocessing`` queues, encoded by ``wire.py``; the model
+reaches the workers by fork(), so rules loaded from files need not be importable.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
-import pickle
 import signal
 import time
 from array import array
@@ -40,6 +39,7 @@ from cowcheck.engine.rebuild import chain, concrete_violation
 from cowcheck.engine.result import SearchResult, Stats, Verdict
 from cowcheck.engine.store import Store, StoreSpec, fingerprint
 from cowcheck.engine.subsume import CoverStore, subsumption
+from cowcheck.engine.wire import Decoder, Encoder
 
 S = TypeVar("S")
 A = TypeVar("A")
@@ -69,13 +69,13 @@ class Partition(Generic[S, A]):
         self.acts = array("H")
         self.frontier: list[tuple[int, S]] = []
         # A level in progress: its successors whose key has no owner yet, with
-        # (parent, action, key fingerprint), its violation candidates and the new
-        # states of phase 2.
-        self._held: list[tuple[S, int, int, int]] = []
+        # (parent, action, key), its violation candidates and the new states of
+        # phase 2.
+        self._held: list[tuple[S, int, int, object]] = []
         self._bad: list[Candidate] = []
         self._nxt: list[tuple[int, S]] = []
-        # Concrete states already sent to another partition: most duplicates are
-        # caught here instead of being pickled, sent and looked up again.
+        # The last level's successors: most states sent to another partition again
+        # are caught here instead of being encoded, sent and looked up again.
         self.sent: set[S] = set()
         self.shipped = 0  # states sent to other partitions
 
@@ -88,6 +88,9 @@ class Partition(Generic[S, A]):
         # every partition: key fingerprint -> worker (``balance.py``).
         self.part_key: Callable[[S], object] | None = getattr(model, "partition_key", None)
         self.owner: dict[int, int] = {}
+        # The same by key, for the keys this partition has met: it spares a
+        # fingerprint per successor.
+        self._owner_of: dict[object, int] = {}
 
     def route(self, state: S) -> int:
         """The owner of a state, without a directory: by its fingerprint."""
@@ -156,62 +159,69 @@ class Partition(Generic[S, A]):
         fingerprints with their successor counts, and the count routed to each worker."""
         me, n = self.me, self.n
         out: list[Batch[S]] = [[] for _ in range(n)]
-        held: list[tuple[S, int, int, int]] = []
-        new: dict[int, int] = {}
+        held: list[tuple[S, int, int, object]] = []
+        new: dict[object, int] = {}
         bad: list[Candidate] = []
-        level: set[S] = set()  # this level's successors, each batched once
-        known, route, owner, pk = self.seen.__contains__, self.route, self.owner, self.part_key
+        known, route, pk = self.seen.__contains__, self.route, self.part_key
+        owner_of, owner = self._owner_of, self.owner
 
         def local_dup(s: S) -> bool:
             return pk is None and route(s) == me and known(s)
 
-        # Only the last level's sends are remembered: that catches most repeats
-        # (diamonds of unequal length are short) at a bounded memory cost.
-        prev, sent = self.sent, set[S]()
-        self.sent = sent
+        # This level's successors, each batched once. A state is hashed anew on
+        # every lookup (tuples keep no hash), so each set is asked once per successor.
+        level: set[S] = set()
+        # Only the last level's are remembered. A successor of another partition
+        # that was among them is not sent again: it was sent then, or skipped then
+        # because it was among the level's before, and so on back to a level that
+        # sent it. Its owner has it, and would only find it a duplicate or covered.
+        # That catches most repeats (diamonds of unequal length are short) at a
+        # bounded memory cost.
+        prev = self.sent
         for gid, state in self.frontier:
             succ, tv = self.ex.successors(state, local_dup, canonicalise=pk is None)
             if tv is not None and not bad:
                 bad.append((gid, tv[0], tv[1], "transition", gid))
             for key, ai in succ:
-                if key in level:
-                    continue
+                size = len(level)
                 level.add(key)
+                if len(level) == size:
+                    continue
                 if pk is None:
                     o = route(key)
                 else:
-                    fp = fingerprint(pk(key))
-                    o = owner.get(fp, -1)
+                    k = pk(key)
+                    o = owner_of.get(k, -1)
                     if o < 0:
-                        # No owner yet. No state of this key was sent before, so
-                        # none of these is a repeat.
-                        held.append((key, gid, ai, fp))
-                        new[fp] = new.get(fp, 0) + 1
-                        continue
-                if o != me:
-                    # Sent in an earlier level: its owner has it, and would only find
-                    # it a duplicate (so the outcome is the same without it).
-                    if key in sent or key in prev:
-                        continue
-                    sent.add(key)
+                        o = owner.get(fingerprint(k), -1)
+                        if o < 0:
+                            # No owner yet, so none of these was sent before.
+                            held.append((key, gid, ai, k))
+                            new[k] = new.get(k, 0) + 1
+                            continue
+                        owner_of[k] = o
+                if o != me and key in prev:
+                    continue
                 out[o].append((key, gid, ai))
         self.frontier = []
+        self.sent = level
         self._held = held
         self._bad, self._nxt = bad, []
         routed = [len(b) for b in out]
         self.shipped += sum(routed) - routed[me]
-        return (new, routed), out
+        return ({fingerprint(k): c for k, c in new.items()}, routed), out
 
     def assign(self, table: dict[int, int]) -> list[Batch[S]]:
         """Record the owners of the new keys; the held successors batched by owner."""
         me = self.me
         self.owner.update(table)
         out: list[Batch[S]] = [[] for _ in range(self.n)]
-        sent = self.sent
-        for key, parent, ai, fp in self._held:
-            o = table[fp]
+        owner_of = self._owner_of
+        for key, parent, ai, k in self._held:
+            o = owner_of.get(k, -1)
+            if o < 0:
+                o = owner_of[k] = table[fingerprint(k)]
             if o != me:
-                sent.add(key)
                 self.shipped += 1
             out[o].append((key, parent, ai))
         self._held = []
@@ -267,13 +277,15 @@ def _serve(part: Partition[Any, Any], conn: Connection, inboxes: list[Any]) -> N
     gc.disable()
     me, n = part.me, part.n
     early: list[tuple[int, int, bytes]] = []  # peers' batches of the phase not yet taken
+    encoders = [Encoder() for _ in range(n)]  # per peer
+    decoders = [Decoder() for _ in range(n)]  # per sender
 
     def send(batches: list[Batch[Any]], phase: int) -> None:
-        # Pickled here, not by the queue's feeder thread: that thread would compete
+        # Encoded here, not by the queue's feeder thread: that thread would compete
         # for the GIL with absorb() and hold the peers up.
         for o in range(n):
             if o != me:
-                inboxes[o].put((me, phase, pickle.dumps(batches[o], pickle.HIGHEST_PROTOCOL)))
+                inboxes[o].put((me, phase, encoders[o].encode(batches[o])))
 
     def absorb_peers(phase: int) -> None:
         got = {sender: data for sender, ph, data in early if ph == phase}
@@ -285,7 +297,7 @@ def _serve(part: Partition[Any, Any], conn: Connection, inboxes: list[Any]) -> N
             else:
                 early.append((sender, ph, data))
         for sender in sorted(got):
-            part.absorb(pickle.loads(got[sender]))
+            part.absorb(decoders[sender].decode(got[sender]))
 
     while True:
         cmd, arg = conn.recv()

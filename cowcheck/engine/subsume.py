@@ -65,6 +65,7 @@ class CoverStore(Generic[S]):
         self._split: Callable[[Any], tuple[Hashable, tuple[int, ...]]] = split
         self._entries: dict[Hashable, list[Any]] = {}
         self._n = 0
+        self._list_bytes = 0  # getsizeof of every entry list, kept as they change
         # This level, in order of arrival: (state, core, resources, parent, action index).
         self._cands: list[tuple[S, Hashable, tuple[int, ...], int, int]] = []
         self._touched: list[list[Any]] = []  # entries with a pending dict
@@ -93,7 +94,8 @@ class CoverStore(Generic[S]):
         core, res = self._split(state)
         e = self._entries.get(core)
         if e is None:
-            self._entries[core] = [None, res]
+            e = self._entries[core] = [None, res]
+            self._list_bytes += sys.getsizeof(e)
         elif self._covered(e, res):
             return False
         else:
@@ -101,12 +103,13 @@ class CoverStore(Generic[S]):
         self._n += 1
         return True
 
-    @staticmethod
-    def _push(e: list[Any], res: tuple[int, ...]) -> None:
+    def _push(self, e: list[Any], res: tuple[int, ...]) -> None:
         # States it covers were explored already; only the maximal ones are needed to
         # answer later lookups.
+        size = sys.getsizeof(e)
         e[1:] = [top for top in e[1:] if not all(map(ge, res, top))]
         e.append(res)
+        self._list_bytes += sys.getsizeof(e) - size
 
     # -- the level being built ------------------------------------------------------
 
@@ -120,6 +123,7 @@ class CoverStore(Generic[S]):
         e = self._entries.get(core)
         if e is None:
             e = self._entries[core] = [None]
+            self._list_bytes += sys.getsizeof(e)
         elif self._covered(e, res):
             return None
         if e[0] is None:
@@ -156,7 +160,7 @@ class CoverStore(Generic[S]):
         return self._n
 
     def nbytes(self) -> int:
-        return sys.getsizeof(self._entries) + sum(sys.getsizeof(e) for e in self._entries.values())
+        return sys.getsizeof(self._entries) + self._list_bytes
 
     def exact(self) -> bool:
         return True
