@@ -108,5 +108,10 @@ def test_progress_on_a_log_and_quiet(tmp_path: Path) -> None:
 
 
 def test_shell_completion_ships() -> None:
-    rc, out, err = run_cli("--show-completion", "bash")
-    assert rc == 0 and "complete" in out and "COMP_WORDS" in out, (rc, out, err)
+    # Typer names the shell from the process tree (shellingham) unless told not to;
+    # a test started without a shell among its parents (setsid, a container's
+    # entry point) would find none. With detection off, the shell is the option's value.
+    env = {**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    args = [sys.executable, "-m", "cowcheck", "--show-completion", "bash"]
+    p = subprocess.run(args, capture_output=True, text=True, env=env, check=False, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0 and "complete" in p.stdout and "COMP_WORDS" in p.stdout, (p.returncode, p.stderr)
