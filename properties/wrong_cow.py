@@ -33,7 +33,7 @@ def observational(s: MMState, ctx: Ctx) -> str | None:
             continue
         for v, ex in enumerate(pr.expect):
             vw = view(s, pid, v, ctx.cells)
-            if ex is None or vw is None:
+            if not ex or vw is None:  # UNMAPPED, or not mapped now
                 continue
             for c, t in enumerate(vw):
                 if t in ex[c]:
@@ -55,7 +55,7 @@ def observational(s: MMState, ctx: Ctx) -> str | None:
             continue
         ex = pr.expect[r.vpage]
         rv = ref_view(s, r, ctx.cells)
-        if ex is None or rv is None:
+        if not ex or rv is None:
             continue
         for c, t in enumerate(rv):
             if t not in ex[c]:

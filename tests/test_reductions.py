@@ -9,6 +9,7 @@ say "holds". One session-wide baseline run per (scenario, rule) keeps this affor
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -148,6 +149,56 @@ def test_fingerprint_table_is_compact_and_exact_on_distinct_keys() -> None:
     assert st.nbytes() / len(st) + 6 <= 32
     assert "2^64" in st.note(10 * len(keys))
     assert st.collision_probability(10 * len(keys)) == pytest.approx(len(keys) * 10 * len(keys) / 2**64)
+
+
+_FINGERPRINTS = """
+from collections import deque
+from cowcheck.api import build_model
+from cowcheck.engine.store import fingerprint
+from cowcheck.mm.state import GupFastOp
+states = []
+for sc in ("gup-fast-fork", "open-standard"):
+    m = build_model(sc, "anon-exclusive")
+    todo = deque(m.canonical(s) for s in m.init_states())
+    seen = set(todo)
+    states += todo
+    while todo and len(seen) < 3_000:
+        s = todo.popleft()
+        for a in m.actions(s):
+            st = m.next_step(s, a)
+            if st is not None and (k := m.canonical(st.state)) not in seen:
+                seen.add(k)
+                todo.append(k)
+                states.append(k)
+named = [r.name for s in states for r in s.refs] + [o.name for s in states for o in s.inflight if type(o) is GupFastOp]
+print(sorted(set(named)))
+print([fingerprint(s) for s in states])
+"""
+
+
+def test_fingerprints_are_the_same_whatever_the_str_hash_salt() -> None:
+    """Fingerprints (the fingerprint and bitstate stores, routing without a partition
+    key) must not change from run to run; str hashes are salted per process, so the
+    records that hold names hash them stably (mm/state.py), and unnamed ones hash
+    as plain tuples. States with named and unnamed references and gup-fast paths,
+    fingerprinted in processes with different salts."""
+    import subprocess
+    import sys
+
+    outs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        p = subprocess.run(
+            [sys.executable, "-c", _FINGERPRINTS],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        outs.append(p.stdout.splitlines())
+    assert outs[0] == outs[1]
+    assert outs[0][0] == "['', 'pin']"  # both kinds of name were hashed
+    assert len(set(outs[0][1].split(","))) > 3_000
 
 
 def test_bitstate_reports_coverage() -> None:

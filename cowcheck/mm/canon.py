@@ -95,13 +95,12 @@ def canonical(s: MMState) -> MMState:
     tok_of = tokd.get
     for pr in s.procs:
         for ex in pr.expect:
-            if ex is not None:
-                for cell in ex:
-                    fresh = [t for t in cell if t not in tmap]
-                    if len(fresh) > 1:
-                        fresh.sort(key=lambda t: (tok_of(t) or (), t))
-                    for t in fresh:
-                        tmap[t] = len(tmap)
+            for cell in ex:
+                fresh = [t for t in cell if t not in tmap]
+                if len(fresh) > 1:
+                    fresh.sort(key=lambda t: (tok_of(t) or (), t))
+                for t in fresh:
+                    tmap[t] = len(tmap)
     for f in page_order:
         for t in pages[f].content:
             if t not in tmap:
@@ -132,7 +131,7 @@ def canonical(s: MMState) -> MMState:
     fm, sm, tm = fmap.__getitem__, smap.__getitem__, tmap.__getitem__
     procs: list[Proc] = []
     for pr in s.procs:
-        expect = tuple(None if ex is None else tuple(tuple(sorted(map(tm, cell))) for cell in ex) for ex in pr.expect)
+        expect = tuple(tuple(tuple(sorted(map(tm, cell))) for cell in ex) for ex in pr.expect)
         ptes = tuple(
             _new(Pte, (p[0], fm(p[1]), p[2], p[3]))
             if p[0] == PTE_PRESENT
@@ -221,7 +220,7 @@ def _signature(pr: Proc) -> tuple[object, ...]:
         pr.wp_seq & 1,  # canonical() keeps only its parity and snapshot distances
         pr.vmas,
         tuple((p.kind, p.writable, p.exclusive) for p in pr.ptes),
-        tuple((-1,) if ex is None else tuple(len(c) for c in ex) for ex in pr.expect),
+        tuple(tuple(len(c) for c in ex) if ex else (-1,) for ex in pr.expect),
     )
 
 

@@ -26,7 +26,7 @@ def dma_write(w: Work, ctx: Ctx, ri: int, cell: int) -> bool:
         sharers = [c for c in range(len(w.procs)) if r.crossed & bit(c)]
         for q in ([owner] if r.attached else []) + sharers:
             ex = w.expect(q, r.vpage)
-            if w.procs[q].alive and ex is not None:
+            if w.procs[q].alive and ex:
                 w.set_expect_cell(q, r.vpage, cell, (*ex[cell], t))
     elif r.attached and alive:
         w.set_expect_cell(owner, r.vpage, cell, (t,))

@@ -23,6 +23,7 @@ from cowcheck.mm.state import (
     PTE_NONE,
     PTE_PRESENT,
     PTE_SWAP,
+    UNMAPPED,
     ZERO_FRAME,
     ForkOp,
     Proc,
@@ -39,7 +40,7 @@ def fork_begin(w: Work, ctx: Ctx, actor: int, pid: int) -> int:
     n = len(parent.vmas)
     # VM_DONTCOPY vmas (MADV_DONTFORK, f822566165dd) are not duplicated at all.
     vmas = tuple(vma if vma.mapped and not vma.dontfork else Vma(mapped=False) for vma in parent.vmas)
-    w.procs.append(Proc(True, pid, 1, False, 0, vmas, (PTE_EMPTY,) * n, (None,) * n))
+    w.procs.append(Proc(True, pid, 1, False, 0, vmas, (PTE_EMPTY,) * n, (UNMAPPED,) * n))
     # Ghost: everything the parent could see so far is shared history.
     w.share_tokens_with(pid, child)
     # A child of a child forked across the reference inherits memory that open(2)
@@ -86,7 +87,7 @@ def _child_sees(w: Work, pid: int, child: int, v: int) -> None:
     """Ghost: once its PTE is written, the child may see what the parent sees there."""
     ex = w.expect(pid, v)
     w.set_expect(child, v, ex)
-    if ex is not None:
+    if ex:
         w.share_tokens_with(pid, child, {t for cell in ex for t in cell})
 
 

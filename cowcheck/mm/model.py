@@ -29,6 +29,7 @@ from cowcheck.mm.state import (
     PTE_EMPTY,
     PTE_PRESENT,
     PTE_SWAP,
+    UNMAPPED,
     ZERO_FRAME,
     ZERO_TOKEN,
     ForkOp,
@@ -105,7 +106,7 @@ class MMModel:
             0,
             tuple(Vma(True, vi.writable, vi.dontfork) for vi in sc.vpages),
             (PTE_EMPTY,) * self.nv,
-            (None,) * self.nv,
+            (UNMAPPED,) * self.nv,
         )
         empty = MMState(
             (p0,),

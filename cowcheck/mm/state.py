@@ -34,6 +34,13 @@ NO_SLOT = -1
 NO_FRAME = -2
 ZERO_TOKEN = 0  # the content of a freshly zeroed page, visible to every process
 
+# A vpage's expectation (Proc.expect): per cell, the tokens a read may show.
+Expect = tuple[tuple[int, ...], ...]
+# Nothing mapped, so nothing expected: no cells. Not None: None hashes by its address
+# in Python 3.11, which differs from process to process, and a state's fingerprint
+# (hash) must be the same in every run and every worker.
+UNMAPPED: Expect = ()
+
 # PTE kinds
 PTE_NONE = 0
 PTE_PRESENT = 1
@@ -87,8 +94,8 @@ class Proc(NamedTuple):
     vmas: tuple[Vma, ...]
     ptes: tuple[Pte, ...]
     # Ghost: per vpage, per cell, the tokens a correct kernel may show this process
-    # (sorted); None where nothing is mapped.
-    expect: tuple[tuple[tuple[int, ...], ...] | None, ...]
+    # (sorted); UNMAPPED (no cells) where nothing is mapped.
+    expect: tuple[Expect, ...]
 
 
 class Ref(NamedTuple):
@@ -105,6 +112,10 @@ class Ref(NamedTuple):
     crossed: int  # bitmask of processes forked, directly or not, from the owner while it was held
 
     def __hash__(self) -> int:
+        # CPython hashes '' to 0 whatever the salt, so an unnamed reference (every
+        # one in the open scenarios) hashes as the plain tuple, without a new one.
+        if not self.name:
+            return tuple.__hash__(self)
         return hash((_stable(self.name), self[1:]))
 
 
@@ -153,6 +164,8 @@ class GupFastOp(NamedTuple):
     snap_writable: bool
 
     def __hash__(self) -> int:
+        if not self.name:  # as Ref's
+            return tuple.__hash__(self)
         return hash((self[:6], _stable(self.name), self[7:]))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cowcheck.mm.context import Ctx, page_view
-from cowcheck.mm.state import PTE_PRESENT, ZERO_FRAME, ZERO_TOKEN, Vma
+from cowcheck.mm.state import PTE_PRESENT, UNMAPPED, ZERO_FRAME, ZERO_TOKEN, Vma
 from cowcheck.mm.work import Work
 
 
@@ -64,7 +64,7 @@ def zap(w: Work, ctx: Ctx, pid: int, v: int, unmap_vma: bool) -> bool:
         vmas = list(w.procs[pid].vmas)
         vmas[v] = Vma(mapped=False)
         w.set_proc(pid, vmas=tuple(vmas))
-        w.set_expect(pid, v, None)
+        w.set_expect(pid, v, UNMAPPED)
     else:
         # The next touch faults in fresh zeroed memory.
         w.set_expect(pid, v, ((ZERO_TOKEN,),) * ctx.cells)

@@ -15,6 +15,7 @@ from cowcheck.mm.state import (
     PTE_SWAP,
     ZERO_FRAME,
     ZERO_TOKEN,
+    Expect,
     GupFastOp,
     InFlight,
     MMState,
@@ -276,10 +277,10 @@ class Work:
     def set_proc(self, pid: int, **changes: object) -> None:
         self.procs[pid] = self.procs[pid]._replace(**changes)  # type: ignore[arg-type]
 
-    def expect(self, pid: int, v: int) -> tuple[tuple[int, ...], ...] | None:
+    def expect(self, pid: int, v: int) -> Expect:
         return self.procs[pid].expect[v]
 
-    def set_expect(self, pid: int, v: int, value: tuple[tuple[int, ...], ...] | None) -> None:
+    def set_expect(self, pid: int, v: int, value: Expect) -> None:
         pr = self.procs[pid]
         ex = list(pr.expect)
         ex[v] = value
@@ -287,7 +288,7 @@ class Work:
 
     def set_expect_cell(self, pid: int, v: int, cell: int, toks: tuple[int, ...]) -> None:
         cur = self.expect(pid, v)
-        if cur is None:
+        if not cur:  # UNMAPPED
             return
         cells = list(cur)
         cells[cell] = tuple(sorted(toks))
