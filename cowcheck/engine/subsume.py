@@ -66,8 +66,9 @@ class CoverStore(Generic[S]):
         self._entries: dict[Hashable, list[Any]] = {}
         self._n = 0
         self._list_bytes = 0  # getsizeof of every entry list, kept as they change
-        # This level, in order of arrival: (state, core, resources, parent, action index).
-        self._cands: list[tuple[S, Hashable, tuple[int, ...], int, int]] = []
+        # This level, in order of arrival: (state, its core's entry, resources, parent,
+        # action index).
+        self._cands: list[tuple[S, list[Any], tuple[int, ...], int, int]] = []
         self._touched: list[list[Any]] = []  # entries with a pending dict
         self._ids: dict[int, int] = {}  # slot -> id given early
 
@@ -130,7 +131,9 @@ class CoverStore(Generic[S]):
             e[0] = {}
             self._touched.append(e)
         slot = e[0][res] = len(self._cands)
-        self._cands.append((state, core, res, parent, ai))
+        # The entry itself, not its core: keep() needs no second lookup (a core is a
+        # tuple of tuples, hashed anew each time).
+        self._cands.append((state, e, res, parent, ai))
         return slot
 
     def mark(self, slot: int, ident: int) -> None:
@@ -141,9 +144,8 @@ class CoverStore(Generic[S]):
         """End the level: the candidates no other candidate strictly covers, in order
         of arrival, as (state, parent, action index, id given early or -1), now
         recorded as explored."""
-        entries, ids = self._entries, self._ids
-        for slot, (state, core, res, parent, ai) in enumerate(self._cands):
-            e = entries[core]
+        ids = self._ids
+        for slot, (state, e, res, parent, ai) in enumerate(self._cands):
             pend = e[0]
             if len(pend) > 1 and any(other != res and all(map(ge, other, res)) for other in pend):
                 continue
