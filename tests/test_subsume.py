@@ -181,6 +181,35 @@ def test_store_bytes_kept_as_the_entries_change_match_a_full_count() -> None:
     assert max(len(e) for e in st._entries.values()) > 3  # antichains of several tops
 
 
+def test_offer_after_a_lookup_decides_as_a_plain_offer() -> None:
+    """offer() reuses the split and entry of a lookup that missed on the same state
+    object (a probe). The same lookups and offers made with equal copies, which no
+    probe matches, must give the same slots and keep the same states, level after
+    level, whatever came between the lookup and the offer."""
+    rng = random.Random(5)
+
+    def state() -> tuple[str, tuple[int, ...]]:
+        return (rng.choice("abcd"), (rng.randrange(4), rng.randrange(4), rng.randrange(3)))
+
+    probed: CoverStore[tuple[str, tuple[int, ...]]] = CoverStore(_core_split)
+    plain: CoverStore[tuple[str, tuple[int, ...]]] = CoverStore(_core_split)
+    reused = 0
+    for _ in range(80):
+        batch = [state() for _ in range(rng.randrange(1, 60))]
+        # Look all up first, then offer (as the searches do with one state's
+        # successors), with some offered twice and some never looked up.
+        misses = [s for s in batch if s not in probed]
+        assert misses == [s for s in batch if (s[0], tuple(s[1])) not in plain]
+        offers = misses + rng.sample(batch, len(batch) // 3)
+        for i, s in enumerate(offers):
+            reused += id(s) in probed._probes
+            copy = (s[0], tuple(list(s[1])))
+            assert probed.offer(s, 0, i) == plain.offer(copy, 0, i)
+        assert [(s, ai) for s, _, ai, _ in probed.keep()] == [(s, ai) for s, _, ai, _ in plain.keep()]
+        assert probed.nbytes() == plain.nbytes() and len(probed) == len(plain)
+    assert reused > 50  # the probes were used
+
+
 def test_a_level_drops_a_candidate_covered_by_an_earlier_one_at_once() -> None:
     st: CoverStore[tuple[str, tuple[int, ...]]] = CoverStore(_core_split)
     assert st.offer(("a", (2, 2)), 0, 0) is not None

@@ -71,6 +71,9 @@ class CoverStore(Generic[S]):
         self._cands: list[tuple[S, list[Any], tuple[int, ...], int, int]] = []
         self._touched: list[list[Any]] = []  # entries with a pending dict
         self._ids: dict[int, int] = {}  # slot -> id given early
+        # Misses of __contains__ not yet offered: id(state) -> (state, core, resources,
+        # entry or None).
+        self._probes: dict[int, tuple[Any, Hashable, tuple[int, ...], list[Any] | None]] = {}
 
     @staticmethod
     def _covered(e: list[Any], res: tuple[int, ...]) -> bool:
@@ -87,7 +90,18 @@ class CoverStore(Generic[S]):
         covering that, is), so it can be dropped as soon as it arrives."""
         core, res = self._split(state)
         e = self._entries.get(core)
-        return e is not None and self._covered(e, res)
+        if e is not None and self._covered(e, res):
+            return True
+        # The searches ask this of a successor before they canonicalise it, and most
+        # successors are canonical already, so a miss is usually offered next: keep
+        # its split and entry for offer() (a core is a tuple of tuples, hashed anew
+        # on every lookup). By identity, holding the state so that its id stays its
+        # own; one state's successors at a time, in effect.
+        probes = self._probes
+        if len(probes) >= 64:
+            probes.clear()
+        probes[id(state)] = (state, core, res, e)
+        return False
 
     def add(self, state: Hashable) -> bool:
         """Record an explored state at once (outside a level); True if nothing
@@ -120,12 +134,21 @@ class CoverStore(Generic[S]):
     def offer(self, state: S, parent: int, ai: int) -> int | None:
         """Take a new candidate; None if an explored state or one of this level's
         candidates covers it. Returns its slot, for ``mark``."""
-        core, res = self._split(state)
-        e = self._entries.get(core)
+        probe = self._probes.pop(id(state), None)
+        if probe is not None and probe[0] is state:
+            _, core, res, e = probe
+        else:
+            core, res = self._split(state)
+            e = None
         if e is None:
-            e = self._entries[core] = [None]
-            self._list_bytes += sys.getsizeof(e)
-        elif self._covered(e, res):
+            # One lookup that also inserts: new cores are most of what is offered.
+            fresh: list[Any] = [None]
+            e = self._entries.setdefault(core, fresh)
+            if e is fresh:
+                self._list_bytes += sys.getsizeof(e)
+            elif self._covered(e, res):
+                return None
+        elif self._covered(e, res):  # this level's candidates since the probe
             return None
         if e[0] is None:
             e[0] = {}
