@@ -60,3 +60,13 @@ def test_canonical_is_idempotent_and_renaming_invariant() -> None:
         c = canonical(s)
         assert canonical(c) == c
     assert len({canonical(s) for s in states}) < len(states)  # renaming does merge states
+
+
+def test_the_record_layouts_canonical_renames_by_position() -> None:
+    """canonical() and Work.set_proc() rebuild records by position, not with
+    _replace() (a few times cheaper): a field added or moved must move these too."""
+    from cowcheck.mm.state import GupFastOp, Ref, SwapoutOp
+
+    assert Ref._fields[3] == "frame" and len(Ref._fields) == 9
+    assert GupFastOp._fields[1] == "pid" and GupFastOp._fields[8:] == ("seq", "snap_frame", "snap_writable")
+    assert SwapoutOp._fields == ("actor", "frame", "stage")

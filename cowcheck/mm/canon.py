@@ -37,6 +37,7 @@ from cowcheck.mm.state import (
     Page,
     Proc,
     Pte,
+    Ref,
     Slot,
     SwapoutOp,
     Tok,
@@ -150,11 +151,13 @@ def canonical(s: MMState) -> MMState:
         for x in slot_order
     )
     new_toks = tuple((new, tok) for old, new in tmap.items() if (tok := tok_of(old)) is not None)
-    refs = tuple(r._replace(frame=fm(r.frame)) for r in s.refs)
+    # As _replace() would, by position: Ref.frame, GupFastOp.seq and .snap_frame,
+    # SwapoutOp.frame.
+    refs = tuple(_new(Ref, (*r[:3], fm(r[3]), *r[4:])) for r in s.refs)
     inflight = tuple(
-        op._replace(snap_frame=fm(op.snap_frame), seq=op.seq - base[op.pid])
+        _new(GupFastOp, (*op[:8], op[8] - base[op[1]], fm(op[9]), op[10]))
         if type(op) is GupFastOp
-        else op._replace(frame=fm(op.frame))
+        else _new(SwapoutOp, (op[0], fm(op[1]), op[2]))
         if type(op) is SwapoutOp
         else op
         for op in s.inflight
