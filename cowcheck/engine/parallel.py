@@ -10,12 +10,11 @@ A level runs in two phases. Each worker expands its frontier, sends the successo
 whose owner is known to it, one batch per peer, and reports the keys no one owns
 yet; the coordinator names their owners and each worker sends the rest the same way.
 Then each worker takes the batches in a fixed order, keeps the new states and checks
-them. The coordinator only steps the levels, assigns
-keys and gathers figures, so every level is complete before the next starts and the
-first violation is a shortest one. Among the violations of one level the one with the
-least (parent id, action index) wins, and ids are handed out in a fixed order, so a
-run with N workers gives the same trace every time, and the same state count as the
-serial search.
+them. The coordinator only steps the levels, assigns keys and gathers figures, so
+every level is complete before the next starts and the first violation is a shortest
+one. Among the violations of one level the one with the least (parent id, action
+index) wins, and ids are handed out in a fixed order, so a run with N workers gives
+the same trace every time, and the same state count as the serial search.
 
 States travel through ``multiprocessing`` queues, encoded by ``wire.py``; the model
 reaches the workers by fork(), so rules loaded from files need not be importable.
@@ -76,7 +75,7 @@ class Partition(Generic[S, A]):
         self._nxt: list[tuple[int, S]] = []
         # The last level's successors: most states sent to another partition again
         # are caught here instead of being encoded, sent and looked up again.
-        self.sent: set[S] = set()
+        self._last_level: set[S] = set()
         self.shipped = 0  # states sent to other partitions
 
         # A model may name a projection of its states that renaming never changes
@@ -91,6 +90,14 @@ class Partition(Generic[S, A]):
         # The same by key, for the keys this partition has met: it spares a
         # fingerprint per successor.
         self._owner_of: dict[object, int] = {}
+
+    def _meet(self, k: object) -> int:
+        """The owner of a partition key not met before, from the directory (-1 if it
+        has none yet), remembered by key from now on."""
+        o = self.owner.get(fingerprint(k), -1)
+        if o >= 0:
+            self._owner_of[k] = o
+        return o
 
     def route(self, state: S) -> int:
         """The owner of a state, without a directory: by its fingerprint."""
@@ -163,7 +170,7 @@ class Partition(Generic[S, A]):
         new: dict[object, int] = {}
         bad: list[Candidate] = []
         known, route, pk = self.seen.__contains__, self.route, self.part_key
-        owner_of, owner = self._owner_of, self.owner
+        owner_of, meet = self._owner_of, self._meet
 
         def local_dup(s: S) -> bool:
             return pk is None and route(s) == me and known(s)
@@ -177,7 +184,7 @@ class Partition(Generic[S, A]):
         # sent it. Its owner has it, and would only find it a duplicate or covered.
         # That catches most repeats (diamonds of unequal length are short) at a
         # bounded memory cost.
-        prev = self.sent
+        prev = self._last_level
         for gid, state in self.frontier:
             succ, tv = self.ex.successors(state, local_dup, canonicalise=pk is None)
             if tv is not None and not bad:
@@ -193,18 +200,17 @@ class Partition(Generic[S, A]):
                     k = pk(key)
                     o = owner_of.get(k, -1)
                     if o < 0:
-                        o = owner.get(fingerprint(k), -1)
+                        o = meet(k)
                         if o < 0:
                             # No owner yet, so none of these was sent before.
                             held.append((key, gid, ai, k))
                             new[k] = new.get(k, 0) + 1
                             continue
-                        owner_of[k] = o
                 if o != me and key in prev:
                     continue
                 out[o].append((key, gid, ai))
         self.frontier = []
-        self.sent = level
+        self._last_level = level
         self._held = held
         self._bad, self._nxt = bad, []
         routed = [len(b) for b in out]
@@ -220,7 +226,7 @@ class Partition(Generic[S, A]):
         for key, parent, ai, k in self._held:
             o = owner_of.get(k, -1)
             if o < 0:
-                o = owner_of[k] = table[fingerprint(k)]
+                o = self._meet(k)  # in the table, now in the directory
             if o != me:
                 self.shipped += 1
             out[o].append((key, parent, ai))

@@ -41,9 +41,8 @@ from cowcheck.mm.state import (
     Slot,
     SwapoutOp,
     Tok,
+    new_record,
 )
-
-_new = tuple.__new__  # builds a NamedTuple without its Python-level __new__
 
 
 def canonical(s: MMState) -> MMState:
@@ -134,30 +133,35 @@ def canonical(s: MMState) -> MMState:
     for pr in s.procs:
         expect = tuple(tuple(tuple(sorted(map(tm, cell))) for cell in ex) for ex in pr.expect)
         ptes = tuple(
-            _new(Pte, (p[0], fm(p[1]), p[2], p[3]))
+            new_record(Pte, (p[0], fm(p[1]), p[2], p[3]))
             if p[0] == PTE_PRESENT
-            else _new(Pte, (p[0], sm(p[1]), p[2], p[3]))
+            else new_record(Pte, (p[0], sm(p[1]), p[2], p[3]))
             if p[0] == PTE_SWAP
             else p
             for p in pr.ptes
         )
-        procs.append(_new(Proc, (*pr[:4], pr.wp_seq - base[len(procs)], pr.vmas, ptes, expect)))
+        procs.append(new_record(Proc, (*pr[:4], pr.wp_seq - base[len(procs)], pr.vmas, ptes, expect)))
     new_pages = tuple(
-        (fm(f), _new(Page, (*pages[f][:4], sm(pages[f].swapcache), pages[f].locked, tuple(map(tm, pages[f].content)))))
+        (
+            fm(f),
+            new_record(
+                Page, (*pages[f][:4], sm(pages[f].swapcache), pages[f].locked, tuple(map(tm, pages[f].content)))
+            ),
+        )
         for f in page_order
     )
     new_slots = tuple(
-        (sm(x), _new(Slot, (slots[x].swapcount, fm(slots[x].cache), tuple(map(tm, slots[x].content)))))
+        (sm(x), new_record(Slot, (slots[x].swapcount, fm(slots[x].cache), tuple(map(tm, slots[x].content)))))
         for x in slot_order
     )
     new_toks = tuple((new, tok) for old, new in tmap.items() if (tok := tok_of(old)) is not None)
     # As _replace() would, by position: Ref.frame, GupFastOp.seq and .snap_frame,
     # SwapoutOp.frame.
-    refs = tuple(_new(Ref, (*r[:3], fm(r[3]), *r[4:])) for r in s.refs)
+    refs = tuple(new_record(Ref, (*r[:3], fm(r[3]), *r[4:])) for r in s.refs)
     inflight = tuple(
-        _new(GupFastOp, (*op[:8], op[8] - base[op[1]], fm(op[9]), op[10]))
+        new_record(GupFastOp, (*op[:8], op[8] - base[op[1]], fm(op[9]), op[10]))
         if type(op) is GupFastOp
-        else _new(SwapoutOp, (op[0], fm(op[1]), op[2]))
+        else new_record(SwapoutOp, (op[0], fm(op[1]), op[2]))
         if type(op) is SwapoutOp
         else op
         for op in s.inflight
@@ -201,7 +205,7 @@ def permute(s: MMState, perm: tuple[int, ...]) -> MMState:
         procs[perm[old]] = pr._replace(parent=perm[pr.parent] if pr.parent >= 0 else pr.parent)
     refs = tuple(r._replace(owner=perm[r.owner], crossed=_bits(r.crossed, perm)) for r in s.refs)
     toks = tuple(
-        (t, _new(Tok, (perm[k.writer] if k.writer >= 0 else k.writer, k.device, _bits(k.visible, perm))))
+        (t, new_record(Tok, (perm[k.writer] if k.writer >= 0 else k.writer, k.device, _bits(k.visible, perm))))
         for t, k in s.toks
     )
     inflight = []

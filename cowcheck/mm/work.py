@@ -27,6 +27,7 @@ from cowcheck.mm.state import (
     SwapoutOp,
     Tok,
     bit,
+    new_record,
 )
 
 
@@ -38,7 +39,6 @@ class ModelBug(Exception):
     """Bookkeeping went wrong in a way the kernel would BUG_ON."""
 
 
-_new = tuple.__new__  # builds a NamedTuple without its Python-level __new__ or _replace
 _PROC_FIELD = {name: i for i, name in enumerate(Proc._fields)}
 
 
@@ -99,7 +99,7 @@ class Work:
     def freeze(self) -> MMState:
         """The new state (its ``bug`` field empty: a bug is set by the caller)."""
         s = self._s
-        return _new(
+        return new_record(
             MMState,
             (
                 tuple(self.procs),
@@ -156,7 +156,7 @@ class Work:
         if f == ZERO_FRAME:
             return
         p = self.page(f)
-        self.pages[f] = _new(Page, (p.refcount + 1, p.mapcount, p.pincount + pin, *p[3:]))
+        self.pages[f] = new_record(Page, (p.refcount + 1, p.mapcount, p.pincount + pin, *p[3:]))
 
     def put_page(self, f: int, pin: bool = False) -> None:
         if f == ZERO_FRAME:
@@ -171,7 +171,7 @@ class Work:
             del self.pages[f]
             self.note(f"page #{f} freed")
             return
-        self.pages[f] = _new(Page, (rc, p.mapcount, p.pincount - pin, *p[3:]))
+        self.pages[f] = new_record(Page, (rc, p.mapcount, p.pincount - pin, *p[3:]))
 
     def set_page(self, f: int, p: Page) -> None:
         self.pages[f] = p
@@ -195,7 +195,7 @@ class Work:
         """Install a present PTE. The caller already holds the reference it turns into."""
         if f != ZERO_FRAME:
             p = self.page(f)
-            self.pages[f] = _new(Page, (p.refcount, p.mapcount + 1, *p[2:]))
+            self.pages[f] = new_record(Page, (p.refcount, p.mapcount + 1, *p[2:]))
         self.set_pte(pid, v, Pte(PTE_PRESENT, f, writable, False))
 
     def unmap_page(self, pid: int, v: int) -> int:
@@ -206,7 +206,7 @@ class Work:
         f = pte.target
         if f != ZERO_FRAME:
             p = self.page(f)
-            self.pages[f] = _new(Page, (p.refcount, p.mapcount - 1, *p[2:]))
+            self.pages[f] = new_record(Page, (p.refcount, p.mapcount - 1, *p[2:]))
         self.set_pte(pid, v, PTE_EMPTY)
         return f
 
@@ -273,15 +273,15 @@ class Work:
         pr = self.procs[pid]
         ptes = list(pr.ptes)
         ptes[v] = pte
-        self.procs[pid] = _new(Proc, (*pr[:6], tuple(ptes), pr.expect))
+        self.procs[pid] = new_record(Proc, (*pr[:6], tuple(ptes), pr.expect))
 
     def set_proc(self, pid: int, **changes: object) -> None:
-        # _replace() by position: it is the commonest Proc update, and NamedTuple's
-        # own _replace costs a few times more.
+        # As _replace(), through a table of field positions: it is the commonest
+        # Proc update, and NamedTuple's own _replace costs a few times more.
         fields = list(self.procs[pid])
         for name, value in changes.items():
             fields[_PROC_FIELD[name]] = value
-        self.procs[pid] = _new(Proc, fields)
+        self.procs[pid] = new_record(Proc, fields)
 
     def expect(self, pid: int, v: int) -> Expect:
         return self.procs[pid].expect[v]
@@ -290,7 +290,7 @@ class Work:
         pr = self.procs[pid]
         ex = list(pr.expect)
         ex[v] = value
-        self.procs[pid] = _new(Proc, (*pr[:7], tuple(ex)))
+        self.procs[pid] = new_record(Proc, (*pr[:7], tuple(ex)))
 
     def set_expect_cell(self, pid: int, v: int, cell: int, toks: tuple[int, ...]) -> None:
         cur = self.expect(pid, v)
