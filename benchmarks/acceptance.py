@@ -11,6 +11,8 @@ import platform
 import subprocess
 import sys
 
+from cowcheck.build import build_name
+
 RUNS = [
     ("odirect-clear-refs", "page-count", []),
     ("odirect-clear-refs", "mapcount", []),
@@ -42,7 +44,7 @@ RUNS = [
 def main() -> None:
     print(
         f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}"
+        f"{platform.system()} {platform.release()}; cowcheck {build_name()}"
     )
     print()
     print(

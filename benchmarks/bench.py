@@ -31,6 +31,8 @@ import sys
 import time
 from collections import deque
 
+from cowcheck.build import build_name
+
 RUNS: list[tuple[str, str, int, str, str, bool]] = [
     # (scenario, rule, workers, store, dask address or "", subsumption by budget)
     ("open-standard", "anon-exclusive", 1, "exact", "", True),
@@ -192,7 +194,7 @@ def main() -> None:
     quick = "--quick" in sys.argv
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}; cowcheck {build_name()}"
     )
     print()
     rows = []

@@ -16,6 +16,8 @@ import re
 import subprocess
 import sys
 
+from cowcheck.build import build_name
+
 SEARCH = """
 import sys
 from cowcheck.api import check
@@ -48,7 +50,8 @@ def main() -> None:
     print(
         f"`python benchmarks/instructions.py {cap}`: open-standard under anon-exclusive, bounded at "
         f"{cap:,} states: {states:,} states and {total:,} instructions, against {base_states} states and "
-        f"{base:,} instructions bounded at 1 (imports and set-up): **{per:,.0f} instructions per state**."
+        f"{base:,} instructions bounded at 1 (imports and set-up): **{per:,.0f} instructions per state** "
+        f"(cowcheck {build_name()})."
     )
 
 

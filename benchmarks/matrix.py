@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 
+from cowcheck.build import build_name
+
 
 def main() -> None:
     t0 = time.perf_counter()
@@ -31,7 +33,7 @@ def main() -> None:
     cells = m["cells"]
     states = sum(c["states"] for c in cells)
     system = f"{platform.system()} {platform.release()}"
-    print(f"machine: {platform.machine()}, Python {platform.python_version()}, {system}")
+    print(f"machine: {platform.machine()}, Python {platform.python_version()}, {system}; cowcheck {build_name()}")
     print()
     print(
         f"`cowcheck matrix --format json --check`: {len(m['rules'])} rules x {len(m['scenarios'])} scenario rows = "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -16,7 +17,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cowcheck import __version__
 from cowcheck.api import CheckReport, check
+from cowcheck.build import build_name
 from cowcheck.catalog import scenario_files
 from cowcheck.engine import Bounds, Stats, Verdict
 from cowcheck.engine.bfs import peak_rss_mb
@@ -54,6 +57,21 @@ app = typer.Typer(
 # Piped output keeps whole lines: tables are not squeezed to 80 columns.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"cowcheck {__version__} ({build_name()}, Python {platform.python_version()})", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and the build, and exit."
+    ),
+) -> None:
+    """Options before the command: only --version (each command has its own)."""
 
 
 WORKERS_HELP = "Worker processes for the partitioned search (same states, same verdict)."

@@ -32,6 +32,7 @@ from typing import Any, Generic, TypeVar
 
 from cowcheck.engine.balance import Report, assign
 from cowcheck.engine.bfs import Bounds, peak_rss_mb
+from cowcheck.engine.errors import WorkerDied
 from cowcheck.engine.expand import Expander
 from cowcheck.engine.model import Model
 from cowcheck.engine.rebuild import chain, concrete_violation
@@ -332,10 +333,6 @@ def _serve(part: Partition[Any, Any], conn: Connection, inboxes: list[Any]) -> N
         else:
             conn.send(None)
             return
-
-
-class WorkerDied(RuntimeError):
-    """A worker process ended without answering (its traceback is on stderr)."""
 
 
 class Cluster:
