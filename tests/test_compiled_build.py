@@ -27,6 +27,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+from cowcheck import __version__
+
 PROBE = r"""
 import json, sys
 from cowcheck.api import check
@@ -154,3 +156,15 @@ def test_compiled_build_explores_exactly_what_the_interpreted_one_does(compiled_
     assert len(got) == len(want)
     for g, w in zip(got[1:], want[1:], strict=True):
         assert g == w
+
+
+def test_version_names_the_build(compiled_site: Path) -> None:
+    def version(pythonpath: Path) -> str:
+        env = {**os.environ, "PYTHONPATH": str(pythonpath)}
+        cmd = [sys.executable, "-m", "cowcheck", "--version"]
+        p = subprocess.run(cmd, env=env, cwd=pythonpath, capture_output=True, text=True, check=True)
+        return p.stdout.strip()
+
+    n = len(_listed_modules())
+    assert version(compiled_site).startswith(f"cowcheck {__version__} (mypyc-compiled ({n} modules), Python ")
+    assert version(ROOT).startswith(f"cowcheck {__version__} (interpreted, Python ")
