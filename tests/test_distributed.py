@@ -16,6 +16,7 @@ from distributed import LocalCluster
 
 from cowcheck.api import build_model, run_search
 from cowcheck.engine import Bounds, search
+from cowcheck.mm.model import MMModel
 
 ROOT = Path(__file__).resolve().parent.parent
 THREE = Path(__file__).parent / "scenarios" / "open-three.toml"
@@ -80,3 +81,31 @@ def test_bad_dask_address_is_one_line_exit_2(value: str) -> None:
     assert p.returncode == 2
     assert "--dask" in p.stderr and "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_model_pickles_as_its_arguments() -> None:
+    """Dask sends the model to its workers pickled. It travels as its constructor's
+    arguments (``MMModel.__reduce__``), which the compiled build needs, and comes back
+    a model that explores the same states, with empty caches."""
+    import pickle
+
+    import cloudpickle
+
+    m = build_model("open-standard", "page-count", strict=True)
+    want = search(m, Bounds())
+    assert m._offer_cache  # filled by the search
+
+    def settings(x: MMModel) -> tuple[object, ...]:
+        return (x.scenario, x.rule.name, x.ctx.strict, x.symmetry, x.form, x.properties, x.failing_metrics)
+
+    for dumps in (pickle.dumps, cloudpickle.dumps):
+        copy = pickle.loads(dumps(m))
+        assert type(copy) is MMModel and copy is not m
+        assert settings(copy) == settings(m) and copy.ctx.strict
+        assert copy._offer_cache == {}
+        got = search(copy, Bounds())
+        assert (got.verdict, got.stats.states, got.stats.transitions) == (
+            want.verdict,
+            want.stats.states,
+            want.stats.transitions,
+        )

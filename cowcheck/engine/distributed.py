@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from cowcheck.engine.balance import Report
 from cowcheck.engine.bfs import Bounds
 from cowcheck.engine.model import Model
-from cowcheck.engine.parallel import Cluster, Partition, run_levels
+from cowcheck.engine.parallel import Partition, run_levels
 from cowcheck.engine.result import SearchResult, Stats
 from cowcheck.engine.store import StoreSpec
 from cowcheck.engine.wire import Decoder, Encoder
@@ -112,7 +112,7 @@ class ClusterError(Exception):
     """The address is malformed, nothing answers there, or the cluster has no workers."""
 
 
-class DaskCluster(Cluster):
+class DaskCluster:
     """N partition actors spread over the workers of a Dask client."""
 
     def __init__(

@@ -28,7 +28,7 @@ import time
 from array import array
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from cowcheck.engine.balance import Report, assign
 from cowcheck.engine.bfs import Bounds, peak_rss_mb
@@ -335,27 +335,28 @@ def _serve(part: Partition[Any, Any], conn: Connection, inboxes: list[Any]) -> N
             return
 
 
-class Cluster:
+class Cluster(Protocol):
     """Anything that runs N partitions: ``call`` sends one command to every
-    partition and returns their answers in partition order."""
+    partition and returns their answers in partition order.
+
+    A protocol, not a base class: the compiled build compiles this module, and an
+    interpreted class (distributed.py's) cannot subclass a compiled one."""
 
     n: int
-    label: str = ""  # shown in the summary when not local processes
+    label: str  # shown in the summary when not local processes ("")
 
-    def call(self, cmd: str, arg: Any = None) -> list[Any]:
-        raise NotImplementedError
+    def call(self, cmd: str, arg: Any = None) -> list[Any]: ...
 
-    def ask(self, w: int, cmd: str, arg: Any = None) -> Any:
-        raise NotImplementedError
+    def ask(self, w: int, cmd: str, arg: Any = None) -> Any: ...
 
-    def close(self) -> None:
-        raise NotImplementedError
+    def close(self) -> None: ...
 
 
-class ProcessCluster(Cluster):
+class ProcessCluster:
     def __init__(self, model: Model[Any, Any], spec: StoreSpec, n: int, subsume: bool = False) -> None:
         ctx = mp.get_context("fork")
         self.n = n
+        self.label = ""
         inboxes = [ctx.Queue() for _ in range(n)]
         self.conns: list[Connection] = []
         self.procs = []
