@@ -5,7 +5,9 @@ tells users to, and installed into a folder of its own. The same probe then runs
 under both builds in separate processes, side by side, and its output must be the
 same line for line: every catalog cell's verdict, state and transition counts, depth
 and rendered counterexample; open-standard searched serially, by 2 worker processes and
-on a local Dask cluster; every saved counterexample replayed. mypyc checks annotations at run time and compiles integer
+on a local Dask cluster; the other search modes (partial-order reduction, process
+symmetry, no subsumption, the fingerprint and bitstate stores); every saved
+counterexample replayed. mypyc checks annotations at run time and compiles integer
 and tuple operations its own way, so agreement on all of this is what says the
 compiled build explores the same state space.
 
@@ -67,6 +69,25 @@ if importlib.util.find_spec("distributed") is not None:
 for mode, how in modes:
     rep = check("open-standard", "anon-exclusive", **how)
     emit("open-standard", mode=mode, verdict=rep.verdict.name, states=rep.stats.states)
+# The other search modes, each through its own compiled code path, bounded.
+options = {
+    "por": {"por": True},
+    "symmetry": {"symmetry": True},
+    "no-subsume": {"subsume": False},
+    "fingerprint": {"store": "fingerprint"},
+    "bitstate": {"store": "bitstate:1"},
+}
+cases = [("open-standard", "anon-exclusive"), ("open-standard", "page-count"), ("gup-fast-fork", "mapcount")]
+cases.append((sys.argv[2], "anon-exclusive"))  # a scenario where partial-order reduction reduces
+for name, how in options.items():
+    for sc, rule in cases:
+        rep = check(sc, rule, bounds=cap, **how)
+        st = rep.stats
+        emit(
+            "option", option=name, scenario=sc.rsplit("/", 1)[-1], rule=rule, verdict=rep.verdict.name,
+            states=st.states, transitions=st.transitions, ample=st.ample,
+            trace=[s.action.to_json() for s in rep.trace.steps] if rep.trace is not None else None,
+        )
 for path in sorted(counterexamples_dir().glob("*.json")):
     rp = replay_file(path)
     emit("replay", file=path.name, fails=rp.trace.property_id, steps=len(rp.trace))
@@ -74,6 +95,7 @@ for path in sorted(counterexamples_dir().glob("*.json")):
 
 # Cells beyond this many states stop as incomplete, in both builds alike.
 CAP = 4000
+POR_DEMO = ROOT / "tests" / "scenarios" / "por-device-reads.toml"
 
 
 def _sources(dest: Path) -> Path:
@@ -125,7 +147,7 @@ def _listed_modules() -> list[str]:
 def _probe(pythonpath: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(pythonpath)}
     return subprocess.Popen(
-        [sys.executable, "-c", PROBE, str(CAP)],
+        [sys.executable, "-c", PROBE, str(CAP), str(POR_DEMO)],
         env=env,
         cwd=pythonpath,
         stdout=subprocess.PIPE,
@@ -150,7 +172,9 @@ def test_compiled_build_explores_exactly_what_the_interpreted_one_does(compiled_
     assert want[0]["compiled"] == [] and want[0]["work"] == "work.py"
 
     kinds = [line["kind"] for line in want[1:]]
-    assert kinds.count("cell") >= 160 and kinds.count("replay") >= 40
+    assert kinds.count("cell") >= 160 and kinds.count("replay") >= 40 and kinds.count("option") == 20
+    # Partial-order reduction did reduce somewhere, so its path ran.
+    assert any(line["ample"] for line in want if line.get("option") == "por")
     # Violations with traces, holds and bounded cells are all among them.
     verdicts = {line["verdict"] for line in want if line["kind"] == "cell"}
     assert verdicts == {"HOLDS", "VIOLATED", "INCOMPLETE"}
