@@ -62,11 +62,16 @@ def test_canonical_is_idempotent_and_renaming_invariant() -> None:
     assert len({canonical(s) for s in states}) < len(states)  # renaming does merge states
 
 
-def test_the_record_layouts_canonical_renames_by_position() -> None:
-    """canonical() rebuilds references and in-flight paths by position, not with
-    _replace() (a few times cheaper): a field added or moved must move there too."""
-    from cowcheck.mm.state import GupFastOp, Ref, SwapoutOp
+def test_the_record_layouts_built_by_position() -> None:
+    """canonical(), Work and the gup and reclaim paths rebuild records by position
+    (state.new_record), not with _replace() (a few times dearer): a field added or
+    moved must move there too. (Work.set_proc() goes by name, through _PROC_FIELD.)"""
+    from cowcheck.mm.state import GupFastOp, Page, Proc, Ref, Slot, SwapoutOp, Tok
 
-    assert Ref._fields[3] == "frame"
-    assert GupFastOp._fields[1] == "pid" and GupFastOp._fields[8:] == ("seq", "snap_frame", "snap_writable")
+    assert Proc._fields[6:] == ("ptes", "expect")  # Work.set_pte() and set_expect()
+    assert Page._fields == ("refcount", "mapcount", "pincount", "anon_exclusive", "swapcache", "locked", "content")
+    assert Slot._fields == ("swapcount", "cache", "content")
+    assert Tok._fields == ("writer", "device", "visible")
+    assert Ref._fields[3] == "frame" and Ref._fields[7:] == ("attached", "crossed")
+    assert GupFastOp._fields[1] == "pid" and GupFastOp._fields[7:] == ("stage", "seq", "snap_frame", "snap_writable")
     assert SwapoutOp._fields == ("actor", "frame", "stage")

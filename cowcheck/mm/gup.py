@@ -27,6 +27,7 @@ from cowcheck.mm.state import (
     GupFastOp,
     Ref,
     frame_name,
+    new_record,
 )
 from cowcheck.mm.work import ModelBug, Work
 
@@ -94,8 +95,13 @@ def gup_fast_start(w: Work, ctx: Ctx, actor: int, pid: int, v: int, flags: GupFl
         w.note("gup_pte_range: PTE not usable (none, swap, special or R/O) -> slow path")
         w.inflight.append(op)
         return
-    w.inflight.append(op._replace(stage=GUPF_GRAB, snap_frame=pte.target, snap_writable=pte.writable))
+    w.inflight.append(new_record(GupFastOp, (*op[:7], GUPF_GRAB, op.seq, pte.target, pte.writable)))
     w.note(f"gup_pte_range: read PTE -> page #{pte.target}{' writable' if pte.writable else ' R/O'}")
+
+
+def _at_stage(op: GupFastOp, stage: int) -> GupFastOp:
+    # As op._replace(stage=stage), by position (state.py's new_record).
+    return new_record(GupFastOp, (*op[:7], stage, *op[8:]))
 
 
 def gup_fast_step(w: Work, ctx: Ctx, idx: int, op: GupFastOp) -> None:
@@ -104,10 +110,10 @@ def gup_fast_step(w: Work, ctx: Ctx, idx: int, op: GupFastOp) -> None:
     if op.stage == GUPF_GRAB:
         if f not in w.pages:
             w.note("try_grab_folio: page already freed -> slow path")
-            w.inflight[idx] = op._replace(stage=GUPF_SLOW)
+            w.inflight[idx] = _at_stage(op, GUPF_SLOW)
             return
         w.get_page(f, op.pin)
-        w.inflight[idx] = op._replace(stage=GUPF_RECHECK)
+        w.inflight[idx] = _at_stage(op, GUPF_RECHECK)
         w.note(f"try_grab_folio: page #{f} refcount -> {w.page(f).refcount}")
         return
     if op.stage == GUPF_RECHECK:
@@ -121,7 +127,7 @@ def gup_fast_step(w: Work, ctx: Ctx, idx: int, op: GupFastOp) -> None:
             fail = "write_protect_seq changed"
         if fail is not None:
             w.put_page(f, op.pin)
-            w.inflight[idx] = op._replace(stage=GUPF_SLOW)
+            w.inflight[idx] = _at_stage(op, GUPF_SLOW)
             w.note(f"gup-fast re-check: {fail} -> drop reference, slow path")
             return
         del w.inflight[idx]

@@ -28,13 +28,15 @@ from cowcheck.mm.state import (
     SWAPOUT_UNMAP,
     SWAPOUT_WRITE,
     Pte,
+    Slot,
     SwapoutOp,
+    new_record,
 )
 from cowcheck.mm.work import Blocked, Work
 
 
 def _unlock_and_put(w: Work, f: int) -> None:
-    w.set_page(f, w.page(f)._replace(locked=False))
+    w.set_locked(f, False)
     w.put_page(f)
 
 
@@ -43,7 +45,7 @@ def swapout_start(w: Work, ctx: Ctx, actor: int, f: int) -> None:
     if p.locked:
         raise Blocked  # trylock_page() fails: reclaim skips the page
     w.get_page(f)  # isolate_lru_page()
-    w.set_page(f, w.page(f)._replace(locked=True))
+    w.set_locked(f, True)
     if p.swapcache == NO_SLOT:
         ok, note = ctx.rule.swapout_add_to_swapcache(page_view(w, f, own_lock=True))
         if not ok:
@@ -68,7 +70,7 @@ def swapout_step(w: Work, ctx: Ctx, idx: int, op: SwapoutOp) -> None:
             if pte.kind == PTE_PRESENT and pte.target == f
         ]
         if not mapped:
-            w.inflight[idx] = op._replace(stage=SWAPOUT_WRITE)
+            w.inflight[idx] = new_record(SwapoutOp, (op.actor, f, SWAPOUT_WRITE))
             w.note(f"try_to_unmap: page #{f} mapped nowhere")
             return
         pid, v = mapped[0]
@@ -90,7 +92,7 @@ def swapout_step(w: Work, ctx: Ctx, idx: int, op: SwapoutOp) -> None:
         w.put_page(f)
         w.note(f"try_to_unmap_one: P{pid} PTE -> swap entry (slot {s}{', exclusive' if exclusive else ''})")
         if len(mapped) == 1:
-            w.inflight[idx] = op._replace(stage=SWAPOUT_WRITE)
+            w.inflight[idx] = new_record(SwapoutOp, (op.actor, f, SWAPOUT_WRITE))
         return
     assert op.stage == SWAPOUT_WRITE
     del w.inflight[idx]
@@ -100,7 +102,8 @@ def swapout_step(w: Work, ctx: Ctx, idx: int, op: SwapoutOp) -> None:
         _unlock_and_put(w, f)
         return
     s = p.swapcache
-    w.slots[s] = w.slot(s)._replace(content=p.content)
+    sl = w.slot(s)
+    w.slots[s] = new_record(Slot, (sl.swapcount, sl.cache, p.content))
     w.note(f"pageout: page #{f} written to slot {s}")
     if p.refcount == 2:  # the swapcache and our isolation reference
         w.note("__remove_mapping: refcount 2 -> free the page")

@@ -173,21 +173,23 @@ class Work:
             return
         self.pages[f] = new_record(Page, (rc, p.mapcount, p.pincount - pin, *p[3:]))
 
-    def set_page(self, f: int, p: Page) -> None:
-        self.pages[f] = p
-
     def set_exclusive(self, f: int, value: bool) -> None:
         if f == ZERO_FRAME or not self._uses_pae:
             return
         p = self.page(f)
         if p.anon_exclusive != value:
-            self.pages[f] = p._replace(anon_exclusive=value)
+            self.pages[f] = new_record(Page, (*p[:3], value, *p[4:]))
+
+    def set_locked(self, f: int, value: bool) -> None:
+        """PG_locked: set by reclaim's trylock_page(), cleared by its unlock_page()."""
+        p = self.page(f)
+        self.pages[f] = new_record(Page, (*p[:5], value, p.content))
 
     def write_cell(self, f: int, cell: int, token: int) -> None:
         p = self.page(f)
         c = list(p.content)
         c[cell] = token
-        self.pages[f] = p._replace(content=tuple(c))
+        self.pages[f] = new_record(Page, (*p[:6], tuple(c)))
 
     # rmap ---------------------------------------------------------------------------
 
@@ -225,24 +227,25 @@ class Work:
 
     def add_to_swapcache(self, f: int, s: int) -> None:
         p = self.page(f)
-        self.pages[f] = p._replace(swapcache=s, refcount=p.refcount + 1)
-        self.slots[s] = self.slot(s)._replace(cache=f)
+        self.pages[f] = new_record(Page, (p.refcount + 1, *p[1:4], s, *p[5:]))
+        sl = self.slot(s)
+        self.slots[s] = new_record(Slot, (sl.swapcount, f, sl.content))
 
     def delete_from_swapcache(self, f: int) -> None:
         """delete_from_swap_cache(): drop the swapcache reference; free an unused slot."""
         p = self.page(f)
         s = p.swapcache
-        self.pages[f] = p._replace(swapcache=NO_SLOT)
+        self.pages[f] = new_record(Page, (*p[:4], NO_SLOT, *p[5:]))
         sl = self.slot(s)
         if sl.swapcount == 0:
             del self.slots[s]
         else:
-            self.slots[s] = sl._replace(cache=NO_FRAME)
+            self.slots[s] = new_record(Slot, (sl.swapcount, NO_FRAME, sl.content))
         self.put_page(f)
 
     def swap_duplicate(self, s: int) -> None:
         sl = self.slot(s)
-        self.slots[s] = sl._replace(swapcount=sl.swapcount + 1)
+        self.slots[s] = new_record(Slot, (sl.swapcount + 1, *sl[1:]))
 
     def swap_free(self, s: int) -> None:
         """swap_free(): drop one swap PTE's count; the swapcache page, if any, stays."""
@@ -252,7 +255,7 @@ class Work:
         if sl.swapcount == 1 and sl.cache == NO_FRAME:
             del self.slots[s]
         else:
-            self.slots[s] = sl._replace(swapcount=sl.swapcount - 1)
+            self.slots[s] = new_record(Slot, (sl.swapcount - 1, *sl[1:]))
 
     def free_swap_and_cache(self, s: int) -> None:
         """free_swap_and_cache() on zap: the last swap PTE gone, reclaim an unlocked
@@ -305,7 +308,7 @@ class Work:
         b, c = bit(pid), bit(child)
         for t, tok in list(self.toks.items()):
             if tok.visible & b and (only is None or t in only):
-                self.toks[t] = tok._replace(visible=tok.visible | c)
+                self.toks[t] = new_record(Tok, (tok.writer, tok.device, tok.visible | c))
 
     def zap_pte(self, pid: int, v: int) -> None:
         """zap_pte_range() for one PTE: drop the mapping's reference or swap count."""
@@ -321,7 +324,7 @@ class Work:
         """The owner's mapping is gone: its references owe coherency to nobody now."""
         for i, r in enumerate(self.refs):
             if r.owner == pid and (v is None or r.vpage == v) and r.attached:
-                self.refs[i] = r._replace(attached=False)
+                self.refs[i] = new_record(Ref, (*r[:7], False, r.crossed))
 
     def reclaim_holds(self, f: int) -> bool:
         return any(isinstance(op, SwapoutOp) and op.frame == f for op in self.inflight)
