@@ -92,12 +92,13 @@ class MMModel:
             None if "budget" in self._prop_reads else self.split_budget
         )
         self._clipped: dict[tuple[int, ...], tuple[int, ...]] = {}
-        self._args = (scenario, rule, self.properties, form, strict, tuple(failing_metrics), symmetry)
 
     def __reduce__(self) -> tuple[type[MMModel], tuple[object, ...]]:
         # Pickled (for Dask's workers) as its constructor's arguments, without the
         # caches. The compiled build needs it: mypyc's classes pickle no attributes.
-        return MMModel, self._args
+        # (self.symmetry is already off for litmus scenarios, as the copy's would be.)
+        fm = tuple(self.failing_metrics)
+        return MMModel, (self.scenario, self.rule, self.properties, self.form, self.ctx.strict, fm, self.symmetry)
 
     # -- engine protocol -------------------------------------------------------------
 
