@@ -28,7 +28,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, run_cli_in
 
 from cowcheck import __version__
 
@@ -189,11 +189,11 @@ def test_compiled_build_explores_exactly_what_the_interpreted_one_does(compiled_
 
 
 def test_version_names_the_build(compiled_site: Path) -> None:
-    def version(pythonpath: Path) -> str:
-        env = {**os.environ, "PYTHONPATH": str(pythonpath)}
-        cmd = [sys.executable, "-m", "cowcheck", "--version"]
-        p = subprocess.run(cmd, env=env, cwd=pythonpath, capture_output=True, text=True, check=True)
-        return p.stdout.strip()
+    def version(where: Path) -> str:
+        # "python -m" puts the working directory first on sys.path: the package there runs.
+        code, out, err = run_cli_in(where, "--version")
+        assert code == 0, err
+        return out.strip()
 
     n = len(_listed_modules())
     assert version(compiled_site).startswith(f"cowcheck {__version__} (mypyc-compiled ({n} modules), Python ")
