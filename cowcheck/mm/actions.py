@@ -6,16 +6,16 @@ that replays exactly (stateright keeps traces as action paths the same way).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from cowcheck.mm.rule import GupFlags
 
-# Actor ids that are not threads of a process.
-DEVICE = -1
-RECLAIM = -2
-OUTSIDER = -3
-SPECULATIVE = -4
-_THREADS_PER_PID = 16  # open scenarios: thread actor id = 16 * pid + tid
+# Actor ids that are not threads of a process. Final, as state.py's constants.
+DEVICE: Final = -1
+RECLAIM: Final = -2
+OUTSIDER: Final = -3
+SPECULATIVE: Final = -4
+_THREADS_PER_PID: Final = 16  # open scenarios: thread actor id = 16 * pid + tid
 
 
 class Action(NamedTuple):
