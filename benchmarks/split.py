@@ -1,0 +1,188 @@
+"""Where a state's time goes: the search engine against the mm model.
+
+Explores open-standard under anon-exclusive without subsumption (each state once,
+as ``cowcheck check --no-subsume`` does) and keeps its state graph as numbers. Then:
+
+- the engine alone: ``cowcheck.engine.search`` over that same graph, with states as
+  ints, successors looked up in a table, no canonical form and no invariant. That is
+  what the search itself costs per state on this graph's shape (same states, same
+  transitions, same levels);
+- each per-state call the search makes to the model, timed alone over the graph's
+  states: ``actions``; ``next_step`` for every action offered; the transition
+  checks and metrics for every transition; a set lookup of every successor (what
+  the exact store does with it); ``canonical`` for each successor not stored in its
+  concrete form; the invariants for every state;
+- the real search, for the total. What the rows do not add up to is left as "the
+  rest": storing and queueing the new states, the store's own methods, the loop,
+  and a heap that grows (the timed loops keep nothing).
+
+Run it from outside the repository to measure an installed (maybe compiled) build:
+``cd /tmp && python /path/to/benchmarks/split.py``.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Sequence
+
+from cowcheck.api import build_model, check
+from cowcheck.build import build_name
+from cowcheck.engine import Invariant, Step, TransitionCheck, search
+from cowcheck.mm.state import MMState
+
+SCENARIO, RULE = "open-standard", "anon-exclusive"
+
+
+class GraphModel:
+    """A state graph given as a table: state i's successors are ``succ[i]``."""
+
+    def __init__(self, succ: list[list[int]], inits: list[int]) -> None:
+        self.steps = [[Step(j) for j in row] for row in succ]
+        self.inits = inits
+
+    def init_states(self) -> Sequence[int]:
+        return self.inits
+
+    def actions(self, state: int) -> range:
+        return range(len(self.steps[state]))
+
+    def next_step(self, state: int, action: int) -> Step[int] | None:
+        return self.steps[state][action]
+
+    def canonical(self, state: int) -> int:
+        return state
+
+    def invariants(self) -> Sequence[Invariant[int]]:
+        return ()
+
+    def transition_checks(self) -> Sequence[TransitionCheck[int, int]]:
+        return ()
+
+
+def explore() -> tuple[list[MMState], list[list[int]], list[int], float]:
+    """Every canonical state of the scenario, its successors by number (in action
+    order, disabled actions left out), and the seconds it took."""
+    m = build_model(SCENARIO, RULE)
+    start = time.perf_counter()
+    ids: dict[MMState, int] = {}
+    states: list[MMState] = []
+    succ: list[list[int]] = []
+    inits = []
+    for s in m.init_states():
+        c = m.canonical(s)
+        if c not in ids:
+            ids[c] = len(states)
+            states.append(c)
+            inits.append(ids[c])
+    i = 0
+    while i < len(states):
+        s = states[i]
+        row = []
+        for a in m.actions(s):
+            step = m.next_step(s, a)
+            if step is None:
+                continue
+            c = m.canonical(step.state)
+            j = ids.get(c)
+            if j is None:
+                j = ids[c] = len(states)
+                states.append(c)
+            row.append(j)
+        succ.append(row)
+        i += 1
+    return states, succ, inits, time.perf_counter() - start
+
+
+def per_state(states: list[MMState]) -> dict[str, float]:
+    """Microseconds per state of each model call, as the search makes them (with the
+    cyclic collector off, as in the search)."""
+    gc.disable()
+    try:
+        return _per_state(states)
+    finally:
+        gc.enable()
+
+
+def _per_state(states: list[MMState]) -> dict[str, float]:
+    """Each call timed in a loop that keeps nothing, as the search keeps little: a
+    loop that kept every successor would pay for fresh memory the search reuses."""
+    m = build_model(SCENARIO, RULE)
+    invs = m.invariants()
+    checks = m.transition_checks()
+    acts = [list(m.actions(s)) for s in states]
+    steps = [
+        [(a, st) for a in row if (st := m.next_step(s, a)) is not None] for s, row in zip(states, acts, strict=True)
+    ]
+    succ = [st.state for row in steps for _, st in row]
+    known = set(states)
+    fresh = [ns for ns in succ if ns not in known]  # seen() misses: canonicalised
+    out = {}
+    t = time.perf_counter()
+    for s in states:
+        m.actions(s)
+    out["mm model: `actions`"] = time.perf_counter() - t
+    t = time.perf_counter()
+    for s, row in zip(states, acts, strict=True):
+        for a in row:
+            m.next_step(s, a)
+    out["mm model: `next_step`, every action offered"] = time.perf_counter() - t
+    t = time.perf_counter()
+    for s, srow in zip(states, steps, strict=True):
+        for a, st in srow:
+            for tc in checks:
+                tc.check(s, a, st)
+    out["properties: transition checks and metrics, every transition"] = time.perf_counter() - t
+    t = time.perf_counter()
+    for ns in succ:
+        ns in known  # noqa: B015
+    out["a set lookup of every successor (hashing it, comparing it on a hit)"] = time.perf_counter() - t
+    t = time.perf_counter()
+    for ns in fresh:
+        m.canonical(ns)
+    out["mm model: `canonical`, each successor not stored as it is"] = time.perf_counter() - t
+    t = time.perf_counter()
+    for inv in invs:
+        for s in states:
+            inv.check(s)
+    out["properties: invariants, every state"] = time.perf_counter() - t
+    return {k: v / len(states) * 1e6 for k, v in out.items()}
+
+
+def main() -> None:
+    print(f"cowcheck {build_name()}; {SCENARIO} under {RULE}, no subsumption")
+    print()
+    states, succ, inits, secs = explore()
+    edges = sum(map(len, succ))
+    real = min(
+        (check(SCENARIO, RULE, minimise=False, subsume=False).stats for _ in range(2)), key=lambda st: st.seconds
+    )
+    if (real.states, real.transitions) != (len(states), edges):
+        raise SystemExit(f"graph {len(states)}/{edges} differs from the search's {real.states}/{real.transitions}")
+    gm = GraphModel(succ, inits)
+    eng = min((search(gm).stats for _ in range(3)), key=lambda st: st.seconds)
+    if (eng.states, eng.transitions) != (len(states), edges):
+        raise SystemExit(f"engine over the graph: {eng.states}/{eng.transitions}, expected {len(states)}/{edges}")
+    parts = per_state(states)
+    us_real = real.seconds / real.states * 1e6
+    us_eng = eng.seconds / eng.states * 1e6
+    print(f"graph: {len(states):,} states, {edges:,} transitions (built in {secs:.1f} s)")
+    print()
+    print("| what | µs per state | states/s | share of the search |")
+    print("|---|---|---|---|")
+    print(f"| the search (`check --no-subsume`, best of 2) | {us_real:.1f} | {1e6 / us_real:,.0f} | 100 % |")
+    print(
+        f"| the engine alone over the same graph (best of 3) | {us_eng:.2f} | {1e6 / us_eng:,.0f} "
+        f"| {us_eng / us_real:.1%} |"
+    )
+    for k, v in parts.items():
+        print(f"| {k} | {v:.1f} | | {v / us_real:.1%} |")
+    rest = us_real - us_eng - sum(parts.values())
+    print(
+        f"| the rest (storing and queueing new states, the store's own methods, the search's loop) "
+        f"| {rest:.1f} | | {rest / us_real:.1%} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
