@@ -42,10 +42,10 @@ def observational(s: MMState, ctx: Ctx) -> str | None:
         if f not in pages:
             return f"use after free: speculative reference to freed page #{f}"
     for f in pages:
-        if not any(True for _ in holders(s, f)):
+        if next(holders(s, f), None) is None:
             return f"leak: page #{f} is held by nothing (refcount {pages[f].refcount})"
     for x, sl in slots.items():
-        if sl.cache == NO_FRAME and not any(True for _ in swap_sharers(s, x)):
+        if sl.cache == NO_FRAME and next(swap_sharers(s, x), None) is None:
             return f"leak: swap slot {x} is used by nothing"
     return None
 

@@ -31,11 +31,12 @@ def observational(s: MMState, ctx: Ctx) -> str | None:
     for pid, pr in enumerate(s.procs):
         if not pr.alive:
             continue
+        mine = bit(pid)
         for v in range(len(pr.vmas)):
             vw = view(s, pid, v, ctx.cells)
             for c, t in enumerate(vw or ()):
                 tok = toks.get(t)
-                if tok is not None and not tok.visible & bit(pid):
+                if tok is not None and not tok.visible & mine:
                     return (
                         f"leak from {who(tok)} into P{pid}: P{pid} reads t{t} at "
                         f"{cell_addr(v, c)}, written by {who(tok)} after they diverged"

@@ -31,6 +31,7 @@ def observational(s: MMState, ctx: Ctx) -> str | None:
     for pid, pr in enumerate(s.procs):
         if not pr.alive:
             continue
+        mine = bit(pid)
         for v, ex in enumerate(pr.expect):
             vw = view(s, pid, v, ctx.cells)
             if not ex or vw is None:  # UNMAPPED, or not mapped now
@@ -39,7 +40,7 @@ def observational(s: MMState, ctx: Ctx) -> str | None:
                 if t in ex[c]:
                     continue
                 tok = toks.get(t)
-                if tok is not None and not tok.visible & bit(pid):
+                if tok is not None and not tok.visible & mine:
                     continue  # a leak: missed-cow's to report
                 lost = ex[c][-1]
                 lt = toks.get(lost)
