@@ -19,16 +19,25 @@ def root() -> Path:
     return ROOT
 
 
-def run_cli(*args: str) -> tuple[int, str, str]:
-    """Run the real console entry point in a subprocess, as a user would."""
-    return run_cli_in(ROOT, *args)
+def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run the real console entry point in a subprocess, as a user would, with ``env``
+    added to the environment."""
+    return run_cli_in(ROOT, *args, env=env)
 
 
-def run_cli_in(cwd: Path, *args: str) -> tuple[int, str, str]:
+def run_cli_in(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """The same, from ``cwd`` (a fresh project directory)."""
+    import os
     import subprocess
 
-    p = subprocess.run([sys.executable, "-m", "cowcheck", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+    p = subprocess.run(
+        [sys.executable, "-m", "cowcheck", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )
     return p.returncode, p.stdout, p.stderr
 
 

@@ -111,7 +111,5 @@ def test_shell_completion_ships() -> None:
     # Typer names the shell from the process tree (shellingham) unless told not to;
     # a test started without a shell among its parents (setsid, a container's
     # entry point) would find none. With detection off, the shell is the option's value.
-    env = {**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
-    args = [sys.executable, "-m", "cowcheck", "--show-completion", "bash"]
-    p = subprocess.run(args, capture_output=True, text=True, env=env, check=False, stdin=subprocess.DEVNULL)
-    assert p.returncode == 0 and "complete" in p.stdout and "COMP_WORDS" in p.stdout, (p.returncode, p.stderr)
+    rc, out, err = run_cli("--show-completion", "bash", env={"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"})
+    assert rc == 0 and "complete" in out and "COMP_WORDS" in out, (rc, out, err)
