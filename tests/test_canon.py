@@ -75,3 +75,40 @@ def test_the_record_layouts_built_by_position() -> None:
     assert Ref._fields[3] == "frame" and Ref._fields[7:] == ("attached", "crossed")
     assert GupFastOp._fields[1] == "pid" and GupFastOp._fields[7:] == ("stage", "seq", "snap_frame", "snap_writable")
     assert SwapoutOp._fields == ("actor", "frame", "stage")
+
+
+def test_the_hot_constructors_built_by_position() -> None:
+    """The model builds its per-state actions, steps, page views and new records by
+    position too (a NamedTuple's or frozen dataclass's own constructor runs Python
+    code): each must equal what the keyword constructor gives."""
+    from cowcheck.engine import Step
+    from cowcheck.mm.actions import Action
+    from cowcheck.mm.context import page_view
+    from cowcheck.mm.model import _action
+    from cowcheck.mm.rule import GupFlags, PageView
+    from cowcheck.mm.state import ForkOp, Page, Pte
+    from cowcheck.mm.work import Work
+
+    assert _action("release", -1, 2, 3, idx=4) == Action("release", -1, 2, 3, idx=4)
+    assert _action("dma_write", -1, 0, 1, 1, idx=0) == Action("dma_write", -1, 0, 1, 1, idx=0)
+    assert _action("step", 16, idx=2) == Action("step", 16, idx=2)
+    assert Step._fields == ("state", "notes", "events")  # MMModel.next_step()
+    assert ForkOp._fields == ("actor", "parent", "child", "next_vpage", "held")  # fork_begin()
+    assert Pte._fields == ("kind", "target", "writable", "exclusive")
+    assert GupFlags._fields == ("pin", "write", "longterm")  # MMModel._apply(), gup_fast_step()
+    m = build_model("odirect-swap", "anon-exclusive")
+    (s,) = m.init_states()
+    w = Work(s, True)
+    f = s.pages[0][0]
+    p: Page = w.page(f)
+    assert page_view(w, f, extra_refs=1) == PageView(
+        refcount=p.refcount + 1,
+        mapcount=p.mapcount,
+        pincount=p.pincount,
+        exclusive=p.anon_exclusive,
+        swapcache=False,
+        swapcount=0,
+        locked=False,
+        zero=False,
+    )
+    assert page_view(w, -1) == PageView(1, 0, 0, False, False, 0, False, zero=True)

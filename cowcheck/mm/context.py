@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from cowcheck.mm.rule import PageView, Rule
-from cowcheck.mm.state import NO_SLOT, ZERO_FRAME
+from cowcheck.mm.state import NO_SLOT, ZERO_FRAME, new_record
 from cowcheck.mm.work import Work
 
 
@@ -15,23 +15,31 @@ class Ctx(NamedTuple):
     strict: bool  # contract without the fork exception for FOLL_GET (seed 004)
 
 
+_ZERO_PAGE_VIEW = PageView(1, 0, 0, False, False, 0, False, True)
+
+
 def page_view(w: Work, f: int, extra_refs: int = 0, own_lock: bool = False) -> PageView:
     """The page as a kernel path reads it. ``extra_refs`` counts references the calling
     path holds that the state does not show yet; ``own_lock`` means the caller holds
     PG_locked itself, so trylock_page() is not what would fail."""
     if f == ZERO_FRAME:
-        return PageView(1, 0, 0, False, False, 0, False, True)
+        return _ZERO_PAGE_VIEW
     p = w.page(f)
     swapcount = 0
     if p.swapcache != NO_SLOT:
         swapcount = w.slot(p.swapcache).swapcount
-    return PageView(
-        p.refcount + extra_refs,
-        p.mapcount,
-        p.pincount,
-        p.anon_exclusive,
-        p.swapcache != NO_SLOT,
-        swapcount,
-        p.locked and not own_lock,
-        False,
+    # By position (state.new_record): PageView's own constructor runs Python code,
+    # and every rule hook call on the hot path gets a fresh view.
+    return new_record(
+        PageView,
+        (
+            p.refcount + extra_refs,
+            p.mapcount,
+            p.pincount,
+            p.anon_exclusive,
+            p.swapcache != NO_SLOT,
+            swapcount,
+            p.locked and not own_lock,
+            False,
+        ),
     )

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from cowcheck.mm.context import Ctx, page_view
 from cowcheck.mm.events import WpCopy
-from cowcheck.mm.state import PTE_NONE, PTE_PRESENT, PTE_SWAP, ZERO_FRAME, ZERO_TOKEN, Pte, frame_name
+from cowcheck.mm.state import PTE_EMPTY, PTE_NONE, PTE_PRESENT, PTE_SWAP, ZERO_FRAME, ZERO_TOKEN, frame_name
 from cowcheck.mm.work import Blocked, ModelBug, Work
 
 READ = "read"
@@ -84,7 +84,7 @@ def do_swap_page(w: Work, ctx: Ctx, pid: int, v: int, write: bool) -> None:
         w.note(f"do_swap_page: read swap slot {s} into new swapcache page #{f}")
     d = ctx.rule.do_swap_page(page_view(w, f), write, pte.exclusive)
     w.note(d.note)
-    w.set_pte(pid, v, Pte())
+    w.set_pte(pid, v, PTE_EMPTY)
     w.swap_free(s)
     if d.free_swapcache:
         if w.slot(s).swapcount != 0:

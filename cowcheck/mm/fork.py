@@ -30,6 +30,7 @@ from cowcheck.mm.state import (
     Pte,
     Vma,
     bit,
+    new_record,
 )
 from cowcheck.mm.work import Work
 
@@ -52,7 +53,7 @@ def fork_begin(w: Work, ctx: Ctx, actor: int, pid: int) -> int:
     if ctx.rule.has_write_protect_seq:
         w.set_proc(pid, wp_seq=parent.wp_seq + 1)
         w.note("copy_page_range: raw_write_seqcount_begin(write_protect_seq)")
-    w.inflight.append(ForkOp(actor, pid, child, 0))
+    w.inflight.append(new_record(ForkOp, (actor, pid, child, 0, False)))
     w.note(f"fork: mmap_write_lock(P{pid}); child P{child}")
     return child
 
@@ -102,7 +103,7 @@ def _copy_one(w: Work, ctx: Ctx, pid: int, child: int, v: int) -> bool:
         if pte.exclusive:
             w.set_pte(pid, v, pte._replace(exclusive=False))
             w.note("copy_nonpresent_pte: swap entry marked shared")
-        w.set_pte(child, v, Pte(PTE_SWAP, pte.target, False, False))
+        w.set_pte(child, v, new_record(Pte, (PTE_SWAP, pte.target, False, False)))
         w.note(f"copy_nonpresent_pte: swap_duplicate(slot {pte.target})")
         return False
     assert pte.kind == PTE_PRESENT

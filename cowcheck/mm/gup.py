@@ -36,7 +36,7 @@ _MAX_RETRIES = 4  # a fault always makes progress here; more means a model bug
 
 def _take_ref(w: Work, pid: int, v: int, f: int, flags: GupFlags, name: str, how: str) -> None:
     w.get_page(f, flags.pin)
-    w.refs.append(Ref(name, pid, v, f, flags.pin, flags.write, flags.longterm, True, 0))
+    w.refs.append(new_record(Ref, (name, pid, v, f, flags.pin, flags.write, flags.longterm, True, 0)))
     rc = "" if f == ZERO_FRAME else f" (refcount {w.page(f).refcount})"
     w.note(f"{how}: {flags.describe()} reference on {frame_name(f)}{rc}")
 
@@ -84,7 +84,7 @@ def gup_fast_start(w: Work, ctx: Ctx, actor: int, pid: int, v: int, flags: GupFl
     if flags.pin:
         w.set_proc(pid, has_pinned=True)
     seq = pr.wp_seq
-    op = GupFastOp(actor, pid, v, flags.pin, flags.write, flags.longterm, name, GUPF_SLOW, seq, -2, False)
+    op = new_record(GupFastOp, (actor, pid, v, flags.pin, flags.write, flags.longterm, name, GUPF_SLOW, seq, -2, False))
     if flags.pin and ctx.rule.gup_fast_checks_seq(flags) and seq & 1:
         w.note("lockless_pages_from_mm: write_protect_seq odd (fork running) -> slow path")
         w.inflight.append(op)
@@ -105,7 +105,7 @@ def _at_stage(op: GupFastOp, stage: int) -> GupFastOp:
 
 
 def gup_fast_step(w: Work, ctx: Ctx, idx: int, op: GupFastOp) -> None:
-    flags = GupFlags(op.pin, op.write, op.longterm)
+    flags = new_record(GupFlags, (op.pin, op.write, op.longterm))
     f = op.snap_frame
     if op.stage == GUPF_GRAB:
         if f not in w.pages:
@@ -131,7 +131,7 @@ def gup_fast_step(w: Work, ctx: Ctx, idx: int, op: GupFastOp) -> None:
             w.note(f"gup-fast re-check: {fail} -> drop reference, slow path")
             return
         del w.inflight[idx]
-        w.refs.append(Ref(op.name, op.pid, op.vpage, f, op.pin, op.write, op.longterm, True, 0))
+        w.refs.append(new_record(Ref, (op.name, op.pid, op.vpage, f, op.pin, op.write, op.longterm, True, 0)))
         w.note(f"gup-fast re-check passes: {flags.describe()} reference on page #{f}")
         return
     # GUPF_SLOW: the caller checked that the mmap lock can be taken.

@@ -41,6 +41,7 @@ from cowcheck.mm.state import (
     SwapoutOp,
     Vma,
     bit,
+    new_record,
 )
 from cowcheck.mm.work import Blocked, ModelBug, Work
 from cowcheck.scenario import Scenario
@@ -49,6 +50,13 @@ from cowcheck.scenario_schema import OPS
 # Which budget an action consumes. Release, DMA reads and continuations are free:
 # each reference can be released once, and reads by a device change nothing.
 _BUDGET_OF = {op.name: op.budget for op in OPS if op.budget}
+
+
+def _action(op: str, actor: int, pid: int = -1, vpage: int = -1, cell: int = -1, idx: int = -1) -> Action:
+    """``Action(op, actor, pid, vpage, cell, idx=idx)``, built by position: a
+    NamedTuple's own constructor runs Python code, and the in-flight steps and the
+    environment's actions are built anew for every state."""
+    return new_record(Action, (op, actor, pid, vpage, cell, idx, False, False, False, False, "", -1, ""))
 
 
 def _budget_kind(a: Action) -> str | None:
@@ -228,7 +236,7 @@ class MMModel:
     def actions(self, s: MMState) -> list[Action]:
         if s.bug:
             return []
-        acts = [Action("step", op.actor, idx=i) for i, op in enumerate(s.inflight)]
+        acts = [_action("step", op.actor, idx=i) for i, op in enumerate(s.inflight)]
         if self.litmus:
             acts += self._litmus_actions(s)
         else:
@@ -251,7 +259,7 @@ class MMModel:
             return None
         except ModelBug as e:
             bugged = s._replace(bug=str(e))
-            return Step(bugged, (*w.notes, f"BUG: {e}"), tuple(w.events))
+            return new_record(Step, (bugged, (*w.notes, f"BUG: {e}"), tuple(w.events)))
         except Exception as e:
             raise _in_rule_file(self.rule, e) from None
         if a.step >= 0:
@@ -266,7 +274,7 @@ class MMModel:
         # fields are empty here.)
         if charged and ns[:BUDGET_FIELD] == s[:BUDGET_FIELD]:
             return None
-        return Step(ns, tuple(w.notes), tuple(w.events))
+        return new_record(Step, (ns, tuple(w.notes), tuple(w.events)))
 
     # -- naming -------------------------------------------------------------------------
 
@@ -413,19 +421,19 @@ class MMModel:
         hb = self._has_budget
         if not self.litmus:
             for ri, r in enumerate(s.refs):
-                out.append(Action("release", DEVICE, r.owner, r.vpage, idx=ri))
+                out.append(_action("release", DEVICE, r.owner, r.vpage, idx=ri))
                 if r.write and hb(s, "dma_write"):
                     out += [
-                        Action("dma_write", DEVICE, r.owner, r.vpage, c, idx=ri) for c in range(self.scenario.cells)
+                        _action("dma_write", DEVICE, r.owner, r.vpage, c, idx=ri) for c in range(self.scenario.cells)
                     ]
         if hb(s, "clear_refs"):
-            out += [Action("clear_refs", OUTSIDER, pid) for pid, pr in enumerate(s.procs) if pr.alive]
+            out += [_action("clear_refs", OUTSIDER, pid) for pid, pr in enumerate(s.procs) if pr.alive]
         if hb(s, "swapout"):
             busy = {op.frame for op in s.inflight if isinstance(op, SwapoutOp)}
-            out += [Action("swapout", RECLAIM, idx=f) for f, _p in s.pages if f not in busy]
+            out += [_action("swapout", RECLAIM, idx=f) for f, _p in s.pages if f not in busy]
         if hb(s, "spec_ref"):
-            out += [Action("spec_get", SPECULATIVE, idx=f) for f, _p in s.pages]
-        out += [Action("spec_put", SPECULATIVE, idx=i) for i in range(len(s.spec))]
+            out += [_action("spec_get", SPECULATIVE, idx=f) for f, _p in s.pages]
+        out += [_action("spec_put", SPECULATIVE, idx=i) for i in range(len(s.spec))]
         return out
 
     # -- execution -------------------------------------------------------------------------
@@ -471,7 +479,7 @@ class MMModel:
             fork.fork_begin(w, ctx, a.actor, a.pid)
             return True
         if op == "gup":
-            flags = GupFlags(a.pin, a.write, a.longterm)
+            flags = new_record(GupFlags, (a.pin, a.write, a.longterm))
             if a.fast:
                 gup.gup_fast_start(w, ctx, a.actor, a.pid, a.vpage, flags, a.name)
                 return True

@@ -57,7 +57,7 @@ def swapout_start(w: Work, ctx: Ctx, actor: int, f: int) -> None:
         w.note(f"add_to_swap: page #{f} -> swapcache, slot {s}")
     else:
         w.note(f"shrink_page_list: page #{f} already in the swapcache")
-    w.inflight.append(SwapoutOp(actor, f, SWAPOUT_UNMAP))
+    w.inflight.append(new_record(SwapoutOp, (actor, f, SWAPOUT_UNMAP)))
 
 
 def swapout_step(w: Work, ctx: Ctx, idx: int, op: SwapoutOp) -> None:
@@ -87,7 +87,7 @@ def swapout_step(w: Work, ctx: Ctx, idx: int, op: SwapoutOp) -> None:
         exclusive = w.page(f).anon_exclusive
         w.unmap_page(pid, v)
         w.swap_duplicate(s)
-        w.set_pte(pid, v, Pte(PTE_SWAP, s, False, exclusive))
+        w.set_pte(pid, v, new_record(Pte, (PTE_SWAP, s, False, exclusive)))
         w.set_exclusive(f, False)
         w.put_page(f)
         w.note(f"try_to_unmap_one: P{pid} PTE -> swap entry (slot {s}{', exclusive' if exclusive else ''})")

@@ -131,7 +131,7 @@ class Work:
 
     def new_token(self, writer: int, device: bool, visible: int) -> int:
         t = max(self.toks, default=ZERO_TOKEN) + 1
-        self.toks[t] = Tok(writer, device, visible)
+        self.toks[t] = new_record(Tok, (writer, device, visible))
         return t
 
     # pages ------------------------------------------------------------------------
@@ -149,7 +149,7 @@ class Work:
 
     def alloc_page(self, content: tuple[int, ...], exclusive: bool) -> int:
         f = self._new_frame_id()
-        self.pages[f] = Page(1, 0, 0, exclusive and self._uses_pae, NO_SLOT, False, content)
+        self.pages[f] = new_record(Page, (1, 0, 0, exclusive and self._uses_pae, NO_SLOT, False, content))
         return f
 
     def get_page(self, f: int, pin: bool = False) -> None:
@@ -198,7 +198,7 @@ class Work:
         if f != ZERO_FRAME:
             p = self.page(f)
             self.pages[f] = new_record(Page, (p.refcount, p.mapcount + 1, *p[2:]))
-        self.set_pte(pid, v, Pte(PTE_PRESENT, f, writable, False))
+        self.set_pte(pid, v, new_record(Pte, (PTE_PRESENT, f, writable, False)))
 
     def unmap_page(self, pid: int, v: int) -> int:
         """page_remove_rmap() + clear the PTE; returns the frame (reference not dropped)."""
@@ -222,7 +222,7 @@ class Work:
 
     def new_slot(self, frame: int) -> int:
         s = max(self.slots, default=-1) + 1
-        self.slots[s] = Slot(0, frame, ())
+        self.slots[s] = new_record(Slot, (0, frame, ()))
         return s
 
     def add_to_swapcache(self, f: int, s: int) -> None:
