@@ -41,9 +41,12 @@ def run_cli_in(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tupl
     return p.returncode, p.stdout, p.stderr
 
 
-def explore(m: MMModel, limit: int = 200_000, ops: set[str] | None = None) -> tuple[list[MMState], set[str]]:
+def explore(
+    m: MMModel, limit: int = 200_000, ops: set[str] | None = None, upto: int | None = None
+) -> tuple[list[MMState], set[str]]:
     """Every state reachable in ``m`` (one per key of m.canonical) and every note seen;
-    into ``ops``, every operation that ran."""
+    into ``ops``, every operation that ran. With ``upto``, only the first ``upto``
+    states in breadth-first order."""
     inits = list(m.init_states())
     seen = {m.canonical(s) for s in inits}
     states, todo = list(inits), deque(inits)
@@ -62,6 +65,8 @@ def explore(m: MMModel, limit: int = 200_000, ops: set[str] | None = None) -> tu
                 seen.add(k)
                 states.append(st.state)
                 todo.append(st.state)
+                if len(seen) == upto:
+                    return states, notes
                 assert len(seen) < limit
     return states, notes
 

@@ -21,7 +21,6 @@ Litmus scenarios bind named programs to pids, so they keep their numbering.
 from __future__ import annotations
 
 from itertools import permutations, product
-from operator import eq
 
 from cowcheck.mm.actions import actor_thread, thread_actor
 from cowcheck.mm.state import (
@@ -46,10 +45,13 @@ from cowcheck.mm.state import (
 
 
 def canonical(s: MMState) -> MMState:
-    pages = dict(s.pages)
-    slots = dict(s.slots)
     fmap: dict[int, int] = {ZERO_FRAME: ZERO_FRAME, NO_FRAME: NO_FRAME}
     smap: dict[int, int] = {NO_SLOT: NO_SLOT}
+    # Whether every number so far is its own new number: then the state is already
+    # canonical (most are) and nothing needs rebuilding. Tracked as the maps grow,
+    # since the first appearance of i gets number i exactly when nothing moved.
+    same = True
+    slots: dict[int, Slot] | None = None  # by slot number, built when first needed
 
     # Pass 1: frames and slots, in a traversal order that ignores their numbers.
     for pr in s.procs:
@@ -57,59 +59,96 @@ def canonical(s: MMState) -> MMState:
             kind, t = pte[0], pte[1]
             if kind == PTE_PRESENT:
                 if t not in fmap:
-                    fmap[t] = len(fmap) - 2
+                    n = len(fmap) - 2
+                    fmap[t] = n
+                    same = same and t == n
             elif kind == PTE_SWAP:
                 if t not in smap:
-                    smap[t] = len(smap) - 1
+                    n = len(smap) - 1
+                    smap[t] = n
+                    same = same and t == n
+                if slots is None:
+                    slots = dict(s.slots)
                 sv = slots.get(t)
                 c = sv.cache if sv is not None else NO_FRAME
                 if c not in fmap:
-                    fmap[c] = len(fmap) - 2
+                    n = len(fmap) - 2
+                    fmap[c] = n
+                    same = same and c == n
     for r in s.refs:
-        if r.frame not in fmap:
-            fmap[r.frame] = len(fmap) - 2
+        f = r.frame
+        if f not in fmap:
+            n = len(fmap) - 2
+            fmap[f] = n
+            same = same and f == n
     for op in s.inflight:
         f = op.snap_frame if type(op) is GupFastOp else op.frame if type(op) is SwapoutOp else NO_FRAME
         if f not in fmap:
-            fmap[f] = len(fmap) - 2
+            n = len(fmap) - 2
+            fmap[f] = n
+            same = same and f == n
     for f in s.spec:
         if f not in fmap:
-            fmap[f] = len(fmap) - 2
-    for f in pages:  # s.pages is sorted by frame: unreachable pages (leaks) last
+            n = len(fmap) - 2
+            fmap[f] = n
+            same = same and f == n
+    for f, _p in s.pages:  # sorted by frame: unreachable pages (leaks) last
         if f not in fmap:
-            fmap[f] = len(fmap) - 2
-    page_order = sorted(pages, key=fmap.__getitem__)
-    for f in page_order:
-        x = pages[f].swapcache
+            n = len(fmap) - 2
+            fmap[f] = n
+            same = same and f == n
+    # With every frame its own number, the new order of the pages is their order.
+    page_order = list(s.pages) if same else sorted(s.pages, key=lambda fp: fmap[fp[0]])
+    for _f, p in page_order:
+        x = p.swapcache
         if x not in smap:
-            smap[x] = len(smap) - 1
-    for x in slots:
+            n = len(smap) - 1
+            smap[x] = n
+            same = same and x == n
+    for x, _sl in s.slots:
         if x not in smap:
-            smap[x] = len(smap) - 1
+            n = len(smap) - 1
+            smap[x] = n
+            same = same and x == n
+    slot_order = list(s.slots) if same else sorted(s.slots, key=lambda xs: smap[xs[0]])
 
     # Pass 2: tokens, in the new frame/slot order.
     # A cell of ``expect`` is a set: its members are taken in the order of what is
     # known about them (writer, device, visibility), not of their numbers.
     tmap: dict[int, int] = {ZERO_TOKEN: ZERO_TOKEN}
-    tokd = dict(s.toks)
-    tok_of = tokd.get
+    tokd: dict[int, Tok] | None = None  # by token number, built when first needed
     for pr in s.procs:
         for ex in pr.expect:
             for cell in ex:
+                if len(cell) == 1:
+                    t = cell[0]
+                    if t not in tmap:
+                        n = len(tmap)
+                        tmap[t] = n
+                        same = same and t == n
+                    continue
                 fresh = [t for t in cell if t not in tmap]
                 if len(fresh) > 1:
+                    if tokd is None:
+                        tokd = dict(s.toks)
+                    tok_of = tokd.get
                     fresh.sort(key=lambda t: (tok_of(t) or (), t))
                 for t in fresh:
-                    tmap[t] = len(tmap)
-    for f in page_order:
-        for t in pages[f].content:
+                    n = len(tmap)
+                    tmap[t] = n
+                    same = same and t == n
+    for _f, p in page_order:
+        for t in p.content:
             if t not in tmap:
-                tmap[t] = len(tmap)
-    slot_order = sorted(slots, key=smap.__getitem__)
-    for x in slot_order:
-        for t in slots[x].content:
+                n = len(tmap)
+                tmap[t] = n
+                same = same and t == n
+    for _x, sl in slot_order:
+        for t in sl.content:
             if t not in tmap:
-                tmap[t] = len(tmap)
+                n = len(tmap)
+                tmap[t] = n
+                same = same and t == n
 
     # write_protect_seq: only its parity and its equality with a gup-fast snapshot
     # are ever read (gup.py), so subtract the same even number from both.
@@ -118,16 +157,15 @@ def canonical(s: MMState) -> MMState:
         if type(op) is GupFastOp:
             base[op.pid] = min(base[op.pid], op.seq & ~1)
 
-    if (
-        not any(base)
-        and all(map(eq, fmap, fmap.values()))
-        and all(map(eq, smap, smap.values()))
-        and all(map(eq, tmap, tmap.values()))
-        and len(tokd) == len(tmap) - 1
-        and tokd.keys() <= tmap.keys()
-    ):
+    # The token table keeps exactly the tokens something refers to: with every token
+    # its own number, those are 1 .. len(tmap) - 1 (distinct, sorted, none below 1).
+    k = len(tmap) - 1
+    if same and not any(base) and len(s.toks) == k and (k == 0 or (s.toks[0][0] == 1 and s.toks[-1][0] == k)):
         return s  # already canonical: most states, and no new tuples to build
 
+    if tokd is None:
+        tokd = dict(s.toks)
+    tok_of = tokd.get
     fm, sm, tm = fmap.__getitem__, smap.__getitem__, tmap.__getitem__
     procs: list[Proc] = []
     for pr in s.procs:
@@ -142,17 +180,10 @@ def canonical(s: MMState) -> MMState:
         )
         procs.append(new_record(Proc, (*pr[:4], pr.wp_seq - base[len(procs)], pr.vmas, ptes, expect)))
     new_pages = tuple(
-        (
-            fm(f),
-            new_record(
-                Page, (*pages[f][:4], sm(pages[f].swapcache), pages[f].locked, tuple(map(tm, pages[f].content)))
-            ),
-        )
-        for f in page_order
+        (fm(f), new_record(Page, (*p[:4], sm(p.swapcache), p.locked, tuple(map(tm, p.content))))) for f, p in page_order
     )
     new_slots = tuple(
-        (sm(x), new_record(Slot, (slots[x].swapcount, fm(slots[x].cache), tuple(map(tm, slots[x].content)))))
-        for x in slot_order
+        (sm(x), new_record(Slot, (sl.swapcount, fm(sl.cache), tuple(map(tm, sl.content))))) for x, sl in slot_order
     )
     new_toks = tuple((new, tok) for old, new in tmap.items() if (tok := tok_of(old)) is not None)
     # As _replace() would, by position: Ref.frame, GupFastOp.seq and .snap_frame,
