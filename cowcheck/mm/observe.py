@@ -23,10 +23,30 @@ from cowcheck.mm.state import (
     ForkOp,
     GupFastOp,
     MMState,
+    Page,
     Ref,
+    Slot,
     SwapoutOp,
     Tok,
+    new_record,
 )
+
+
+def page_of(s: MMState, f: int) -> Page | None:
+    """Page ``f``, if it exists. A scan of the few pages, not ``dict(s.pages)``: the
+    invariants ask this of every state, and building the dict cost more."""
+    for g, p in s.pages:
+        if g == f:
+            return p
+    return None
+
+
+def slot_of(s: MMState, x: int) -> Slot | None:
+    """Swap slot ``x``, if it is in use (as ``page_of``)."""
+    for y, sl in s.slots:
+        if y == x:
+            return sl
+    return None
 
 
 def view(s: MMState, pid: int, v: int, cells: int) -> tuple[int, ...] | None:
@@ -38,8 +58,7 @@ def view(s: MMState, pid: int, v: int, cells: int) -> tuple[int, ...] | None:
         return (ZERO_TOKEN,) * cells
     if pte.kind == PTE_PRESENT:
         return frame_content(s, pte.target, cells)
-    slots = dict(s.slots)
-    sl = slots.get(pte.target)
+    sl = slot_of(s, pte.target)
     if sl is None:
         return None
     if sl.cache != NO_FRAME:
@@ -54,7 +73,7 @@ def resolved_frame(s: MMState, pid: int, v: int) -> int | None:
     if pte.kind == PTE_PRESENT:
         return pte.target
     if pte.kind == PTE_SWAP:
-        sl = dict(s.slots).get(pte.target)
+        sl = slot_of(s, pte.target)
         if sl is not None and sl.cache != NO_FRAME:
             return sl.cache
     return None
@@ -63,7 +82,7 @@ def resolved_frame(s: MMState, pid: int, v: int) -> int | None:
 def frame_content(s: MMState, f: int, cells: int) -> tuple[int, ...] | None:
     if f == ZERO_FRAME:
         return (ZERO_TOKEN,) * cells
-    p = dict(s.pages).get(f)
+    p = page_of(s, f)
     return None if p is None else p.content
 
 
@@ -75,29 +94,35 @@ class Holder(NamedTuple):
     detail: str
 
 
+def _holder(kind: str, pid: int, detail: str) -> Holder:
+    # By position (state.new_record): Holder's own constructor runs Python code, and
+    # memory-safety asks for a holder of every page of every state.
+    return new_record(Holder, (kind, pid, detail))
+
+
 def holders(s: MMState, f: int) -> Iterator[Holder]:
     for pid, pr in enumerate(s.procs):
         for v, pte in enumerate(pr.ptes):
             if pte.kind == PTE_PRESENT and pte.target == f:
-                yield Holder("pte", pid, f"P{pid} vpage {v}")
-    p = dict(s.pages).get(f)
+                yield _holder("pte", pid, f"P{pid} vpage {v}")
+    p = page_of(s, f)
     if p is not None and p.swapcache >= 0:
-        yield Holder("swapcache", -1, f"slot {p.swapcache}")
+        yield _holder("swapcache", -1, f"slot {p.swapcache}")
     for r in s.refs:
         if r.frame == f:
-            yield Holder("ref", r.owner, r.name)
+            yield _holder("ref", r.owner, r.name)
     for op in s.inflight:
         if isinstance(op, GupFastOp) and op.stage == GUPF_RECHECK and op.snap_frame == f:
-            yield Holder("gup-fast", op.pid, "gup-fast grabbed")
+            yield _holder("gup-fast", op.pid, "gup-fast grabbed")
         if isinstance(op, SwapoutOp) and op.frame == f:
-            yield Holder("reclaim", -1, "isolation reference")
+            yield _holder("reclaim", -1, "isolation reference")
         if isinstance(op, ForkOp) and op.held:
             pte = s.procs[op.parent].ptes[op.next_vpage]
             if pte.kind == PTE_PRESENT and pte.target == f:
-                yield Holder("fork", op.child, "copy_present_pte: the child's reference")
+                yield _holder("fork", op.child, "copy_present_pte: the child's reference")
     for x in s.spec:
         if x == f:
-            yield Holder("speculative", -1, "speculative reference")
+            yield _holder("speculative", -1, "speculative reference")
 
 
 def swap_sharers(s: MMState, slot: int) -> Iterator[tuple[int, int]]:
