@@ -93,6 +93,7 @@ class MMModel:
         self.symmetry = symmetry and not self.litmus
         self._prop_reads = frozenset().union(*(p.reads for p in self.properties))
         self._avail_cache: dict[tuple[int, ...], frozenset[str]] = {}
+        self._last_avail: tuple[tuple[int, ...], frozenset[str]] = ((-1,), frozenset())
         self._offer_cache: dict[tuple[object, ...], tuple[Action, ...]] = {}
         # Subsumption by budget (engine/subsume.py) is sound only if no property reads
         # the budget; a property that does not say what it reads may read it.
@@ -152,7 +153,7 @@ class MMModel:
                 s = max(w.slots, default=-1) + 1
                 w.slots[s] = Slot(1, -2, toks)
                 w.set_pte(0, v, Pte(PTE_SWAP, s, False, self.rule.uses_anon_exclusive))
-        return (w.freeze(),)
+        return (w.freeze(empty.pcs, empty.budget),)
 
     def canonical(self, state: MMState) -> MMState:
         if self.symmetry and not self._reclaim_may_walk(state):
@@ -177,7 +178,9 @@ class MMModel:
             t = self._total
             got = b if t is None else tuple(min(n, b[t]) for n in b)
             self._clipped[b] = got
-        return (*s[:BUDGET_FIELD], s.bug), got
+        # The core keeps the bug string where there is one: a core with it is longer,
+        # so it never equals the core of a state without one.
+        return (s[:BUDGET_FIELD] if not s.bug else (*s[:BUDGET_FIELD], s.bug)), got
 
     def partition_key(self, s: MMState) -> tuple[object, ...]:
         """What the parallel search partitions on: what canonical() never changes (it
@@ -262,13 +265,19 @@ class MMModel:
             return new_record(Step, (bugged, (*w.notes, f"BUG: {e}"), tuple(w.events)))
         except Exception as e:
             raise _in_rule_file(self.rule, e) from None
+        pcs = s.pcs
         if a.step >= 0:
-            w.pcs[a.actor] += 1
+            pcl = list(pcs)
+            pcl[a.actor] += 1
+            pcs = tuple(pcl)
+        budget = s.budget  # the same tuple where nothing is charged
         if charged:
-            w.budget[self._bidx[kind or ""]] -= 1
+            bl = list(budget)
+            bl[self._bidx[kind or ""]] -= 1
             if self._total is not None:
-                w.budget[self._total] -= 1
-        ns = w.freeze()
+                bl[self._total] -= 1
+            budget = tuple(bl)
+        ns = w.freeze(pcs, budget)
         # An action that changes nothing but the budget leads nowhere new: a state
         # with more budget left can do everything one with less can. (Both bug
         # fields are empty here.)
@@ -346,6 +355,13 @@ class MMModel:
 
     def _available(self, budget: tuple[int, ...]) -> frozenset[str]:
         """The budget kinds left: one computation per distinct budget vector."""
+        # The search asks this for one state's actions in a row, with one budget tuple:
+        # the same object gives the same answer without hashing it again. (One
+        # attribute holds both, so that threads sharing the model never see a budget
+        # with another budget's answer.)
+        last = self._last_avail
+        if budget is last[0]:
+            return last[1]
         got = self._avail_cache.get(budget)
         if got is None:
             if self._total is not None and budget[self._total] <= 0:
@@ -353,6 +369,7 @@ class MMModel:
             else:
                 got = frozenset(k for k, n in zip(self.budget_kinds, budget, strict=True) if n > 0)
             self._avail_cache[budget] = got
+        self._last_avail = (budget, got)
         return got
 
     def _open_thread_actions(self, s: MMState) -> list[Action]:

@@ -53,12 +53,10 @@ class Work:
         "_spec",
         "_toks",
         "_uses_pae",
-        "budget",
         "events",
         "inflight",
         "notes",
         "pages",
-        "pcs",
         "procs",
         "refs",
     )
@@ -72,8 +70,6 @@ class Work:
         self._toks: dict[int, Tok] | None = None
         self.inflight: list[InFlight] = list(s.inflight)
         self._spec: list[int] | None = None
-        self.pcs: list[int] = list(s.pcs)
-        self.budget: list[int] = list(s.budget)
         self.notes: list[str] = []
         self.events: list[object] = []
         self._uses_pae = uses_pae
@@ -96,8 +92,10 @@ class Work:
             self._spec = list(self._s.spec)
         return self._spec
 
-    def freeze(self) -> MMState:
-        """The new state (its ``bug`` field empty: a bug is set by the caller)."""
+    def freeze(self, pcs: tuple[int, ...], budget: tuple[int, ...]) -> MMState:
+        """The new state with these program counters and budget, which the caller
+        charges (no operation reads or writes them); its ``bug`` field empty (a bug is
+        set by the caller)."""
         s = self._s
         return new_record(
             MMState,
@@ -109,8 +107,8 @@ class Work:
                 s.toks if self._toks is None else tuple(sorted(self._toks.items())),
                 tuple(self.inflight),
                 s.spec if self._spec is None else tuple(sorted(self._spec)),
-                tuple(self.pcs),
-                tuple(self.budget),
+                pcs,
+                budget,
                 "",
             ),
         )
