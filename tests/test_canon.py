@@ -70,12 +70,24 @@ def test_the_record_layouts_built_by_position() -> None:
     moved must move there too. (Work.set_proc() goes by name, through _PROC_FIELD.)"""
     from cowcheck.mm.state import GupFastOp, Page, Proc, Ref, Slot, SwapoutOp, Tok
 
-    assert Proc._fields[6:] == ("ptes", "expect")  # Work.set_pte() and set_expect()
+    assert Proc._fields == ("alive", "parent", "threads", "has_pinned", "wp_seq", "vmas", "ptes", "expect")
     assert Page._fields == ("refcount", "mapcount", "pincount", "anon_exclusive", "swapcache", "locked", "content")
     assert Slot._fields == ("swapcount", "cache", "content")
     assert Tok._fields == ("writer", "device", "visible")
-    assert Ref._fields[3] == "frame" and Ref._fields[7:] == ("attached", "crossed")
-    assert GupFastOp._fields[1] == "pid" and GupFastOp._fields[7:] == ("stage", "seq", "snap_frame", "snap_writable")
+    assert Ref._fields == ("name", "owner", "vpage", "frame", "pin", "write", "longterm", "attached", "crossed")
+    assert GupFastOp._fields == (
+        "actor",
+        "pid",
+        "vpage",
+        "pin",
+        "write",
+        "longterm",
+        "name",
+        "stage",
+        "seq",
+        "snap_frame",
+        "snap_writable",
+    )
     assert SwapoutOp._fields == ("actor", "frame", "stage")
 
 

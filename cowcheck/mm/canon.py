@@ -178,9 +178,25 @@ def canonical(s: MMState) -> MMState:
             else p
             for p in pr.ptes
         )
-        procs.append(new_record(Proc, (*pr[:4], pr.wp_seq - base[len(procs)], pr.vmas, ptes, expect)))
+        wp_seq = pr.wp_seq - base[len(procs)]
+        procs.append(new_record(Proc, (pr.alive, pr.parent, pr.threads, pr.has_pinned, wp_seq, pr.vmas, ptes, expect)))
     new_pages = tuple(
-        (fm(f), new_record(Page, (*p[:4], sm(p.swapcache), p.locked, tuple(map(tm, p.content))))) for f, p in page_order
+        (
+            fm(f),
+            new_record(
+                Page,
+                (
+                    p.refcount,
+                    p.mapcount,
+                    p.pincount,
+                    p.anon_exclusive,
+                    sm(p.swapcache),
+                    p.locked,
+                    tuple(map(tm, p.content)),
+                ),
+            ),
+        )
+        for f, p in page_order
     )
     new_slots = tuple(
         (sm(x), new_record(Slot, (sl.swapcount, fm(sl.cache), tuple(map(tm, sl.content))))) for x, sl in slot_order
@@ -188,7 +204,10 @@ def canonical(s: MMState) -> MMState:
     new_toks = tuple((new, tok) for old, new in tmap.items() if (tok := tok_of(old)) is not None)
     # As _replace() would, by position: Ref.frame, GupFastOp.seq and .snap_frame,
     # SwapoutOp.frame.
-    refs = tuple(new_record(Ref, (*r[:3], fm(r[3]), *r[4:])) for r in s.refs)
+    refs = tuple(
+        new_record(Ref, (r.name, r.owner, r.vpage, fm(r.frame), r.pin, r.write, r.longterm, r.attached, r.crossed))
+        for r in s.refs
+    )
     inflight = tuple(
         new_record(GupFastOp, (*op[:8], op[8] - base[op[1]], fm(op[9]), op[10]))
         if type(op) is GupFastOp

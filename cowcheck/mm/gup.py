@@ -95,13 +95,29 @@ def gup_fast_start(w: Work, ctx: Ctx, actor: int, pid: int, v: int, flags: GupFl
         w.note("gup_pte_range: PTE not usable (none, swap, special or R/O) -> slow path")
         w.inflight.append(op)
         return
-    w.inflight.append(new_record(GupFastOp, (*op[:7], GUPF_GRAB, op.seq, pte.target, pte.writable)))
+    w.inflight.append(_at_stage(op, GUPF_GRAB, pte.target, pte.writable))
     w.note(f"gup_pte_range: read PTE -> page #{pte.target}{' writable' if pte.writable else ' R/O'}")
 
 
-def _at_stage(op: GupFastOp, stage: int) -> GupFastOp:
-    # As op._replace(stage=stage), by position (state.py's new_record).
-    return new_record(GupFastOp, (*op[:7], stage, *op[8:]))
+def _at_stage(op: GupFastOp, stage: int, snap_frame: int | None = None, snap_writable: bool | None = None) -> GupFastOp:
+    # As op._replace(stage=..., snap_frame=..., snap_writable=...), field by field
+    # (state.new_record; work.py says why not as (*op[:7], stage, *op[8:])).
+    return new_record(
+        GupFastOp,
+        (
+            op.actor,
+            op.pid,
+            op.vpage,
+            op.pin,
+            op.write,
+            op.longterm,
+            op.name,
+            stage,
+            op.seq,
+            op.snap_frame if snap_frame is None else snap_frame,
+            op.snap_writable if snap_writable is None else snap_writable,
+        ),
+    )
 
 
 def gup_fast_step(w: Work, ctx: Ctx, idx: int, op: GupFastOp) -> None:

@@ -41,6 +41,14 @@ class ModelBug(Exception):
 
 _PROC_FIELD = {name: i for i, name in enumerate(Proc._fields)}
 
+# The records below are rebuilt field by field, not as (*p[:3], x, *p[4:]): mypyc
+# builds a starred tuple through a list and a slice, about twice the cost of the
+# record itself (tests/test_canon.py pins the layouts).
+
+
+def _with_counts(p: Page, refcount: int, mapcount: int, pincount: int) -> Page:
+    return new_record(Page, (refcount, mapcount, pincount, p.anon_exclusive, p.swapcache, p.locked, p.content))
+
 
 class Work:
     """The swap slots, the token table and the speculative references are copied
@@ -154,7 +162,7 @@ class Work:
         if f == ZERO_FRAME:
             return
         p = self.page(f)
-        self.pages[f] = new_record(Page, (p.refcount + 1, p.mapcount, p.pincount + pin, *p[3:]))
+        self.pages[f] = _with_counts(p, p.refcount + 1, p.mapcount, p.pincount + pin)
 
     def put_page(self, f: int, pin: bool = False) -> None:
         if f == ZERO_FRAME:
@@ -169,25 +177,31 @@ class Work:
             del self.pages[f]
             self.note(f"page #{f} freed")
             return
-        self.pages[f] = new_record(Page, (rc, p.mapcount, p.pincount - pin, *p[3:]))
+        self.pages[f] = _with_counts(p, rc, p.mapcount, p.pincount - pin)
 
     def set_exclusive(self, f: int, value: bool) -> None:
         if f == ZERO_FRAME or not self._uses_pae:
             return
         p = self.page(f)
         if p.anon_exclusive != value:
-            self.pages[f] = new_record(Page, (*p[:3], value, *p[4:]))
+            self.pages[f] = new_record(
+                Page, (p.refcount, p.mapcount, p.pincount, value, p.swapcache, p.locked, p.content)
+            )
 
     def set_locked(self, f: int, value: bool) -> None:
         """PG_locked: set by reclaim's trylock_page(), cleared by its unlock_page()."""
         p = self.page(f)
-        self.pages[f] = new_record(Page, (*p[:5], value, p.content))
+        self.pages[f] = new_record(
+            Page, (p.refcount, p.mapcount, p.pincount, p.anon_exclusive, p.swapcache, value, p.content)
+        )
 
     def write_cell(self, f: int, cell: int, token: int) -> None:
         p = self.page(f)
         c = list(p.content)
         c[cell] = token
-        self.pages[f] = new_record(Page, (*p[:6], tuple(c)))
+        self.pages[f] = new_record(
+            Page, (p.refcount, p.mapcount, p.pincount, p.anon_exclusive, p.swapcache, p.locked, tuple(c))
+        )
 
     # rmap ---------------------------------------------------------------------------
 
@@ -195,7 +209,7 @@ class Work:
         """Install a present PTE. The caller already holds the reference it turns into."""
         if f != ZERO_FRAME:
             p = self.page(f)
-            self.pages[f] = new_record(Page, (p.refcount, p.mapcount + 1, *p[2:]))
+            self.pages[f] = _with_counts(p, p.refcount, p.mapcount + 1, p.pincount)
         self.set_pte(pid, v, new_record(Pte, (PTE_PRESENT, f, writable, False)))
 
     def unmap_page(self, pid: int, v: int) -> int:
@@ -206,7 +220,7 @@ class Work:
         f = pte.target
         if f != ZERO_FRAME:
             p = self.page(f)
-            self.pages[f] = new_record(Page, (p.refcount, p.mapcount - 1, *p[2:]))
+            self.pages[f] = _with_counts(p, p.refcount, p.mapcount - 1, p.pincount)
         self.set_pte(pid, v, PTE_EMPTY)
         return f
 
@@ -225,7 +239,9 @@ class Work:
 
     def add_to_swapcache(self, f: int, s: int) -> None:
         p = self.page(f)
-        self.pages[f] = new_record(Page, (p.refcount + 1, *p[1:4], s, *p[5:]))
+        self.pages[f] = new_record(
+            Page, (p.refcount + 1, p.mapcount, p.pincount, p.anon_exclusive, s, p.locked, p.content)
+        )
         sl = self.slot(s)
         self.slots[s] = new_record(Slot, (sl.swapcount, f, sl.content))
 
@@ -233,7 +249,9 @@ class Work:
         """delete_from_swap_cache(): drop the swapcache reference; free an unused slot."""
         p = self.page(f)
         s = p.swapcache
-        self.pages[f] = new_record(Page, (*p[:4], NO_SLOT, *p[5:]))
+        self.pages[f] = new_record(
+            Page, (p.refcount, p.mapcount, p.pincount, p.anon_exclusive, NO_SLOT, p.locked, p.content)
+        )
         sl = self.slot(s)
         if sl.swapcount == 0:
             del self.slots[s]
@@ -243,7 +261,7 @@ class Work:
 
     def swap_duplicate(self, s: int) -> None:
         sl = self.slot(s)
-        self.slots[s] = new_record(Slot, (sl.swapcount + 1, *sl[1:]))
+        self.slots[s] = new_record(Slot, (sl.swapcount + 1, sl.cache, sl.content))
 
     def swap_free(self, s: int) -> None:
         """swap_free(): drop one swap PTE's count; the swapcache page, if any, stays."""
@@ -253,7 +271,7 @@ class Work:
         if sl.swapcount == 1 and sl.cache == NO_FRAME:
             del self.slots[s]
         else:
-            self.slots[s] = new_record(Slot, (sl.swapcount - 1, *sl[1:]))
+            self.slots[s] = new_record(Slot, (sl.swapcount - 1, sl.cache, sl.content))
 
     def free_swap_and_cache(self, s: int) -> None:
         """free_swap_and_cache() on zap: the last swap PTE gone, reclaim an unlocked
@@ -274,7 +292,9 @@ class Work:
         pr = self.procs[pid]
         ptes = list(pr.ptes)
         ptes[v] = pte
-        self.procs[pid] = new_record(Proc, (*pr[:6], tuple(ptes), pr.expect))
+        self.procs[pid] = new_record(
+            Proc, (pr.alive, pr.parent, pr.threads, pr.has_pinned, pr.wp_seq, pr.vmas, tuple(ptes), pr.expect)
+        )
 
     def set_proc(self, pid: int, **changes: object) -> None:
         # As _replace(), through a table of field positions: it is the commonest
@@ -291,7 +311,9 @@ class Work:
         pr = self.procs[pid]
         ex = list(pr.expect)
         ex[v] = value
-        self.procs[pid] = new_record(Proc, (*pr[:7], tuple(ex)))
+        self.procs[pid] = new_record(
+            Proc, (pr.alive, pr.parent, pr.threads, pr.has_pinned, pr.wp_seq, pr.vmas, pr.ptes, tuple(ex))
+        )
 
     def set_expect_cell(self, pid: int, v: int, cell: int, toks: tuple[int, ...]) -> None:
         cur = self.expect(pid, v)
@@ -322,7 +344,9 @@ class Work:
         """The owner's mapping is gone: its references owe coherency to nobody now."""
         for i, r in enumerate(self.refs):
             if r.owner == pid and (v is None or r.vpage == v) and r.attached:
-                self.refs[i] = new_record(Ref, (*r[:7], False, r.crossed))
+                self.refs[i] = new_record(
+                    Ref, (r.name, r.owner, r.vpage, r.frame, r.pin, r.write, r.longterm, False, r.crossed)
+                )
 
     def reclaim_holds(self, f: int) -> bool:
         return any(isinstance(op, SwapoutOp) and op.frame == f for op in self.inflight)
