@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Hashable, Iterator
-from operator import ge
 from typing import Any, Generic, TypeVar
 
 from cowcheck.engine.model import Model
@@ -38,6 +37,15 @@ from cowcheck.engine.store import StoreSpec
 S = TypeVar("S")
 
 Split = Callable[[S], tuple[Hashable, tuple[int, ...]]]
+
+
+def _covers(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """``a >= b`` componentwise. A loop rather than ``all(map(ge, a, b))``: the
+    compiled build runs it without looking up and calling two builtins."""
+    for i in range(len(a)):  # noqa: SIM110 - a plain loop is cheapest interpreted too
+        if a[i] < b[i]:
+            return False
+    return True
 
 
 def subsumption(model: Model[S, Any], spec: StoreSpec, wanted: bool) -> Split[S] | None:
@@ -78,11 +86,14 @@ class CoverStore(Generic[S]):
     @staticmethod
     def _covered(e: list[Any], res: tuple[int, ...]) -> bool:
         for i in range(1, len(e)):
-            top = e[i]
-            if top == res or all(map(ge, top, res)):
+            if _covers(e[i], res):
                 return True
-        pend = e[0]
-        return pend is not None and any(other == res or all(map(ge, other, res)) for other in pend)
+        pend: dict[tuple[int, ...], int] | None = e[0]
+        if pend is not None:
+            for other in pend:
+                if _covers(other, res):
+                    return True
+        return False
 
     def __contains__(self, state: Hashable) -> bool:
         """Covered by an explored state, or by a candidate of the level being built. A
@@ -122,7 +133,7 @@ class CoverStore(Generic[S]):
         # States it covers were explored already; only the maximal ones are needed to
         # answer later lookups.
         size = sys.getsizeof(e)
-        e[1:] = [top for top in e[1:] if not all(map(ge, res, top))]
+        e[1:] = [top for top in e[1:] if not _covers(res, top)]
         e.append(res)
         self._list_bytes += sys.getsizeof(e) - size
 
@@ -170,7 +181,7 @@ class CoverStore(Generic[S]):
         ids = self._ids
         for slot, (state, e, res, parent, ai) in enumerate(self._cands):
             pend = e[0]
-            if len(pend) > 1 and any(other != res and all(map(ge, other, res)) for other in pend):
+            if len(pend) > 1 and any(other != res and _covers(other, res) for other in pend):
                 continue
             self._push(e, res)
             self._n += 1

@@ -92,6 +92,9 @@ class MMModel:
         # Process symmetry only where processes are anonymous (see canon.py).
         self.symmetry = symmetry and not self.litmus
         self._prop_reads = frozenset().union(*(p.reads for p in self.properties))
+        # Read once: a rule is a user's class, and reading its attribute is a lookup
+        # by name through its class at every action.
+        self._uses_pae = rule.uses_anon_exclusive
         self._avail_cache: dict[tuple[int, ...], frozenset[str]] = {}
         self._last_avail: tuple[tuple[int, ...], frozenset[str]] = ((-1,), frozenset())
         self._offer_cache: dict[tuple[object, ...], tuple[Action, ...]] = {}
@@ -254,7 +257,7 @@ class MMModel:
         charged = a.step < 0 and kind is not None
         if charged and not self._has_budget(s, kind or ""):
             return None
-        w = Work(s, self.rule.uses_anon_exclusive)
+        w = Work(s, self._uses_pae)
         try:
             if not self._apply(w, s, a):
                 return None
