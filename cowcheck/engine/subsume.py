@@ -41,8 +41,9 @@ Split = Callable[[S], tuple[Hashable, tuple[int, ...]]]
 
 def _covers(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
     """``a >= b`` componentwise. A loop rather than ``all(map(ge, a, b))``: the
-    compiled build runs it without looking up and calling two builtins."""
-    for i in range(len(a)):  # noqa: SIM110 - a plain loop is cheapest interpreted too
+    compiled build runs it without looking up and calling two builtins (105 against
+    444 ns); interpreted, it costs a little more (520 against 450 ns)."""
+    for i in range(len(a)):  # noqa: SIM110 - all() over a generator: 920 ns interpreted
         if a[i] < b[i]:
             return False
     return True
