@@ -15,7 +15,7 @@ from cowcheck.mm.actions import cell_addr
 from cowcheck.mm.context import Ctx
 from cowcheck.mm.contract import describe_ref, owes_device_writes
 from cowcheck.mm.footprint import MM_KINDS
-from cowcheck.mm.observe import ref_view, swap_sharers, view, who
+from cowcheck.mm.observe import page_of, ref_view, slot_of, swap_sharers, view, who
 from cowcheck.mm.property import MMProperty
 from cowcheck.mm.state import PTE_PRESENT, ZERO_FRAME, MMState, Ref, bit, frame_name
 
@@ -59,8 +59,8 @@ def _other_reacher(s: MMState, f: int, pid: int, ctx: Ctx) -> str | None:
         for qv, qp in enumerate(qr.ptes):
             if q != pid and qp.kind == PTE_PRESENT and qp.target == f:
                 return f"P{q}'s PTE at vaddr+{qv * 4096}"
-    pg = dict(s.pages).get(f)
-    if pg is not None and pg.swapcache in dict(s.slots):
+    pg = page_of(s, f)
+    if pg is not None and slot_of(s, pg.swapcache) is not None:
         for q, qv in swap_sharers(s, pg.swapcache):
             if q != pid:
                 return f"P{q}'s swap entry at vaddr+{qv * 4096}"
