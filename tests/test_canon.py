@@ -17,7 +17,7 @@ from cowcheck.catalog import scenario_files
 from cowcheck.engine import search
 from cowcheck.mm.canon import canonical
 from cowcheck.mm.model import MMModel
-from cowcheck.mm.state import PTE_PRESENT, PTE_SWAP, ZERO_FRAME, GupFastOp, MMState, SwapoutOp
+from cowcheck.mm.state import PTE_PRESENT, PTE_SWAP, ZERO_FRAME, GupFastOp, MMState, NamedRef, Ref, SwapoutOp
 
 
 class Unreduced(MMModel):
@@ -53,6 +53,24 @@ def test_reduced_search_matches_unreduced(f: object, rule: str) -> None:
     images = {canonical(s) for s in _reachable(_unreduced(m_all))}
     assert search(m_all).stats.states == len(images)
     assert {canonical(s) for s in _reachable(m_all)} == images
+
+
+def test_a_reference_keeps_its_record_type() -> None:
+    """A named reference is a NamedRef, which hashes its name stably; an unnamed one a
+    plain Ref (mm/state.py). Every path that builds or rebuilds a reference (GUP,
+    detaching, fork marking it crossed, canonical renaming) must keep to that, or a
+    named one would hash with the process's str salt. Checked on every reachable
+    state, concrete and canonical, of every litmus scenario, which name theirs, and of
+    the first 5,000 of open-standard, whose references are unnamed."""
+    named = unnamed = 0
+    for f, upto in [*((f, None) for f in LITMUS), ("open-standard", 5_000)]:
+        m = build_model(str(f), "anon-exclusive")
+        for s in explore(_unreduced(MMModel(m.scenario, m.rule, [])), upto=upto)[0]:
+            for r in (*s.refs, *canonical(s).refs):
+                assert type(r) is (NamedRef if r.name else Ref), (f, r)
+                named += bool(r.name)
+                unnamed += not r.name
+    assert named > 100 and unnamed > 1_000, (named, unnamed)
 
 
 def test_canonical_is_idempotent_and_renaming_invariant() -> None:

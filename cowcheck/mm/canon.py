@@ -37,7 +37,6 @@ from cowcheck.mm.state import (
     Page,
     Proc,
     Pte,
-    Ref,
     Slot,
     SwapoutOp,
     Tok,
@@ -210,10 +209,12 @@ def canonical(s: MMState) -> MMState:
         for x, sl in slot_order
     )
     new_toks = tuple((new, tok) for old, new in tmap.items() if (tok := tok_of(old)) is not None)
-    # As _replace() would, by position: Ref.frame, GupFastOp.seq and .snap_frame,
-    # SwapoutOp.frame.
+    # As _replace() would, by position and keeping each record's type: Ref.frame,
+    # GupFastOp.seq and .snap_frame, SwapoutOp.frame.
     refs = tuple(
-        new_record(Ref, (r.name, r.owner, r.vpage, fmap[r.frame], r.pin, r.write, r.longterm, r.attached, r.crossed))
+        new_record(
+            type(r), (r.name, r.owner, r.vpage, fmap[r.frame], r.pin, r.write, r.longterm, r.attached, r.crossed)
+        )
         for r in s.refs
     )
     inflight = tuple(

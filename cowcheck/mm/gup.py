@@ -25,9 +25,9 @@ from cowcheck.mm.state import (
     PTE_PRESENT,
     ZERO_FRAME,
     GupFastOp,
-    Ref,
     frame_name,
     new_record,
+    ref_type,
 )
 from cowcheck.mm.work import ModelBug, Work
 
@@ -36,7 +36,7 @@ _MAX_RETRIES = 4  # a fault always makes progress here; more means a model bug
 
 def _take_ref(w: Work, pid: int, v: int, f: int, flags: GupFlags, name: str, how: str) -> None:
     w.get_page(f, flags.pin)
-    w.refs.append(new_record(Ref, (name, pid, v, f, flags.pin, flags.write, flags.longterm, True, 0)))
+    w.refs.append(new_record(ref_type(name), (name, pid, v, f, flags.pin, flags.write, flags.longterm, True, 0)))
     rc = "" if f == ZERO_FRAME else f" (refcount {w.page(f).refcount})"
     w.note(f"{how}: {flags.describe()} reference on {frame_name(f)}{rc}")
 
@@ -147,7 +147,9 @@ def gup_fast_step(w: Work, ctx: Ctx, idx: int, op: GupFastOp) -> None:
             w.note(f"gup-fast re-check: {fail} -> drop reference, slow path")
             return
         del w.inflight[idx]
-        w.refs.append(new_record(Ref, (op.name, op.pid, op.vpage, f, op.pin, op.write, op.longterm, True, 0)))
+        w.refs.append(
+            new_record(ref_type(op.name), (op.name, op.pid, op.vpage, f, op.pin, op.write, op.longterm, True, 0))
+        )
         w.note(f"gup-fast re-check passes: {flags.describe()} reference on page #{f}")
         return
     # GUPF_SLOW: the caller checked that the mmap lock can be taken.

@@ -345,7 +345,7 @@ class Work:
         for i, r in enumerate(self.refs):
             if r.owner == pid and (v is None or r.vpage == v) and r.attached:
                 self.refs[i] = new_record(
-                    Ref, (r.name, r.owner, r.vpage, r.frame, r.pin, r.write, r.longterm, False, r.crossed)
+                    type(r), (r.name, r.owner, r.vpage, r.frame, r.pin, r.write, r.longterm, False, r.crossed)
                 )
 
     def reclaim_holds(self, f: int) -> bool:
