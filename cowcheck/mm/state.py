@@ -122,7 +122,7 @@ class NamedRef(Ref):
     """A reference with a name (litmus scenarios name theirs): it hashes its name
     stably. An unnamed one is a plain ``Ref`` and hashes as the tuple it is, since
     CPython hashes '' to 0 whatever the salt. A ``__hash__`` on every ``Ref`` would
-    be a Python-level call each time a state holding one is hashed: 3.8 % of the
+    be a Python-level call each time a state holding one is hashed: 2.4 % of the
     compiled build's instructions on open-standard, whose references are all
     unnamed. Build references through ``ref_type``, or ``type(r)`` to rebuild one."""
 
