@@ -30,13 +30,25 @@ as ``cowcheck check --no-subsume`` does) and keeps its state graph as numbers. T
 
 Run it from outside the repository to measure an installed (maybe compiled) build:
 ``cd /tmp && python /path/to/benchmarks/split.py``.
+
+``--instructions`` counts the same searches in instructions instead, which do not
+drift with the machine's load: each runs once in its own process under valgrind's
+callgrind, after the same set-up (the graph and the replay table), and is reported
+as its process's count less that of a process that only does the set-up, per state.
+It takes about 40 minutes for the compiled build on this machine, two processes at
+a time.
 """
 
 from __future__ import annotations
 
 import gc
+import re
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from cowcheck.api import build_model, check
 from cowcheck.build import build_name
@@ -168,11 +180,10 @@ def replayed(rm: ReplayModel, subsume: bool) -> Stats:
     return min((search(rm, subsume=subsume).stats for _ in range(3)), key=lambda st: st.seconds)
 
 
-def explore() -> tuple[list[MMState], list[list[int]], list[int], float]:
+def explore() -> tuple[list[MMState], list[list[int]], list[int]]:
     """Every canonical state of the scenario, its successors by number (in action
-    order, disabled actions left out), and the seconds it took."""
+    order, disabled actions left out), and the initial states' numbers."""
     m = build_model(SCENARIO, RULE)
-    start = time.perf_counter()
     ids: dict[MMState, int] = {}
     states: list[MMState] = []
     succ: list[list[int]] = []
@@ -199,7 +210,7 @@ def explore() -> tuple[list[MMState], list[list[int]], list[int], float]:
             row.append(j)
         succ.append(row)
         i += 1
-    return states, succ, inits, time.perf_counter() - start
+    return states, succ, inits
 
 
 def per_state(states: list[MMState]) -> dict[str, float]:
@@ -257,10 +268,85 @@ def _per_state(states: list[MMState]) -> dict[str, float]:
     return {k: v / len(states) * 1e6 for k, v in out.items()}
 
 
+def setup() -> tuple[list[MMState], list[list[int]], list[int], ReplayModel, PropertyGraphModel]:
+    """The graph, its replay table and the graph with the properties, checked to agree."""
+    states, succ, inits = explore()
+    rm = ReplayModel(build_model(SCENARIO, RULE), states, inits)
+    acts = [rm.acts[id(s)] for s in states]
+    steps = [[rm.steps[id(s)][id(a)] for a in row] for s, row in zip(states, acts, strict=True)]
+    if list(map(len, acts)) != list(map(len, succ)):
+        raise SystemExit("the replay table's actions differ from the graph's successors")
+    return states, succ, inits, rm, PropertyGraphModel(succ, inits, build_model(SCENARIO, RULE), states, acts, steps)
+
+
+# What --instructions counts: each a search over the set-up's objects, giving its stats.
+COUNTED: dict[str, Callable[[list[list[int]], list[int], ReplayModel, PropertyGraphModel], Stats]] = {
+    "the search, no subsumption": lambda *_: check(SCENARIO, RULE, minimise=False, subsume=False).stats,
+    "the search, subsumption (the default)": lambda *_: check(SCENARIO, RULE, minimise=False).stats,
+    "the engine alone over the graph": lambda succ, inits, *_: search(GraphModel(succ, inits)).stats,
+    "the engine over the graph with the properties": lambda _s, _i, _r, pgm: search(pgm).stats,
+    "replayed, no subsumption": lambda _s, _i, rm, _p: search(rm, subsume=False).stats,
+    "replayed, subsumption": lambda _s, _i, rm, _p: search(rm, subsume=True).stats,
+}
+SETUP_ONLY = "set-up only"
+
+
+def count_one(what: str) -> None:
+    """The body of one counted process: the set-up, then the search ``what`` names."""
+    if what != SETUP_ONLY and what not in COUNTED:
+        names = ", ".join(map(repr, [SETUP_ONLY, *COUNTED]))
+        print(f"split.py --one: expected one of {names}, not {what!r}", file=sys.stderr)
+        raise SystemExit(2)
+    _, succ, inits, rm, pgm = setup()
+    st = COUNTED[what](succ, inits, rm, pgm) if what != SETUP_ONLY else None
+    print(build_name())
+    print(0 if st is None else st.states)
+
+
+def instructions(what: str) -> tuple[int, int, str]:
+    """(instructions, states, build) of one process under callgrind."""
+    p = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__, "--one", what],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tempfile.gettempdir(),  # not the repository: import the installed build
+    )
+    m = re.search(r"Collected : (\d+)", p.stderr)
+    if m is None:
+        raise SystemExit(f"no instruction count from valgrind for {what}: {p.stderr[-500:]}")
+    build, states = p.stdout.strip().splitlines()[-2:]
+    return int(m.group(1)), int(states), build
+
+
+def count_all() -> None:
+    names = [SETUP_ONLY, *COUNTED]
+    with ThreadPoolExecutor(2) as pool:
+        got = dict(zip(names, pool.map(instructions, names), strict=True))
+    base, _, build = got[SETUP_ONLY]
+    print(f"cowcheck {build}; {SCENARIO} under {RULE}; callgrind, one process each")
+    print()
+    print(f"The set-up alone (the graph and the replay table): {base:,} instructions.")
+    print()
+    print("| search | states | instructions beyond the set-up | instructions per state |")
+    print("|---|---|---|---|")
+    for what in COUNTED:
+        n, states, _ = got[what]
+        print(f"| {what} | {states:,} | {n - base:,} | {(n - base) / states:,.0f} |")
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--one"]:
+        count_one(" ".join(sys.argv[2:]))
+        return
+    if sys.argv[1:] == ["--instructions"]:
+        count_all()
+        return
     print(f"cowcheck {build_name()}; {SCENARIO} under {RULE}, no subsumption")
     print()
-    states, succ, inits, secs = explore()
+    start = time.perf_counter()
+    states, succ, inits, rm, pgm = setup()
+    secs = time.perf_counter() - start
     edges = sum(map(len, succ))
     real = min(
         (check(SCENARIO, RULE, minimise=False, subsume=False).stats for _ in range(2)), key=lambda st: st.seconds
@@ -271,12 +357,6 @@ def main() -> None:
     eng = min((search(gm).stats for _ in range(3)), key=lambda st: st.seconds)
     if (eng.states, eng.transitions) != (len(states), edges):
         raise SystemExit(f"engine over the graph: {eng.states}/{eng.transitions}, expected {len(states)}/{edges}")
-    rm = ReplayModel(build_model(SCENARIO, RULE), states, inits)
-    acts = [rm.acts[id(s)] for s in states]
-    steps = [[rm.steps[id(s)][id(a)] for a in row] for s, row in zip(states, acts, strict=True)]
-    if list(map(len, acts)) != list(map(len, succ)):
-        raise SystemExit("the replay table's actions differ from the graph's successors")
-    pgm = PropertyGraphModel(succ, inits, build_model(SCENARIO, RULE), states, acts, steps)
     eng_p = min((search(pgm).stats for _ in range(3)), key=lambda st: st.seconds)
     if (eng_p.states, eng_p.transitions) != (len(states), edges):
         raise SystemExit(f"engine with properties: {eng_p.states}/{eng_p.transitions}, expected {len(states)}/{edges}")
@@ -284,7 +364,7 @@ def main() -> None:
     us_real = real.seconds / real.states * 1e6
     us_eng = eng.seconds / eng.states * 1e6
     us_eng_p = eng_p.seconds / eng_p.states * 1e6
-    print(f"graph: {len(states):,} states, {edges:,} transitions (built in {secs:.1f} s)")
+    print(f"graph: {len(states):,} states, {edges:,} transitions (graph and replay table built in {secs:.1f} s)")
     print()
     print("| what | µs per state | states/s | share of the search |")
     print("|---|---|---|---|")
