@@ -33,7 +33,7 @@ Run it from outside the repository to measure an installed (maybe compiled) buil
 
 ``--instructions`` counts the same searches in instructions instead, which do not
 drift with the machine's load: each runs once in its own process under valgrind's
-callgrind, after the same set-up (the graph and the replay table), and is reported
+callgrind, after the same set-up (the graph and the models over it), and is reported
 as its process's count less that of a process that only does the set-up, per state.
 It takes about 40 minutes for the compiled build on this machine, two processes at
 a time.
@@ -49,6 +49,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 from cowcheck.api import build_model, check
 from cowcheck.build import build_name
@@ -268,25 +269,37 @@ def _per_state(states: list[MMState]) -> dict[str, float]:
     return {k: v / len(states) * 1e6 for k, v in out.items()}
 
 
-def setup() -> tuple[list[MMState], list[list[int]], list[int], ReplayModel, PropertyGraphModel]:
-    """The graph, its replay table and the graph with the properties, checked to agree."""
+class Setup(NamedTuple):
+    """The graph and the models over it that the searches run on."""
+
+    states: list[MMState]
+    succ: list[list[int]]
+    gm: GraphModel  # the graph alone
+    rm: ReplayModel  # the replay table
+    pgm: PropertyGraphModel  # the graph with the properties
+
+
+def setup() -> Setup:
+    """The graph and its models, checked to agree, built before any search is timed
+    or counted."""
     states, succ, inits = explore()
     rm = ReplayModel(build_model(SCENARIO, RULE), states, inits)
     acts = [rm.acts[id(s)] for s in states]
     steps = [[rm.steps[id(s)][id(a)] for a in row] for s, row in zip(states, acts, strict=True)]
     if list(map(len, acts)) != list(map(len, succ)):
         raise SystemExit("the replay table's actions differ from the graph's successors")
-    return states, succ, inits, rm, PropertyGraphModel(succ, inits, build_model(SCENARIO, RULE), states, acts, steps)
+    pgm = PropertyGraphModel(succ, inits, rm.m, states, acts, steps)
+    return Setup(states, succ, GraphModel(succ, inits), rm, pgm)
 
 
 # What --instructions counts: each a search over the set-up's objects, giving its stats.
-COUNTED: dict[str, Callable[[list[list[int]], list[int], ReplayModel, PropertyGraphModel], Stats]] = {
-    "the search, no subsumption": lambda *_: check(SCENARIO, RULE, minimise=False, subsume=False).stats,
-    "the search, subsumption (the default)": lambda *_: check(SCENARIO, RULE, minimise=False).stats,
-    "the engine alone over the graph": lambda succ, inits, *_: search(GraphModel(succ, inits)).stats,
-    "the engine over the graph with the properties": lambda _s, _i, _r, pgm: search(pgm).stats,
-    "replayed, no subsumption": lambda _s, _i, rm, _p: search(rm, subsume=False).stats,
-    "replayed, subsumption": lambda _s, _i, rm, _p: search(rm, subsume=True).stats,
+COUNTED: dict[str, Callable[[Setup], Stats]] = {
+    "the search, no subsumption": lambda _: check(SCENARIO, RULE, minimise=False, subsume=False).stats,
+    "the search, subsumption (the default)": lambda _: check(SCENARIO, RULE, minimise=False).stats,
+    "the engine alone over the graph": lambda su: search(su.gm).stats,
+    "the engine over the graph with the properties": lambda su: search(su.pgm).stats,
+    "replayed, no subsumption": lambda su: search(su.rm, subsume=False).stats,
+    "replayed, subsumption": lambda su: search(su.rm, subsume=True).stats,
 }
 SETUP_ONLY = "set-up only"
 
@@ -297,8 +310,8 @@ def count_one(what: str) -> None:
         names = ", ".join(map(repr, [SETUP_ONLY, *COUNTED]))
         print(f"split.py --one: expected one of {names}, not {what!r}", file=sys.stderr)
         raise SystemExit(2)
-    _, succ, inits, rm, pgm = setup()
-    st = COUNTED[what](succ, inits, rm, pgm) if what != SETUP_ONLY else None
+    su = setup()
+    st = COUNTED[what](su) if what != SETUP_ONLY else None
     print(build_name())
     print(0 if st is None else st.states)
 
@@ -326,7 +339,7 @@ def count_all() -> None:
     base, _, build = got[SETUP_ONLY]
     print(f"cowcheck {build}; {SCENARIO} under {RULE}; callgrind, one process each")
     print()
-    print(f"The set-up alone (the graph and the replay table): {base:,} instructions.")
+    print(f"The set-up alone (the graph and the models over it): {base:,} instructions.")
     print()
     print("| search | states | instructions beyond the set-up | instructions per state |")
     print("|---|---|---|---|")
@@ -345,7 +358,7 @@ def main() -> None:
     print(f"cowcheck {build_name()}; {SCENARIO} under {RULE}, no subsumption")
     print()
     start = time.perf_counter()
-    states, succ, inits, rm, pgm = setup()
+    states, succ, gm, rm, pgm = setup()
     secs = time.perf_counter() - start
     edges = sum(map(len, succ))
     real = min(
@@ -353,7 +366,6 @@ def main() -> None:
     )
     if (real.states, real.transitions) != (len(states), edges):
         raise SystemExit(f"graph {len(states)}/{edges} differs from the search's {real.states}/{real.transitions}")
-    gm = GraphModel(succ, inits)
     eng = min((search(gm).stats for _ in range(3)), key=lambda st: st.seconds)
     if (eng.states, eng.transitions) != (len(states), edges):
         raise SystemExit(f"engine over the graph: {eng.states}/{eng.transitions}, expected {len(states)}/{edges}")
@@ -364,7 +376,7 @@ def main() -> None:
     us_real = real.seconds / real.states * 1e6
     us_eng = eng.seconds / eng.states * 1e6
     us_eng_p = eng_p.seconds / eng_p.states * 1e6
-    print(f"graph: {len(states):,} states, {edges:,} transitions (graph and replay table built in {secs:.1f} s)")
+    print(f"graph: {len(states):,} states, {edges:,} transitions (graph and its models built in {secs:.1f} s)")
     print()
     print("| what | µs per state | states/s | share of the search |")
     print("|---|---|---|---|")
