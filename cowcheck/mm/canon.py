@@ -218,9 +218,24 @@ def canonical(s: MMState) -> MMState:
         for r in s.refs
     )
     inflight = tuple(
-        new_record(GupFastOp, (*op[:8], op[8] - base[op[1]], fmap[op[9]], op[10]))
+        new_record(
+            GupFastOp,
+            (
+                op.actor,
+                op.pid,
+                op.vpage,
+                op.pin,
+                op.write,
+                op.longterm,
+                op.name,
+                op.stage,
+                op.seq - base[op.pid],
+                fmap[op.snap_frame],
+                op.snap_writable,
+            ),
+        )
         if type(op) is GupFastOp
-        else new_record(SwapoutOp, (op[0], fmap[op[1]], op[2]))
+        else new_record(SwapoutOp, (op.actor, fmap[op.frame], op.stage))
         if type(op) is SwapoutOp
         else op
         for op in s.inflight
