@@ -35,7 +35,7 @@ Run it from outside the repository to measure an installed (maybe compiled) buil
 drift with the machine's load: each runs once in its own process under valgrind's
 callgrind, after the same set-up (the graph and the models over it), and is reported
 as its process's count less that of a process that only does the set-up, per state.
-It takes about 40 minutes for the compiled build on this machine, two processes at
+It takes 40-50 minutes for the compiled build on this machine, two processes at
 a time.
 """
 
