@@ -24,6 +24,7 @@ from itertools import permutations, product
 from typing import Final
 
 from cowcheck.mm.actions import actor_thread, thread_actor
+from cowcheck.mm.gup import gup_fast_op_with
 from cowcheck.mm.state import (
     NO_FRAME,
     NO_SLOT,
@@ -218,22 +219,7 @@ def canonical(s: MMState) -> MMState:
         for r in s.refs
     )
     inflight = tuple(
-        new_record(
-            GupFastOp,
-            (
-                op.actor,
-                op.pid,
-                op.vpage,
-                op.pin,
-                op.write,
-                op.longterm,
-                op.name,
-                op.stage,
-                op.seq - base[op.pid],
-                fmap[op.snap_frame],
-                op.snap_writable,
-            ),
-        )
+        gup_fast_op_with(op, op.stage, op.seq - base[op.pid], fmap[op.snap_frame], op.snap_writable)
         if type(op) is GupFastOp
         else new_record(SwapoutOp, (op.actor, fmap[op.frame], op.stage))
         if type(op) is SwapoutOp

@@ -99,24 +99,23 @@ def gup_fast_start(w: Work, ctx: Ctx, actor: int, pid: int, v: int, flags: GupFl
     w.note(f"gup_pte_range: read PTE -> page #{pte.target}{' writable' if pte.writable else ' R/O'}")
 
 
-def _at_stage(op: GupFastOp, stage: int, snap_frame: int | None = None, snap_writable: bool | None = None) -> GupFastOp:
-    # As op._replace(stage=..., snap_frame=..., snap_writable=...), field by field
-    # (state.new_record; work.py says why not as (*op[:7], stage, *op[8:])).
+def gup_fast_op_with(op: GupFastOp, stage: int, seq: int, snap_frame: int, snap_writable: bool) -> GupFastOp:
+    """As op._replace(stage=, seq=, snap_frame=, snap_writable=), field by field
+    (state.new_record; work.py says why not as (*op[:7], stage, *op[8:])). canon.py
+    renames a gup-fast in flight through it too."""
     return new_record(
         GupFastOp,
-        (
-            op.actor,
-            op.pid,
-            op.vpage,
-            op.pin,
-            op.write,
-            op.longterm,
-            op.name,
-            stage,
-            op.seq,
-            op.snap_frame if snap_frame is None else snap_frame,
-            op.snap_writable if snap_writable is None else snap_writable,
-        ),
+        (op.actor, op.pid, op.vpage, op.pin, op.write, op.longterm, op.name, stage, seq, snap_frame, snap_writable),
+    )
+
+
+def _at_stage(op: GupFastOp, stage: int, snap_frame: int | None = None, snap_writable: bool | None = None) -> GupFastOp:
+    return gup_fast_op_with(
+        op,
+        stage,
+        op.seq,
+        op.snap_frame if snap_frame is None else snap_frame,
+        op.snap_writable if snap_writable is None else snap_writable,
     )
 
 
