@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from cowcheck.catalog import find_scenario
-from cowcheck.engine import Bounds, SearchResult, Stats, StoreSpec, Verdict, search, search_parallel
+from cowcheck.engine import UNREACHED, Bounds, SearchResult, Stats, StoreSpec, Verdict, search, search_parallel
 from cowcheck.errors import InputError
 from cowcheck.minimise import minimise as minimise_actions
 from cowcheck.mm.actions import Action
@@ -218,6 +218,15 @@ def _run_dask(
         raise InputError("--dask", None, str(e)) from None
 
 
+def violation_trace(model: MMModel, actions: Sequence[Action], prop: str, message: str) -> Trace:
+    """The trace of a violation found by the search. An UNREACHED one is a witness as
+    it is (no run achieves the goal, so no shorter path shows it better, and no replay
+    of one path can show it): it keeps the search's message."""
+    if prop == UNREACHED:
+        return replace(build_trace(model, actions), property_id=prop, message=message)
+    return build_trace(model, actions, prop)
+
+
 def check(
     scenario: Scenario | str | Path,
     rule: Rule | str,
@@ -262,7 +271,7 @@ def check(
     if v is not None:
         actions = list(v.path.actions)
         report.raw_length = len(actions)
-        if minimise:
+        if minimise and v.property_id != UNREACHED:
             actions = minimise_actions(model, actions, v.property_id)
-        report.trace = build_trace(model, actions, v.property_id)
+        report.trace = violation_trace(model, actions, v.property_id, v.message)
     return report

@@ -97,7 +97,7 @@ CELL_WORKERS_HELP = "Run the cells in this many processes (default: one per core
 DEFAULT_CELL_WORKERS = os.cpu_count() or 1
 GATE_WORKERS_HELP = (
     "Run the checks in this many processes; open scenarios expected to hold get the "
-    "partitioned search. Verdicts, state counts and traces do not depend on it."
+    "partitioned search. Verdicts do not depend on it, nor do the state counts of checks that hold."
 )
 
 
@@ -557,14 +557,15 @@ def graph_cmd(
     strict: Annotated[bool, typer.Option(help="Drop the fork exception for FOLL_GET (seed 004).")] = False,
 ) -> None:
     """Export the explored state graph (or a counterexample's neighbourhood) and report
-    livelocks (a reachable cycle, as a lasso) and the longest run."""
+    livelocks (a reachable cycle, as a lasso), stuck end states, steps that run on no
+    path, and the longest run; exit 1 if there is any of the first three."""
     if radius < 0:
         raise InputError("--radius", None, f"expected a number of steps >= 0, got {radius}")
     rep = build_graph(scenario, rule, None, strict, max_states, str(trace) if trace else None, radius)
     export_graph(rep.shown, fmt, output)
     out.print(rep.summary(), markup=False)
     out.print(f"wrote {output}", markup=False)
-    raise typer.Exit(1 if rep.lasso is not None else 0)
+    raise typer.Exit(1 if rep.failed else 0)
 
 
 def main() -> None:

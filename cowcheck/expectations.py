@@ -9,13 +9,12 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from cowcheck.api import CheckReport, build_model, check, resolve_rule
+from cowcheck.api import CheckReport, build_model, check, resolve_rule, violation_trace
 from cowcheck.catalog import scenario_files
 from cowcheck.engine import Bounds, SearchResult, Verdict
 from cowcheck.mm.rule import Rule
 from cowcheck.rules import builtin_rules
 from cowcheck.scenario import Scenario, load_scenario
-from cowcheck.trace import build_trace
 
 
 def outcome(report: CheckReport) -> str:
@@ -54,7 +53,8 @@ def _run_job(i: int, workers: int = 1) -> tuple[int, Any]:
     r = rep.result
     actions = [s.action for s in rep.trace.steps] if rep.trace is not None else None
     prop = rep.trace.property_id if rep.trace is not None else None
-    return i, (r.verdict, r.stats, r.incomplete_reason, r.metrics, actions, prop, rep.raw_length)
+    msg = rep.trace.message if rep.trace is not None else None
+    return i, (r.verdict, r.stats, r.incomplete_reason, r.metrics, actions, prop, msg, rep.raw_length)
 
 
 def _cost(job: Job) -> tuple[int, int, int]:
@@ -118,7 +118,7 @@ def run_pool(jobs: list[Job], workers: int, expected: Sequence[str | None]) -> l
         runner.join()
     reports = []
     for i, (sc, rule, strict, bounds, props) in enumerate(jobs):
-        verdict, stats, reason, metrics, actions, prop, raw = done[i]
+        verdict, stats, reason, metrics, actions, prop, msg, raw = done[i]
         model = build_model(sc, rule, list(props) or None, "observational", strict)
         result: SearchResult[Any, Any] = SearchResult(verdict, stats, None, reason, metrics)
         rep = CheckReport(
@@ -126,7 +126,7 @@ def run_pool(jobs: list[Job], workers: int, expected: Sequence[str | None]) -> l
         )
         rep.raw_length = raw
         if actions is not None:
-            rep.trace = build_trace(model, actions, prop)
+            rep.trace = violation_trace(model, actions, prop or "", msg or "")
         reports.append(rep)
     return reports
 

@@ -33,6 +33,7 @@ class GraphReport:
     shown: Any  # the graph exported: all of it, or a counterexample's neighbourhood
     lasso: Lasso | None
     longest: int | None  # longest path, where the graph is acyclic
+    unreached: list[str]  # litmus steps no edge of a complete graph runs
 
     def summary(self) -> str:
         g = self.sg.graph
@@ -43,16 +44,33 @@ class GraphReport:
         )
         bad = sum(1 for _, d in g.nodes(data=True) if d["violates"])
         lines = [head, f"violating states: {bad}"]
-        if self.lasso is None:
+        stuck = self.stuck_nodes()
+        if stuck:
+            u = stuck[0]
             lines.append(
-                f"livelock: none; the state graph has no cycle, so every run ends (longest run: {self.longest} steps)"
+                f"stuck: {len(stuck)} end states where a program cannot go on; the first, after "
+                f"{g.nodes[u]['depth']} steps: {g.nodes[u]['stuck']}"
             )
+        if self.unreached:
+            lines.append("unreached: runs on no path: " + "; ".join(self.unreached))
+        ends = "every run ends" if not stuck else "every run ends, some of them stuck"
+        if self.lasso is None:
+            lines.append(f"livelock: none; the state graph has no cycle, so {ends} (longest run: {self.longest} steps)")
         else:
             lines.append("livelock: a reachable cycle (lasso):")
             lines += self.render_lasso()
         if self.shown is not g:
             lines.append(f"exported: the neighbourhood of the trace, {self.shown.number_of_nodes()} states")
         return "\n".join(lines)
+
+    def stuck_nodes(self) -> list[int]:
+        """End states the model calls stuck (engine/graph.py), in BFS order."""
+        return [u for u, d in self.sg.graph.nodes(data=True) if d["stuck"]]
+
+    @property
+    def failed(self) -> bool:
+        """A livelock, a stuck end or a step that runs nowhere: `cowcheck graph` exits 1."""
+        return self.lasso is not None or bool(self.stuck_nodes()) or bool(self.unreached)
 
     def render_lasso(self) -> list[str]:
         assert self.lasso is not None
@@ -87,7 +105,20 @@ def build(
     shown = sg.graph
     if trace is not None:
         shown = neighbourhood(sg, _trace_nodes(model, sg, trace), radius)
-    return GraphReport(model, sg, shown, lasso, longest)
+    return GraphReport(model, sg, shown, lasso, longest, _unreached(model, sg) if sg.complete else [])
+
+
+def _unreached(model: MMModel, sg: StateGraph[MMState, Action]) -> list[str]:
+    """The steps no expanded state runs, as the search finds them (engine/expand.py).
+    Asked of each state anew: the graph keeps one edge where two steps lead to the
+    same state."""
+    done: set[int] = set()
+    for u, d in sg.graph.nodes(data=True):
+        if d["violates"]:
+            continue
+        s = sg.states[u]
+        done.update(model.goal_of(a) for a in model.actions(s) if model.next_step(s, a) is not None)
+    return [g for i, g in enumerate(model.coverage_goals()) if i not in done]
 
 
 def _trace_nodes(model: MMModel, sg: StateGraph[MMState, Action], path: str) -> list[int]:

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from cowcheck.engine import STUCK, UNREACHED
 from cowcheck.gate import GateResult, GateRun
 from cowcheck.properties import all_properties
 
@@ -45,10 +46,10 @@ def write_junit(run: GateRun, path: Path) -> Path:
 
 
 def _rule_id(r: GateResult) -> str:
-    if r.kind == "counterexample":
-        return _REPLAY
+    """What changed: a fixed bug, an expected failure that now holds, a bound, or the
+    property that fails now (a saved counterexample that fails another way included)."""
     if r.got == "holds":
-        return _NOW_HOLDS
+        return _REPLAY if r.kind == "counterexample" else _NOW_HOLDS
     if r.got == "incomplete":
         return _INCOMPLETE
     return r.property_id or r.got
@@ -63,10 +64,14 @@ def write_sarif(run: GateRun, path: Path) -> Path:
         {"id": _NOW_HOLDS, "shortDescription": {"text": "a check expected to fail now holds"}},
         {"id": _INCOMPLETE, "shortDescription": {"text": "a check's search stopped at a bound"}},
         {"id": _REPLAY, "shortDescription": {"text": "a saved counterexample no longer fails"}},
+        {"id": STUCK, "shortDescription": {"text": "a litmus run ends before its programs do"}},
+        {"id": UNREACHED, "shortDescription": {"text": "a litmus step runs on no run"}},
     ]
     results = []
     for r in run.failed:
         rid = _rule_id(r)
+        if all(x["id"] != rid for x in rules):  # a verdict no rule above names
+            rules.append({"id": rid, "shortDescription": {"text": rid}})
         res: dict[str, Any] = {
             "ruleId": rid,
             "ruleIndex": next(i for i, x in enumerate(rules) if x["id"] == rid),

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import inspect
 import re
+import typing
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from cowcheck.catalog import models_dir
 from cowcheck.errors import InputError
@@ -34,7 +37,64 @@ def _rule_from(path: Path) -> Rule:
     if not isinstance(rule, Rule):
         raise InputError(str(path), "RULE", "expected a module-level RULE = <instance of cowcheck.mm.rule.Rule>")
     _validate(rule, path)
+    if path.resolve().parent != models_dir().resolve():
+        _check_returns(rule, path)
     return rule
+
+
+class _CheckedHook:
+    """A rule file's hook that must return what the Rule base class declares: a wrong
+    type would otherwise fail deep inside the model (``return True`` from do_wp_page
+    was a 60-line traceback), far from the line that caused it. Built from the class's
+    function, not the bound method, so that a rule pickles (Dask, -j) as it is."""
+
+    def __init__(self, rule: Rule, attr: str, fn: Callable[..., Any], want: Any) -> None:
+        self.rule, self.attr, self.fn, self.want = rule, attr, fn, want
+        self.where = f"{inspect.getsourcefile(fn)}:{fn.__code__.co_firstlineno}"
+
+    def __call__(self, *args: Any) -> Any:
+        got = self.fn(self.rule, *args)
+        if not _returns(got, self.want):
+            raise InputError(
+                self.where, None, f"hook {self.attr} returned {got!r:.80} (expected {_type_text(self.want)})"
+            )
+        return got
+
+
+def _check_returns(rule: Rule, path: Path) -> None:
+    """Check the return values of the hooks this file defines (a built-in rule it
+    derives from is checked by the test suite, and runs unwrapped)."""
+    for attr in HOOKS:
+        fn = getattr(type(rule), attr)
+        if not inspect.isfunction(fn) or Path(inspect.getsourcefile(fn) or "").resolve() != path.resolve():
+            continue
+        want = typing.get_type_hints(getattr(Rule, attr))["return"]
+        vars(rule)[attr] = _CheckedHook(rule, attr, fn, want)
+
+
+def _returns(v: object, want: Any) -> bool:
+    """``v`` has type ``want``: bool, str, a tuple[...] or one of the decision
+    NamedTuples, field by field."""
+    if typing.get_origin(want) is tuple:
+        args = typing.get_args(want)
+        return isinstance(v, tuple) and len(v) == len(args) and all(map(_returns, v, args))
+    if not isinstance(want, type) or not isinstance(v, want):
+        return False
+    if issubclass(want, tuple) and hasattr(want, "_fields"):
+        hints = typing.get_type_hints(want)
+        return all(_returns(getattr(v, f), hints[f]) for f in want._fields)
+    return True
+
+
+def _type_text(want: Any) -> str:
+    if typing.get_origin(want) is tuple:
+        return "a tuple (" + ", ".join(_type_text(a) for a in typing.get_args(want)) + ")"
+    if want is bool:
+        return "True or False"
+    if want is str:
+        return "a string"
+    fields = ", ".join(f"{f}: {_type_text(t)}" for f, t in typing.get_type_hints(want).items())
+    return f"{want.__name__}({fields}) from cowcheck.mm.rule"
 
 
 def _validate(rule: Rule, path: Path) -> None:
@@ -43,6 +103,12 @@ def _validate(rule: Rule, path: Path) -> None:
     if not isinstance(rule.name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", rule.name):
         expected = "a rule name of letters, digits, '-', '_' or '.'"
         raise InputError(str(path), "name", f"expected {expected}, got {rule.name!r}")
+    # A rule file names its own rule: one that inherits its base rule's name would be
+    # reported, saved and compared as that base rule.
+    named_in = next(c for c in type(rule).__mro__ if "name" in vars(c))
+    src = inspect.getsourcefile(named_in) if named_in is not Rule else None
+    if "name" not in vars(rule) and (src is None or Path(src).resolve() != path.resolve()):
+        raise InputError(str(path), "name", f"expected the rule class to set its own name (it inherits {rule.name!r})")
     for cls in type(rule).__mro__:
         if cls is Rule or cls is object:
             break

@@ -12,6 +12,7 @@ expected.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,6 +34,7 @@ from cowcheck.scenario_schema import (
     OP_BY_NAME,
     OPS,
     STEP,
+    STEP_COMMON,
     STRING,
     TOP,
     VPAGE,
@@ -65,6 +67,7 @@ class LitmusStep:
     process: int = 0
     after: tuple[tuple[int, int], ...] = ()  # (actor index, step index), 0-based
     label: str = ""
+    optional: bool = False  # a run may end before it runs (mm/stuck.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,9 +205,14 @@ def parse_scenario(text: str, where: str) -> Scenario:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise InputError(where, None, f"malformed TOML: {e}") from None
+    except RecursionError:
+        raise InputError(where, None, "malformed TOML: nested too deeply") from None
     r = _Reader(where)
     r.fields(doc, TOP, "")
     name = r.get(doc, TOP.field("name"), "")
+    if not re.fullmatch(r"[A-Za-z0-9_.+\-]+", name):
+        # It names saved traces and matrix rows: a file name, a word in a table.
+        raise r.err("name", f"expected a non-empty name of letters, digits, '-', '_', '.' or '+', got {name!r}")
     kind = r.get(doc, TOP.field("kind"), "")
     wt = r.table(doc, "world", "world")
     r.fields(wt, WORLD, "world")
@@ -266,6 +274,8 @@ def parse_scenario(text: str, where: str) -> Scenario:
             if isinstance(exp[k], dict):
                 raise r.err(f"expect.{k}", 'a verdict, not a table (quote rule names with a dot: "a-5.11" = ...)')
             expect[k] = r.get(exp, replace(verdict_f, key=k), "expect")
+    for fld, keys in (("expect", expect), ("expect.strict", expect_strict)):
+        _known_rules(r, fld, keys)
 
     return Scenario(
         name=name,
@@ -332,7 +342,83 @@ def _parse_actors(r: _Reader, doc: dict[str, Any], kind: str, world: dict[str, i
                         f"actor[{i}].steps[{j}].after",
                         f"actor {actors[ai].name!r} has only {len(actors[ai].steps)} steps",
                     )
+            if not st.optional and any(x.optional for x in act.steps[:j]):
+                k = next(k for k, x in enumerate(act.steps) if x.optional)
+                raise r.err(
+                    f"actor[{i}].steps[{j}].optional",
+                    f"expected true: it follows the optional actor[{i}].steps[{k}], so a run may end before it too",
+                )
+    _check_refs(r, actors)
+    _check_after_cycles(r, actors)
     return tuple(actors)
+
+
+def _check_refs(r: _Reader, actors: list[Actor]) -> None:
+    """A reference is named by the gup that takes it; DMA through it and its release
+    refer to that name. A name no gup takes could never be used (a typo holds
+    vacuously: the step never runs), and a reference is released at most as often as
+    it is taken."""
+    taken: dict[str, int] = {}
+    for act in actors:
+        for st in act.steps:
+            if st.op == "gup":
+                taken[st.ref] = taken.get(st.ref, 0) + 1
+    released: dict[str, int] = {}
+    for i, act in enumerate(actors):
+        for j, st in enumerate(act.steps):
+            fld = f"actor[{i}].steps[{j}].ref"
+            if st.op in ("dma_write", "dma_read", "release") and st.ref not in taken:
+                names = ", ".join(repr(n) for n in taken) or "none"
+                raise r.err(fld, f"no gup step takes a reference named {st.ref!r} (gup steps take: {names})")
+            if st.op == "release":
+                released[st.ref] = released.get(st.ref, 0) + 1
+                if released[st.ref] > taken[st.ref]:
+                    n = taken[st.ref]
+                    raise r.err(fld, f"reference {st.ref!r} is released twice (taken by {n} gup step(s))")
+
+
+def _check_after_cycles(r: _Reader, actors: list[Actor]) -> None:
+    """Steps wait for their program's previous step and for their ``after`` steps: a
+    cycle among those waits means none of its steps can ever run."""
+    state: dict[tuple[int, int], int] = {}  # 1: on the DFS stack, 2: done
+
+    def deps(n: tuple[int, int]) -> list[tuple[int, int]]:
+        ai, j = n
+        return ([(ai, j - 1)] if j > 0 else []) + list(actors[ai].steps[j].after)
+
+    def visit(n: tuple[int, int], path: list[tuple[int, int]]) -> None:
+        state[n] = 1
+        path.append(n)
+        for d in deps(n):
+            if state.get(d) == 1:
+                cyc = [*path[path.index(d) :], d]
+                text = " -> ".join(f"{actors[a].name}:{k + 1}" for a, k in cyc)
+                ai, j = n
+                raise r.err(
+                    f"actor[{ai}].steps[{j}].after",
+                    f"expected no cycle of waits, got {text} (each waits for the next, so none can run)",
+                )
+            if d not in state:
+                visit(d, path)
+        path.pop()
+        state[n] = 2
+
+    for ai, act in enumerate(actors):
+        for j in range(len(act.steps)):
+            if (ai, j) not in state:
+                visit((ai, j), [])
+
+
+def _known_rules(r: _Reader, fld: str, keys: dict[str, str]) -> None:
+    """An [expect] key names a built-in rule: a misspelt one would never be compared."""
+    if not keys:
+        return
+    from cowcheck.rules import builtin_rules  # the rules load Python files: only when needed
+
+    known = builtin_rules()
+    for k in keys:
+        if k not in known:
+            raise r.err(f"{fld}.{k}", f"unknown rule {k!r} (expected one of: {', '.join(known)})")
 
 
 def _parse_after(r: _Reader, s: dict[str, Any], fld: str, names: list[str]) -> tuple[tuple[int, int], ...]:
@@ -366,7 +452,7 @@ def _parse_step(r: _Reader, s: Any, fld: str, akind: str, world: dict[str, int],
             f"{fld}.op",
             f"a {akind} actor cannot run {opname!r} (expected one of: {', '.join(ACTOR_OPS[akind])})",
         )
-    r.no_extra(s, (*op.fields, "op", "after", "label"), fld)
+    r.no_extra(s, (*op.fields, *STEP_COMMON), fld)
     for k in op.required:
         if k not in s:
             raise r.err(f"{fld}.{k}", f"missing (expected {_REQUIRED_HINT[k]})")
@@ -377,6 +463,7 @@ def _parse_step(r: _Reader, s: Any, fld: str, akind: str, world: dict[str, int],
         ref=r.str_(s, "ref", f"{fld}.ref") if "ref" in op.fields else "",
         after=_parse_after(r, s, fld, names),
         label=r.get(s, STEP.field("label"), fld),
+        optional=r.get(s, STEP.field("optional"), fld),
         **taken,
     )
 

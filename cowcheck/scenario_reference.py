@@ -103,7 +103,7 @@ def _expect() -> list[str]:
         "## [expect]",
         "",
         "The verdict each rule should get; `cowcheck catalog` and `cowcheck matrix --check` fail",
-        "where the search disagrees.",
+        "where the search disagrees. Each key is a built-in rule (`cowcheck rules`).",
         "",
         *_fields(EXPECT_FIELDS),
         "",
@@ -114,6 +114,36 @@ def _expect() -> list[str]:
     for pid, p in all_properties().items():
         out.append(f"| `{pid}` | {_cell(p.title)}: {_cell(p.models)}{' (a metric)' if p.metric else ''} |")
     return [*out, ""]
+
+
+def _ends() -> list[str]:
+    return [
+        "## Runs that end early: `stuck` and `unreached`",
+        "",
+        "A litmus scenario claims something about its programs run to the end. A step that",
+        "cannot run (a reference no GUP holds, a store to a read-only or unmapped VMA, a page",
+        "not present, a process that has exited) would otherwise end its run silently, and a",
+        "run that checked less would count as one that holds. So, as SPIN does with invalid",
+        "end states, every check also fails, with exit code 1 and a trace, when:",
+        "",
+        "- `stuck`: a run ends (no program step and no kernel step in flight can go on; a",
+        "  `[budget]`'s environment may stop acting at any point) while an actor still has a",
+        "  step that is not `optional`. The trace is the shortest such run, and the message",
+        "  names each step held and why, following `after` to the step it waits for.",
+        "- `unreached`: a complete search finds a step, `optional` or not, that runs on no",
+        "  run at all. The trace is one run, which like every run goes without it.",
+        "",
+        "These are verdicts, not input errors: they depend on the rule (a rule can make a",
+        "step impossible) and come with a trace. What the loader can see alone is rejected",
+        "with exit code 2 before any search: a `ref` that a `dma_*` or `release` step uses",
+        "but no `gup` step takes, a reference released more often than it is taken, a cycle",
+        "of waits (`after` and program order), an `[expect]` key that is not a built-in rule,",
+        "and a scenario name that is empty or not a word of letters, digits, `-`, `_`, `.`, `+`.",
+        "",
+        "Mark a step `optional = true` when only some interleavings allow it, say why in",
+        "a comment or its `label`, and mark the actor's later steps optional too.",
+        "",
+    ]
 
 
 def render() -> str:
@@ -132,7 +162,7 @@ def render() -> str:
         if t is STEP:
             out += _ops()
         out += _table(t)
-    out += _budget() + _expect()
+    out += _budget() + _expect() + _ends()
     for kind, name in EXAMPLES:
         text = (scenarios_dir() / name).read_text(encoding="utf-8")
         out += [f"## Example: {kind} (`models/scenarios/{name}`)", "", "```toml", text.rstrip("\n"), "```", ""]

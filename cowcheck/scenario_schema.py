@@ -139,7 +139,7 @@ STEP = Table(
     "actor.steps",
     "Steps",
     "Each step is an inline table `{ op = ..., ... }`. Which fields an operation takes is in the table of "
-    "operations; `op`, `after` and `label` go with every one.",
+    "operations; `op`, `after`, `label` and `optional` go with every one.",
     (
         Field("op", CHOICE, "The operation: see the table of operations.", required=True),
         Field("vpage", INTEGER, "The virtual page.", default=0, lo=0, hi_from="vpages"),
@@ -155,15 +155,23 @@ STEP = Table(
               "Hold this step until step N (counted from 1) of that actor has completed."),
         Field("label", STRING, "What the step means in the race (\"O_DIRECT read\"), shown in the trace.",
               default=""),
+        Field("optional", BOOLEAN, "A run may end before this step runs (say why in a comment): for a step that only "
+              "some interleavings enable. The actor's later steps must be optional too. Without it, a run that ends "
+              "with the step not run fails the check as `stuck`; a step that runs on no run at all fails it as "
+              "`unreached`, optional or not.", default=False),
     ),
 )  # fmt: skip
+
+
+# The step fields every operation takes, besides its own (Op.fields).
+STEP_COMMON = ("op", "after", "label", "optional")
 
 
 @dataclass(frozen=True, slots=True)
 class Op:
     name: str
     actors: tuple[str, ...]  # the kinds of actor that may run it
-    fields: tuple[str, ...]  # step fields it takes, besides op, after and label
+    fields: tuple[str, ...]  # step fields it takes, besides STEP_COMMON
     required: tuple[str, ...]  # of those, the ones without a default
     kernel: str  # the kernel path it models
     budget: str  # the open-scenario budget kind that charges it; "" = free

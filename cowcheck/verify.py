@@ -17,7 +17,7 @@ from typing import Any
 
 from cowcheck.api import CheckReport, check, resolve_rule
 from cowcheck.catalog import find_scenario, scenario_files
-from cowcheck.engine import Bounds, Verdict
+from cowcheck.engine import STUCK, UNREACHED, Bounds, Verdict
 from cowcheck.matrix import FAILS, HOLDS, UNKNOWN, plain_table
 from cowcheck.mm.rule import Rule
 from cowcheck.properties import all_properties
@@ -80,6 +80,12 @@ def default_property_ids() -> tuple[str, ...]:
     return tuple(p.id for p in all_properties().values() if not p.metric)
 
 
+# The column of the built-in check that every run of a litmus program finishes it and
+# every step runs somewhere (engine STUCK and UNREACHED): it cannot be left out of a
+# run, so its failure leaves the scenario's other properties unchecked (?).
+RUNS_END = STUCK
+
+
 def verify(
     rule: Rule | str,
     scenarios: Sequence[str | Path] | None = None,
@@ -91,7 +97,7 @@ def verify(
     t0 = time.perf_counter()
     r = resolve_rule(rule)
     props = default_property_ids()
-    out = Verification(r, props)
+    out = Verification(r, (*props, RUNS_END))
     for f in [find_scenario(str(s)) for s in scenarios] if scenarios else scenario_files():
         sc = load_scenario(f)
         out.scenarios.append(sc.name)
@@ -101,13 +107,22 @@ def verify(
             out.runs.append(rep)
             if on_run is not None:
                 on_run(rep)
-            if rep.verdict is not Verdict.VIOLATED or rep.trace is None or rep.trace.property_id not in left:
+            pid = rep.trace.property_id if rep.trace is not None else None
+            if rep.verdict is Verdict.VIOLATED and rep.trace is not None and pid in (STUCK, UNREACHED):
+                out.cells[sc.name, RUNS_END] = VerifyCell(Verdict.VIOLATED, len(rep.trace))
+                out.violations.append(rep)
                 for p in left:
+                    out.cells[sc.name, p] = VerifyCell(Verdict.INCOMPLETE)
+                break
+            if rep.verdict is not Verdict.VIOLATED or rep.trace is None or pid not in left:
+                for p in [*left, RUNS_END]:
                     out.cells[sc.name, p] = VerifyCell(rep.verdict)
                 break
-            pid = rep.trace.property_id
+            assert pid is not None
             out.cells[sc.name, pid] = VerifyCell(Verdict.VIOLATED, len(rep.trace))
             out.violations.append(rep)
             left.remove(pid)
+        # Every property violated: no run went to the end, so none showed that runs end.
+        out.cells.setdefault((sc.name, RUNS_END), VerifyCell(Verdict.INCOMPLETE))
     out.seconds = time.perf_counter() - t0
     return out

@@ -22,6 +22,7 @@ from cowcheck.scenario_schema import (
     LITMUS_BUDGET_KINDS,
     OPS,
     STEP,
+    STEP_COMMON,
     TOP,
     VERDICT_NAMES,
     VPAGE,
@@ -174,8 +175,11 @@ OPS_BY = {op.name: op for op in OPS}
 @pytest.mark.parametrize("op", OPS, ids=lambda o: o.name)
 def test_operation_fields_and_actors(op: Op) -> None:
     assert set(op.required) <= set(op.fields) <= set(STEP.keys())
+    # A reference a step uses must be one a gup step takes (the loader checks).
+    tail = NEEDS_REF if "ref" in op.fields and op.name != "gup" else ""
+    world = "threads = 2" if tail else ""
     for kind, line in KIND_ACTOR.items():
-        text = make(actor=line, step=op_step(op.name))
+        text = make(world=world, actor=line, step=op_step(op.name), tail=tail)
         if kind in op.actors:
             st: LitmusStep = load(text).actors[0].steps[0]
             assert st.op == op.name
@@ -183,9 +187,11 @@ def test_operation_fields_and_actors(op: Op) -> None:
             rejects(text, "actor[0].steps[0].op", f"a {kind} actor cannot run {op.name!r}")
     kind = op.actors[0]
     for k in op.required:
-        rejects(make(actor=KIND_ACTOR[kind], step=op_step(op.name, drop=k)), f"actor[0].steps[0].{k}", "missing")
-    for k in set(STEP.keys()) - set(op.fields) - {"op", "after", "label"}:
-        text = make(actor=KIND_ACTOR[kind], step=op_step(op.name)[:-2] + f", {k} = 0 }}")
+        rejects(
+            make(actor=KIND_ACTOR[kind], step=op_step(op.name, drop=k), tail=tail), f"actor[0].steps[0].{k}", "missing"
+        )
+    for k in set(STEP.keys()) - set(op.fields) - set(STEP_COMMON):
+        text = make(actor=KIND_ACTOR[kind], step=op_step(op.name)[:-2] + f", {k} = 0 }}", tail=tail)
         rejects(text, f"actor[0].steps[0].{k}", "unknown field")
 
 

@@ -7,13 +7,15 @@ on a violation, the concrete path that reaches it.
 """
 
 from cowcheck.engine.bfs import Bounds, search
-from cowcheck.engine.model import Invariant, Model, Step, TransitionCheck
+from cowcheck.engine.model import STUCK, UNREACHED, Invariant, Model, Step, TransitionCheck
 from cowcheck.engine.parallel import search_parallel
 from cowcheck.engine.replay import ReplayOutcome, replay
 from cowcheck.engine.result import Path, SearchResult, Stats, Verdict, Violation
 from cowcheck.engine.store import StoreSpec
 
 __all__ = [
+    "STUCK",
+    "UNREACHED",
     "Bounds",
     "Invariant",
     "Model",

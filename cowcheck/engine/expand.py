@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Generic, TypeVar
 
-from cowcheck.engine.model import Model, Step
+from cowcheck.engine.model import STUCK, Model, Step
 
 S = TypeVar("S")
 A = TypeVar("A")
@@ -28,6 +28,13 @@ class Expander(Generic[S, A]):
         self.metrics = tuple(c for c in checks if c.metric)
         self.metric_counts = {m.id: 0 for m in self.metrics}
         self.transitions = 0
+        # Vacuity (engine/model.py): end states the programs should not reach, and
+        # goals no explored transition achieved.
+        self.stuck: Callable[[S, list[A]], str | None] | None = getattr(model, "stuck", None)
+        goals = getattr(model, "coverage_goals", None)
+        self.goals: tuple[str, ...] = tuple(goals()) if goals is not None else ()
+        self.goal_of: Callable[[A], int] | None = getattr(model, "goal_of", None) if self.goals else None
+        self.covered: set[int] = set()
 
     def bad_state(self, state: S) -> str | None:
         """The id of the first invariant ``state`` violates, if any."""
@@ -40,7 +47,8 @@ class Expander(Generic[S, A]):
         self, state: S, seen: Callable[[S], bool], canonicalise: bool = True
     ) -> tuple[list[tuple[S, int]], tuple[int, str] | None]:
         """Canonical successors with the index of the action that leads there, and the
-        first failing transition check as (action index, check id).
+        first failing transition check as (action index, check id), or (-1, ``STUCK``)
+        when the state itself is an end its model calls stuck.
 
         ``seen(concrete)`` is asked first: a successor that is itself a stored
         representative is a duplicate without computing its canonical form, which is
@@ -57,6 +65,8 @@ class Expander(Generic[S, A]):
             if amp is not None:
                 steps = amp
                 self.reduced += 1
+        stuck, goal_of = self.stuck, self.goal_of
+        moved: list[A] = []
         for i, step in steps:
             action = acts[i]
             if step is None:
@@ -64,6 +74,10 @@ class Expander(Generic[S, A]):
             if step is None:
                 continue
             self.transitions += 1
+            if stuck is not None:
+                moved.append(action)
+            if goal_of is not None and (g := goal_of(action)) >= 0:
+                self.covered.add(g)
             for tc in self.tchecks:
                 if tc.check(state, action, step) is not None:
                     return out, (i, tc.id)
@@ -74,7 +88,15 @@ class Expander(Generic[S, A]):
             if seen(ns):
                 continue
             out.append((canon(ns) if canonicalise else ns, i))
+        if stuck is not None and stuck(state, moved) is not None:
+            return out, (-1, STUCK)
         return out, None
+
+    def dead_goals(self, covered: set[int] | None = None) -> list[str]:
+        """The coverage goals no explored transition achieved (``covered``: the union
+        over a partitioned search's expanders, else this one's)."""
+        done = self.covered if covered is None else covered
+        return [g for i, g in enumerate(self.goals) if i not in done]
 
     def _ample_steps(
         self, state: S, acts: list[A], seen: Callable[[S], bool]
@@ -97,6 +119,14 @@ class Expander(Generic[S, A]):
             else:
                 return trial
         return None
+
+    def stuck_end(self, state: S) -> bool:
+        """``state`` is an end its model calls stuck: asked of the states at a depth
+        bound, which are not expanded."""
+        if self.stuck is None:
+            return False
+        model = self.model
+        return self.stuck(state, [a for a in model.actions(state) if model.next_step(state, a) is not None]) is not None
 
     def can_move(self, state: S) -> bool:
         model = self.model

@@ -36,9 +36,11 @@ def state_graph(
 ) -> StateGraph[S, A]:
     """Every reachable canonical state (up to ``max_states``) and every transition.
     A node that violates an invariant is marked (``violates``) and not expanded, as in
-    the search."""
+    the search; one the model calls stuck (``Model.stuck``) is marked ``stuck`` with
+    what blocks it."""
     g = nx.DiGraph()
     canon = model.canonical
+    stuck = getattr(model, "stuck", None)
     invariants = tuple(model.invariants())
     ids: dict[S, int] = {}
     states: list[S] = []
@@ -51,7 +53,8 @@ def state_graph(
             i = ids[key] = len(states)
             states.append(key)
             bad = next((inv.id for inv in invariants if inv.check(key) is not None), "")
-            g.add_node(i, depth=depth, violates=bad, label=node_label(key) if node_label else str(i))
+            label = node_label(key) if node_label else str(i)
+            g.add_node(i, depth=depth, violates=bad, stuck="", label=label)
             if not bad:
                 todo.append(i)
         return i
@@ -63,16 +66,20 @@ def state_graph(
         u = todo.popleft()
         s = states[u]
         depth = g.nodes[u]["depth"]
+        moved = []
         for ai, a in enumerate(model.actions(s)):
             step = model.next_step(s, a)
             if step is None:
                 continue
+            moved.append(a)
             if max_states is not None and len(states) >= max_states and canon(step.state) not in ids:
                 complete = False
                 continue
             v = node(step.state, depth + 1)
             if not g.has_edge(u, v):
                 g.add_edge(u, v, action=ai, label=edge_label(s, a) if edge_label else str(a))
+        if stuck is not None:
+            g.nodes[u]["stuck"] = stuck(s, moved) or ""
     return StateGraph(g, states, complete)
 
 
@@ -118,7 +125,11 @@ def to_dot(g: Any) -> str:
     lines = ["digraph cowcheck {", "  node [shape=box, fontname=monospace];"]
     for n, d in g.nodes(data=True):
         color = ", color=red, penwidth=2" if d.get("violates") else ""
-        lines.append(f"  {n} [label={q(d.get('label', n))}{color}];")
+        label = d.get("label", n)
+        if d.get("stuck"):
+            color = ", color=orange, penwidth=2"
+            label = f"{label}\nSTUCK: {d['stuck']}"
+        lines.append(f"  {n} [label={q(label)}{color}];")
     for u, v, d in g.edges(data=True):
         lines.append(f"  {u} -> {v} [label={q(d.get('label', ''))}];")
     lines.append("}")

@@ -9,6 +9,12 @@ from typing import Generic, NamedTuple, Protocol, TypeVar
 S = TypeVar("S")
 A = TypeVar("A")
 
+# The built-in checks of ``Model.stuck`` and ``Model.coverage_goals``: a failure of
+# either is a violation (exit 1). STUCK's trace is the shortest run that ended stuck;
+# UNREACHED's (SPIN's "unreached") is a run without the goal, as every run is.
+STUCK = "stuck"
+UNREACHED = "unreached"
+
 
 class Step(NamedTuple, Generic[S]):
     """The outcome of one action: the successor state and what happened on the way.
@@ -54,6 +60,14 @@ class Model(Protocol[S, A]):
     search routes on; ``parallel.py``), ``split_resources(state)`` (subsumption;
     ``subsume.py``) and ``ample_candidates(state, actions)`` (partial-order reduction;
     ``expand.py``). A model without them is searched without those features.
+
+    Two more make a verdict that nothing was checked impossible (``expand.py``), as
+    SPIN's invalid end states do: ``stuck(state, moves)`` is asked of every expanded
+    state with the actions that had a successor there, and returns None, or what is
+    blocked when the state is an end its programs should not have (the search then
+    fails with ``STUCK``); ``coverage_goals()`` names things every complete search must
+    see happen at least once (a program's steps), ``goal_of(action)`` the goal an
+    action achieves (-1 for none). A goal never achieved turns "holds" into ``UNREACHED``.
     """
 
     def init_states(self) -> Sequence[S]: ...

@@ -34,8 +34,8 @@ from cowcheck.engine.balance import Report, assign
 from cowcheck.engine.bfs import Bounds, peak_rss_mb
 from cowcheck.engine.errors import WorkerDied
 from cowcheck.engine.expand import Expander
-from cowcheck.engine.model import Model
-from cowcheck.engine.rebuild import chain, concrete_violation
+from cowcheck.engine.model import STUCK, UNREACHED, Model
+from cowcheck.engine.rebuild import chain, concrete_violation, maximal_run
 from cowcheck.engine.result import SearchResult, Stats, Verdict
 from cowcheck.engine.store import Store, StoreSpec, fingerprint
 from cowcheck.engine.subsume import CoverStore, subsumption
@@ -189,7 +189,8 @@ class Partition(Generic[S, A]):
         for gid, state in self.frontier:
             succ, tv = self.ex.successors(state, local_dup, canonicalise=pk is None)
             if tv is not None and not bad:
-                bad.append((gid, tv[0], tv[1], "transition", gid))
+                # Action -1: the state itself is stuck (expand.py).
+                bad.append((gid, tv[0], tv[1], "transition" if tv[0] >= 0 else "state", gid))
             for key, ai in succ:
                 size = len(level)
                 level.add(key)
@@ -253,8 +254,11 @@ class Partition(Generic[S, A]):
         self._bad, self._nxt = [], []
         return [min(bad)] if bad else []
 
-    def can_move(self) -> bool:
-        return any(self.ex.can_move(s) for _, s in self.frontier)
+    def at_bound(self) -> tuple[int, bool]:
+        """At a depth bound, where the frontier is not expanded: the first of its
+        states that is a stuck end (its gid, or -1), and whether any can move."""
+        stuck = next((gid for gid, s in self.frontier if self.ex.stuck_end(s)), -1)
+        return stuck, any(self.ex.can_move(s) for _, s in self.frontier)
 
     def link(self, gid: int) -> tuple[int, int]:
         i = gid // self.n
@@ -267,6 +271,7 @@ class Partition(Generic[S, A]):
             "frontier": len(self.frontier),
             "shipped": self.shipped,
             "metrics": dict(self.ex.metric_counts),
+            "covered": sorted(self.ex.covered),
             "store_bytes": self.seen.nbytes() + (self.parents.itemsize + self.acts.itemsize) * len(self.parents),
             "exact": self.seen.exact(),
             "subsume": self.split is not None,
@@ -324,8 +329,8 @@ def _serve(part: Partition[Any, Any], conn: Connection, inboxes: list[Any]) -> N
             absorb_peers(0)
             absorb_peers(1)
             conn.send((part.close(), part.figures()))
-        elif cmd == "can_move":
-            conn.send(part.can_move())
+        elif cmd == "at_bound":
+            conn.send(part.at_bound())
         elif cmd == "link":
             conn.send(part.link(arg))
         elif cmd == "note":
@@ -437,6 +442,12 @@ def run_levels(
             violation = concrete_violation(model, init_index, path, prop, kind == "transition")
         elif verdict is Verdict.HOLDS and not all(f["exact"] for f in figures):
             verdict, r = Verdict.INCOMPLETE, stats.store
+        elif verdict is Verdict.HOLDS:
+            covered = {g for f in figures for g in f["covered"]}
+            dead = Expander(model).dead_goals(covered)
+            if dead:
+                verdict = Verdict.VIOLATED
+                violation = maximal_run(model, UNREACHED, "runs on no path: " + "; ".join(dead))
         return SearchResult(verdict, stats, violation, r, metrics)
 
     try:
@@ -447,7 +458,11 @@ def run_levels(
         while sum(f["frontier"] for f in figures):
             stats.max_depth = depth
             if bounds.max_depth is not None and depth >= bounds.max_depth:
-                if any(cluster.call("can_move")):
+                answers = cluster.call("at_bound")
+                stuck = min((g for g, _ in answers if g >= 0), default=-1)
+                if stuck >= 0:
+                    return finish(Verdict.VIOLATED, (stuck, -1, STUCK, "state", stuck))
+                if any(move for _, move in answers):
                     reason = f"max-depth {bounds.max_depth} reached"
                 break
             # A level: phase 1, the owners of its new keys, phase 2.

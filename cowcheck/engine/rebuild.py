@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from cowcheck.engine.model import Model, Step
+from cowcheck.engine.model import STUCK, Model, Step
 from cowcheck.engine.result import Path, Violation
 
 S = TypeVar("S")
@@ -78,6 +78,45 @@ def concrete_violation(
         steps.append(step)
     if not transition and inv is not None:
         message = inv.check(state) or ""
+    elif property_id == STUCK:
+        message = stuck_message(model, state) or ""
     if not message:
         raise UnsoundReduction(f"{property_id} holds on the concrete state its representative violates")
+    return Violation(property_id, message, Path(tuple(states), tuple(actions), tuple(steps)))
+
+
+def stuck_message(model: Model[S, A], state: S) -> str | None:
+    """What ``model.stuck`` says of ``state``, asked as the search asks it: with every
+    action that has a successor there."""
+    stuck = getattr(model, "stuck", None)
+    if stuck is None:
+        return None
+    moves = [a for a in model.actions(state) if model.next_step(state, a) is not None]
+    msg: str | None = stuck(state, moves)
+    return msg
+
+
+def maximal_run(model: Model[S, A], property_id: str, message: str) -> Violation[S, A]:
+    """A run from the first initial state that goes on while it can: at each state the
+    first enabled action whose successor is new to the run. It ends where nothing is
+    enabled, or before it would enter a cycle. Deterministic; the witness of a coverage
+    goal that no run achieves, since every run is one without it."""
+    canon = model.canonical
+    state = model.init_states()[0]
+    visited = {canon(state)}
+    states: list[S] = [state]
+    actions: list[A] = []
+    steps: list[Step[S]] = []
+    while True:
+        for a in model.actions(state):
+            step = model.next_step(state, a)
+            if step is not None and canon(step.state) not in visited:
+                break
+        else:
+            break
+        state = step.state
+        visited.add(canon(state))
+        states.append(state)
+        actions.append(a)
+        steps.append(step)
     return Violation(property_id, message, Path(tuple(states), tuple(actions), tuple(steps)))

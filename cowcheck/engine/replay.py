@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from cowcheck.engine.model import Model, Step
+from cowcheck.engine.model import STUCK, Model, Step
+from cowcheck.engine.rebuild import stuck_message
 
 S = TypeVar("S")
 A = TypeVar("A")
@@ -56,4 +57,8 @@ def replay(model: Model[S, A], actions: Sequence[A], init_index: int = 0) -> Rep
         states.append(state)
         steps.append(step)
         check_state(i + 1, state)
+    # A run that ends where its programs cannot go on fails as the search's STUCK does.
+    msg = stuck_message(model, state)
+    if msg is not None:
+        violations.append((len(actions), STUCK, msg))
     return ReplayOutcome(tuple(states), tuple(steps), None, tuple(violations))

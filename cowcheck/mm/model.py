@@ -43,6 +43,7 @@ from cowcheck.mm.state import (
     bit,
     new_record,
 )
+from cowcheck.mm.stuck import explain, step_name
 from cowcheck.mm.work import Blocked, ModelBug, Work
 from cowcheck.scenario import Scenario
 from cowcheck.scenario_schema import OPS
@@ -57,6 +58,29 @@ def _action(op: str, actor: int, pid: int = -1, vpage: int = -1, cell: int = -1,
     NamedTuple's own constructor runs Python code, and the in-flight steps and the
     environment's actions are built anew for every state."""
     return new_record(Action, (op, actor, pid, vpage, cell, idx, False, False, False, False, "", -1, ""))
+
+
+def program_action(sc: Scenario, actor: int, k: int) -> Action:
+    """The action that runs step ``k`` of litmus actor ``actor``: what the model
+    offers, and what a saved trace's program step must be (tracefile.py)."""
+    a = sc.actors[actor]
+    st = a.steps[k]
+    f = st.flags
+    pid = a.process if a.kind == "thread" else st.process
+    return Action(
+        st.op,
+        actor,
+        pid=pid,
+        vpage=st.vpage,
+        cell=st.cell,
+        pin=f.pin,
+        write=f.write,
+        longterm=f.longterm,
+        fast=st.fast,
+        name=st.ref,
+        step=k,
+        prot=st.prot,
+    )
 
 
 def _budget_kind(a: Action) -> str | None:
@@ -104,6 +128,14 @@ class MMModel:
             None if "budget" in self._prop_reads else self.split_budget
         )
         self._clipped: dict[tuple[int, ...], tuple[int, ...]] = {}
+        # Vacuity (engine/model.py): a litmus run must finish its programs, and each
+        # step must run on some run. Open scenarios have no programs to finish.
+        self.stuck: Callable[[MMState, list[Action]], str | None] | None = self._stuck if self.litmus else None
+        self._goal_base: list[int] = []  # per actor, the goal number of its first step
+        n = 0
+        for actor in scenario.actors:
+            self._goal_base.append(n)
+            n += len(actor.steps)
 
     def __reduce__(self) -> tuple[type[MMModel], tuple[object, ...]]:
         # Pickled (for Dask's workers) as its constructor's arguments, without the
@@ -221,6 +253,32 @@ class MMModel:
         to states where no swapout is running and none can start."""
         return self._has_budget(s, "swapout") or any(type(op) is SwapoutOp for op in s.inflight)
 
+    def _stuck(self, s: MMState, moves: list[Action]) -> str | None:
+        """What holds up the programs where no program step or in-flight kernel step
+        can move. The environment (a [budget]'s clear_refs, reclaim, speculative
+        references) is not waited for: its budget is what a run may spend, not what it
+        must, so a run may stop using it anywhere. That also makes the answer the same
+        for every budget, as subsumption by budget needs (engine/subsume.py)."""
+        for a in moves:
+            if a.step >= 0 or a.op == "step":
+                return None
+        if s.bug:
+            # memory-safety, when checked, fails this state before it is expanded.
+            return f"the run ended at a kernel BUG ({s.bug}), and memory-safety is not among the checked properties"
+        return explain(self.scenario, s)
+
+    def coverage_goals(self) -> tuple[str, ...]:
+        """Every litmus step: a complete search must see each run at least once."""
+        sc = self.scenario
+        return tuple(
+            step_name(sc, ai, j) + (" (optional)" if st.optional else "")
+            for ai, actor in enumerate(sc.actors)
+            for j, st in enumerate(actor.steps)
+        )
+
+    def goal_of(self, a: Action) -> int:
+        return self._goal_base[a.actor] + a.step if a.step >= 0 else -1
+
     def invariants(self) -> Sequence[Invariant[MMState]]:
         out: list[Invariant[MMState]] = []
         for p in self.properties:
@@ -333,24 +391,7 @@ class MMModel:
                 continue
             if actor.kind == "thread" and not self._runnable(s, actor.process):
                 continue
-            pid = actor.process if actor.kind == "thread" else st.process
-            f = st.flags
-            out.append(
-                Action(
-                    st.op,
-                    ai,
-                    pid=pid,
-                    vpage=st.vpage,
-                    cell=st.cell,
-                    pin=f.pin,
-                    write=f.write,
-                    longterm=f.longterm,
-                    fast=st.fast,
-                    name=st.ref,
-                    step=pc,
-                    prot=st.prot,
-                )
-            )
+            out.append(program_action(self.scenario, ai, pc))
         return out
 
     def _has_budget(self, s: MMState, kind: str) -> bool:
