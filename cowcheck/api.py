@@ -17,6 +17,7 @@ from cowcheck.mm.property import FORMS
 from cowcheck.mm.rule import Rule
 from cowcheck.mm.state import MMState
 from cowcheck.properties import select
+from cowcheck.repro import CheckOptions, SearchOptions, rule_ref, scenario_ref, store_text
 from cowcheck.rules import load_rule
 from cowcheck.scenario import Scenario, load_scenario
 from cowcheck.trace import Trace, build_trace
@@ -35,6 +36,7 @@ class CheckReport:
     trace: Trace | None = None
     raw_length: int | None = None  # BFS path length before minimisation
     metrics: dict[str, int] = field(default_factory=dict)
+    search: SearchOptions = field(default_factory=SearchOptions)  # how it ran (repro.py: what the command carries)
 
     @property
     def verdict(self) -> Verdict:
@@ -53,6 +55,31 @@ class CheckReport:
         """How its counterexample is headed: "<scenario> under <rule>" [--strict]."""
         return f"{self.scenario.name} under {self.rule.name}" + (" --strict" if self.strict else "")
 
+    @property
+    def options(self) -> CheckOptions:
+        """What decided this verdict, as ``cowcheck check`` takes it."""
+        rule, reuse = rule_ref(self.rule)
+        # The real worker count: a report built by a pool (expectations.run_pool) ran
+        # partitioned without saying so in ``search``.
+        search = self.search
+        if self.stats.workers != search.workers and not self.stats.cluster:
+            search = SearchOptions(search.store, search.symmetry, search.por, search.subsume, self.stats.workers)
+        return CheckOptions(
+            scenario_ref(self.scenario),
+            rule,
+            reuse,
+            self.strict,
+            tuple(self.properties),
+            self.form,
+            self.bounds,
+            search,
+        )
+
+    @property
+    def command(self) -> str:
+        """The command that gives this verdict again (repro.py: one builder for all)."""
+        return self.options.command
+
     def summary(self) -> str:
         st = self.stats
         figures = (
@@ -67,19 +94,19 @@ class CheckReport:
             figures += f", {st.ample} states expanded through ample sets"
         if st.subsume:
             figures += ", subsumption by budget"
-        head = f"{self.scenario.name} under {self.rule.name}"
+        head = self.title
         if self.verdict is Verdict.HOLDS:
             store = "" if st.store.startswith("exact") else f"; {st.store}"
-            return f"holds: {head}: {figures}; bounds: {self.bounds_text()}{store}"
+            return f"holds: {head}: {figures}; bounds: {self.bounds_text()}{store}; reproduce: {self.command}"
         if self.verdict is Verdict.INCOMPLETE:
             return (
                 f"incomplete: {head}: {self.result.incomplete_reason}; explored {figures}; "
-                f"nothing found, but not every state within the bounds was explored"
+                f"nothing found, but not every state within the bounds was explored; reproduce: {self.command}"
             )
         assert self.trace is not None
         return (
             f"violated: {head}: {self.trace.property_id} in {len(self.trace)} steps "
-            f"(shortest found by BFS: {self.raw_length}); explored {figures}"
+            f"(shortest found by BFS: {self.raw_length}); explored {figures}; reproduce: {self.command}"
         )
 
     def bounds_text(self) -> str:
@@ -105,6 +132,7 @@ class CheckReport:
             "form": self.form,
             "strict": self.strict,
             "bounds": self.bounds_text(),
+            "command": self.command,
             "incomplete_reason": self.result.incomplete_reason,
             "stats": {
                 "states": st.states,
@@ -266,6 +294,7 @@ def check(
         result,
         model,
         metrics=dict(result.metrics),
+        search=SearchOptions(store_text(parse_store(store)), symmetry, por, subsume, workers),
     )
     v = result.violation
     if v is not None:

@@ -93,6 +93,9 @@ DASK_HELP = (
     "or a scheduler address (tcp://host:8786). --workers sets the partitions."
 )
 
+REPLAY_STRICT_HELP = "Replay with (or without) the --strict contract instead of the saved one."
+REPLAY_PROP_HELP = "Check these properties instead of the saved ones (repeatable)."
+REPLAY_FORM_HELP = "observational or structural instead of the saved form."
 CELL_WORKERS_HELP = "Run the cells in this many processes (default: one per core)."
 DEFAULT_CELL_WORKERS = os.cpu_count() or 1
 GATE_WORKERS_HELP = (
@@ -209,31 +212,44 @@ def check_cmd(
 def replay_cmd(
     trace: Annotated[Path, typer.Argument(help="A saved counterexample (JSON).")],
     rule: Annotated[str | None, typer.Option("--rule", "-r", help="Replay under this rule instead.")] = None,
+    reuse: Annotated[str | None, typer.Option("--reuse", help="With --rule BASE: " + REUSE_HELP)] = None,
+    strict: Annotated[bool | None, typer.Option("--strict/--no-strict", help=REPLAY_STRICT_HELP)] = None,
+    prop: Annotated[list[str] | None, typer.Option("--property", "-p", help=REPLAY_PROP_HELP)] = None,
+    form: Annotated[str | None, typer.Option(help=REPLAY_FORM_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Re-run a saved trace; exit 1 if it still fails, 0 if it no longer does."""
-    rp = replay_file(trace, rule)
+    """Re-run a saved trace with its saved options: exit 1 if it still fails, 0 if it
+    runs to the end and nothing fails (fixed), 3 if a step is not enabled under this
+    rule (inconclusive: it prints the check that decides), 2 if the file is invalid."""
+    rp = replay_file(trace, rule, reuse=reuse, strict=strict, properties=prop or None, form=form)
     if as_json:
         print(
             json.dumps(
                 {
                     "trace": str(trace),
                     "rule": rp.rule.name,
+                    "outcome": rp.outcome,
+                    "exit_code": rp.exit_code,
                     "still_fails": rp.still_fails,
                     "property": rp.trace.property_id,
                     "message": rp.trace.message,
                     "expected_property": rp.expected_property,
                     "diverged_at": rp.trace.diverged_at,
+                    "describe": rp.describe(),
+                    "reproduce": rp.replay_command,
+                    "check": rp.command,
                 },
                 indent=2,
             )
         )
     else:
-        title = f"replay of {trace} under {rp.rule.name}"
+        title = f"replay of {trace} under {rp.rule.name}" + (" --strict" if rp.strict else "")
         out.print(render_columns(rp.trace, title), markup=False)
         out.print()
         out.print(rp.describe(), markup=False)
-    raise typer.Exit(1 if rp.still_fails else 0)
+        if rp.outcome != "inconclusive":  # there, describe() already names the check
+            out.print(f"check every path: {rp.command}", markup=False)
+    raise typer.Exit(rp.exit_code)
 
 
 @app.command("rules")
@@ -493,21 +509,32 @@ def show_cmd(
     fmt: Annotated[str, typer.Option("--format", "-f", help="columns, markdown or html.")] = "columns",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
     rule: Annotated[str | None, typer.Option("--rule", "-r", help="Replay under this rule instead.")] = None,
+    reuse: Annotated[str | None, typer.Option("--reuse", help="With --rule BASE: " + REUSE_HELP)] = None,
+    strict: Annotated[bool | None, typer.Option("--strict/--no-strict", help=REPLAY_STRICT_HELP)] = None,
+    prop: Annotated[list[str] | None, typer.Option("--property", "-p", help=REPLAY_PROP_HELP)] = None,
+    form: Annotated[str | None, typer.Option(help=REPLAY_FORM_HELP)] = None,
 ) -> None:
     """Render a saved trace: columns for the terminal, markdown for a commit message, or a
-    self-contained HTML page with a sequence diagram and the page state after each step."""
+    self-contained HTML page with a sequence diagram and the page state after each step.
+    Exit 0 when drawn, 3 when drawn but the trace cannot be followed under this rule
+    (inconclusive), 2 when the file is invalid."""
     if fmt not in ("columns", "markdown", "html"):
         raise InputError("--format", None, f"unknown format {fmt!r} (expected columns, markdown or html)")
-    rp = replay_file(trace, rule)
-    shown = Shown(rp.title, rp.trace, f"cowcheck replay {trace}")
-    text = {"columns": lambda: render_columns(rp.trace, shown.title), "markdown": lambda: to_markdown(shown)}.get(
-        fmt, lambda: to_html(shown)
-    )()
+    rp = replay_file(trace, rule, reuse=reuse, strict=strict, properties=prop or None, form=form)
+    shown = rp.shown()
+    if fmt == "columns":
+        cmds = [f"reproduce: {shown.source}"]
+        if rp.outcome != "inconclusive":  # there, describe() already names the check
+            cmds.append(f"check every path: {shown.check}")
+        text = "\n".join([render_columns(rp.trace, shown.title), "", rp.describe(), *cmds])
+    else:
+        text = to_markdown(shown) if fmt == "markdown" else to_html(shown)
     if output is not None:
         output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
         out.print(f"wrote {output}", markup=False)
     else:
         out.print(text, markup=False, end="" if text.endswith("\n") else "\n")
+    raise typer.Exit(3 if rp.outcome == "inconclusive" else 0)
 
 
 @app.command("report")
@@ -528,7 +555,7 @@ def report_cmd(
                 r.got,
                 r.ok,
                 r.report.summary(),
-                Shown(f"{r.scenario} under {r.rule}", r.report.trace) if r.report.trace is not None else None,
+                Shown(r.report.title, r.report.trace, r.report.command) if r.report.trace is not None else None,
             )
             for r in run_catalog(workers=DEFAULT_CELL_WORKERS)
         ]

@@ -16,11 +16,15 @@ The config is ``cowcheck.toml``, or ``[tool.cowcheck]`` in ``pyproject.toml``:
 A check passes when its verdict is the expected one, in either direction: a new
 violation fails the gate, and so does a check expected to fail that now holds (the
 rule changed, or the scenario no longer reaches the race). A saved counterexample
-passes while it still fails.
+passes while it still fails with its property. A replay that cannot be followed (a
+step not enabled under the rule) proves nothing either way: the gate then runs the
+check that decides it, with the trace's scenario and options, and reports that.
+An invalid trace file is bad input (exit 2), never a fixed bug.
 """
 
 from __future__ import annotations
 
+import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +38,7 @@ from cowcheck.expectations import Job, outcome, run_pool
 from cowcheck.properties import all_properties
 from cowcheck.render import render_columns
 from cowcheck.show import Shown
-from cowcheck.tracefile import replay_file
+from cowcheck.tracefile import Replay, check_file, replay_file
 
 CONFIG_NAMES = ("cowcheck.toml", "pyproject.toml")
 _CHECK_FIELDS = ("name", "rule", "scenario", "expect", "properties", "strict", "max_states", "timeout")
@@ -82,6 +86,7 @@ class GateResult:
     file: str = ""  # the scenario or trace file, for SARIF locations
     property_id: str | None = None
     shown: Shown | None = None  # the counterexample, for the HTML report
+    command: str = ""  # what reproduces the result: a `cowcheck check` or `cowcheck replay`
 
 
 @dataclass(slots=True)
@@ -243,8 +248,8 @@ def judge(c: GateCheck, rep: CheckReport) -> GateResult:
         msg = f"expected {c.expect}, but the search was incomplete: {rep.result.incomplete_reason}"
     else:
         msg = f"expected {c.expect}, got a violation: {rep.trace.message if rep.trace else got}"
-    text = render_columns(rep.trace, rep.title) if rep.trace is not None else ""
-    shown = Shown(rep.title, rep.trace, f"cowcheck check {c.scenario} -r {c.rule}") if rep.trace is not None else None
+    text = _with_command(render_columns(rep.trace, rep.title), rep.command) if rep.trace is not None else ""
+    shown = Shown(rep.title, rep.trace, rep.command) if rep.trace is not None else None
     return GateResult(
         "check",
         c.name,
@@ -257,25 +262,87 @@ def judge(c: GateCheck, rep: CheckReport) -> GateResult:
         rep.scenario.path,
         rep.trace.property_id if rep.trace is not None else None,
         shown,
+        rep.command,
     )
 
 
+def _with_command(text: str, command: str) -> str:
+    return f"{text}\n\nReproduce: {command}"
+
+
 def run_counterexample(c: GateCounterexample) -> GateResult:
+    """Replay a saved trace; where the replay is inconclusive, run the check that
+    decides instead of counting the bug as fixed."""
+    t0 = time.monotonic()
     rp = replay_file(c.path, c.rule)
+    if rp.outcome == "inconclusive":
+        return _decide(c, rp, t0)
     got = rp.trace.property_id or "holds"
-    text = render_columns(rp.trace, rp.title)
+    text = _with_command(f"{render_columns(rp.trace, rp.title)}\n\n{rp.describe()}", rp.replay_command)
     return GateResult(
         "counterexample",
         c.name,
         rp.expected_property,
         got,
-        rp.still_fails,
+        rp.same_violation,
         rp.describe(),
-        0.0,
+        time.monotonic() - t0,
         text,
         c.path,
         rp.trace.property_id,
-        Shown(rp.title, rp.trace, f"cowcheck replay {c.path}"),
+        rp.shown(),
+        rp.replay_command,
+    )
+
+
+def _decide(c: GateCounterexample, rp: Replay, t0: float) -> GateResult:
+    """The saved trace's question, asked of every path: its embedded scenario under the
+    replay's rule, with the trace's options. Still failing means the same property."""
+    o = rp.check
+    s = o.carried_search()
+    rep = check(
+        rp.scenario,
+        rp.rule,
+        list(o.properties) or None,
+        form=o.form,
+        strict=o.strict,
+        bounds=o.bounds,
+        workers=s.workers,
+        store=s.store,
+        symmetry=s.symmetry,
+        por=s.por,
+        subsume=s.subsume,
+    )
+    got = outcome(rep)
+    want = rp.expected_property
+    if got == want:
+        verdict = f"still fails: {rp.reason}; the check finds {got} again"
+    elif got == "holds":
+        verdict = f"no longer fails: {rp.reason}; the check holds"
+    elif got == "incomplete":
+        verdict = f"undecided: {rp.reason}; the check is incomplete ({rep.result.incomplete_reason})"
+    else:
+        verdict = f"changed: {rp.reason}; the check finds {got}, not {want}"
+    msg = f"{verdict}: {rp.command}{rp.scenario_note}"
+    if rep.trace is not None:
+        # rp.command, not rep.command: rep ran the trace's embedded scenario, which
+        # rp.command names by the file that holds it.
+        text, shown = render_columns(rep.trace, rep.title), Shown(rep.title, rep.trace, rp.command, msg)
+    else:
+        text, shown = f"{render_columns(rp.trace, rp.title)}\n\n{rp.describe()}", rp.shown()
+    return GateResult(
+        "counterexample",
+        c.name,
+        want,
+        got,
+        got == want,
+        msg,
+        time.monotonic() - t0,
+        _with_command(text, rp.command),
+        c.path,
+        rep.trace.property_id if rep.trace is not None else None,
+        shown,
+        rp.command,
     )
 
 
@@ -285,6 +352,8 @@ def run_gate(config: GateConfig, on_result: Callable[[GateResult], None] | None 
     full) with the partitioned search (``expectations.run_pool``): same verdicts,
     state counts and traces as one process."""
     run = GateRun(config)
+    for x in config.counterexamples:  # a corrupt trace is bad input: say so before any search runs
+        check_file(x.path)
     reports: list[CheckReport] = []
     if workers > 1 and config.checks:
         jobs: list[Job] = [

@@ -110,7 +110,15 @@ def render_columns(trace: Trace, title: str, width: int = COL) -> str:
         out.append("state at the violation:")
         out += ["  " + ln for ln in describe_state(trace.states[-1])]
     elif trace.diverged_at is not None:
-        out.append(f"no violation: the trace diverges at step {trace.diverged_at + 1} (not enabled here)")
+        out.append(f"INCONCLUSIVE: {diverged_text(trace)}")
     else:
         out.append("no violation along this trace")
     return "\n".join(out)
+
+
+def diverged_text(trace: Trace) -> str:
+    """Why a replay stopped short, for every rendering: not "no violation", since the
+    steps after it were never run."""
+    k = (trace.diverged_at or 0) + 1
+    what = f" ({trace.blocked})" if trace.blocked else ""
+    return f"step {k}{what} is not enabled here: the trace cannot be followed past step {k - 1}"

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from cowcheck.render import describe_state, render_columns
+from cowcheck.render import describe_state, diverged_text, render_columns
 from cowcheck.trace import Trace
 
 
@@ -16,20 +16,40 @@ from cowcheck.trace import Trace
 class Shown:
     """A trace with what a reader needs around it."""
 
-    title: str  # "<scenario> under <rule>"
+    title: str  # "<scenario> under <rule>" [--strict]
     trace: Trace
-    source: str = ""  # the trace file, or how to reproduce it
+    source: str = ""  # how to reproduce it: a `cowcheck check` or a `cowcheck replay`, with every option
+    outcome: str = ""  # a replay's verdict on the trace (Replay.describe())
+    check: str = ""  # beside a replay: the `cowcheck check` that searches every path
+
+
+def headline(t: Trace) -> str:
+    """The verdict along the trace in a few words."""
+    if t.property_id is not None:
+        return f"{t.property_id} in {len(t)} steps"
+    if t.diverged_at is not None:
+        return f"inconclusive: the trace stops at step {t.diverged_at + 1}"
+    return "no violation"
+
+
+def _commands(s: Shown) -> list[tuple[str, str]]:
+    out = [("Reproduce", s.source)] if s.source else []
+    if s.check and s.check != s.source:
+        out.append(("Check every path", s.check))
+    return out
 
 
 def to_markdown(s: Shown) -> str:
     t = s.trace
-    head = f"cowcheck: {s.title}: " + (f"{t.property_id} in {len(t)} steps" if t.property_id else "no violation")
-    out = [head, ""]
+    out = [f"cowcheck: {s.title}: {headline(t)}", ""]
     if t.message:
         out += [t.message, ""]
     out += ["```", render_columns(t, s.title), "```"]
-    if s.source:
-        out += ["", f"Reproduce: `{s.source}`"]
+    if s.outcome:
+        out += ["", s.outcome]
+    commands = _commands(s)
+    if commands:
+        out += ["", *(f"{what}: `{cmd}`" for what, cmd in commands)]
     return "\n".join(out) + "\n"
 
 
@@ -38,6 +58,7 @@ body { font-family: system-ui, sans-serif; margin: 1.5em; color: #111; }
 h1 { font-size: 1.3em; } h2 { font-size: 1.1em; margin-top: 2em; }
 .violation { background: #fde8e8; border-left: 4px solid #c00; padding: .5em 1em; }
 .ok { background: #e8f6e8; border-left: 4px solid #080; padding: .5em 1em; }
+.inconclusive { background: #fff4d6; border-left: 4px solid #b80; padding: .5em 1em; }
 table { border-collapse: collapse; margin: .5em 0; }
 td, th { border: 1px solid #ccc; padding: .25em .5em; vertical-align: top; font-size: .9em; }
 td.state { font-family: monospace; white-space: pre; }
@@ -81,8 +102,12 @@ def trace_section(s: Shown, anchor: str = "trace") -> str:
     t = s.trace
     if t.property_id is not None:
         verdict = f'<p class="violation"><b>VIOLATION {escape(t.property_id)}</b>: {escape(t.message or "")}</p>'
+    elif t.diverged_at is not None:
+        verdict = f'<p class="inconclusive"><b>INCONCLUSIVE</b>: {escape(diverged_text(t))}</p>'
     else:
         verdict = '<p class="ok">no violation along this trace</p>'
+    if s.outcome:
+        verdict += f"<p>{escape(s.outcome)}</p>"
     rows = []
     for n, st in enumerate(t.steps):
         after = "\n".join(describe_state(t.states[n + 1])) if n + 1 < len(t.states) else ""
@@ -91,7 +116,7 @@ def trace_section(s: Shown, anchor: str = "trace") -> str:
             f"<tr><td>{n + 1}</td><td>{escape(st.actor)}</td><td>{escape(st.label)}<br><small>{notes}</small></td>"
             f'<td class="state">{escape(after)}</td></tr>'
         )
-    src = f"<p>Reproduce: <code>{escape(s.source)}</code></p>" if s.source else ""
+    src = "".join(f"<p>{what}: <code>{escape(cmd)}</code></p>" for what, cmd in _commands(s))
     return (
         f'<section id="{escape(anchor)}"><h2>{escape(s.title)}</h2>{verdict}{src}'
         f'<div class="diagram">{sequence_svg(t)}</div>'

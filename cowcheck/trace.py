@@ -30,6 +30,7 @@ class Trace:
     property_id: str | None  # None: the replay did not fail
     message: str | None
     diverged_at: int | None = None  # first action that was not enabled
+    blocked: str = ""  # that action, as "<actor>: <label>"
 
     @property
     def actions(self) -> list[Action]:
@@ -82,4 +83,8 @@ def build_trace(model: MMModel, actions: Sequence[Action], prop: str | None = No
         TraceStep(model.actor_name(a.actor), a, label_of(model, a, pre), st.notes)
         for a, st, pre in zip(actions[:end], out.steps[:end], out.states, strict=False)
     )
-    return Trace(steps, out.states[: end + 1], pid, msg, out.diverged_at)
+    blocked = ""
+    if out.diverged_at is not None:
+        a = actions[out.diverged_at]
+        blocked = f"{model.actor_name(a.actor)}: {label_of(model, a, out.states[-1])}"
+    return Trace(steps, out.states[: end + 1], pid, msg, out.diverged_at, blocked)

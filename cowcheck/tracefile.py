@@ -2,45 +2,69 @@
 
 The file embeds the scenario's TOML source (so it replays even if the catalog
 changes), the rule name (and, for a rule file, its path relative to the trace), the
-properties and contract, the bounds, and the steps as
-actions. ``replay`` re-executes the actions under any rule and reports whether the
-trace still fails.
+properties, contract and form, the rest of the command that found it (``options``:
+``--reuse``, the bounds, the store; ``command``: the whole line, for a reader), and
+the steps as actions. Version 1 gained ``options`` and ``command`` as optional
+fields: older traces lack them and replay as before, and older readers ignore them.
+
+``replay`` checks the file against its embedded scenario first (an unknown op, an
+actor or page out of range, a step out of program order: bad input, exit 2), then
+re-executes the actions under the saved rule or another. Four outcomes:
+
+* it still fails (exit 1);
+* it runs to the end and nothing fails (exit 0: fixed, on this path);
+* it cannot be followed: a step is not enabled under this rule, or it fails with a
+  property that no single path can show (inconclusive, exit 3; the ``cowcheck check``
+  that decides it is in ``Replay.command``);
+* the file is invalid (``InputError``, exit 2, naming the JSON path of the field).
 """
 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
-import os
-from dataclasses import dataclass
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from cowcheck.api import CheckReport, build_model, resolve_rule
+from cowcheck.api import CheckReport, build_model, parse_store, resolve_rule
 from cowcheck.catalog import display_path
+from cowcheck.engine import STUCK, UNREACHED, Bounds
 from cowcheck.errors import InputError
-from cowcheck.mm.actions import Action
+from cowcheck.mm.actions import DEVICE, OUTSIDER, RECLAIM, SPECULATIVE, Action, ActionError, actor_thread
+from cowcheck.mm.model import MMModel, program_action
+from cowcheck.mm.property import FORMS
 from cowcheck.mm.rule import Rule
+from cowcheck.properties import all_properties, select
+from cowcheck.repro import (
+    CheckOptions,
+    SearchOptions,
+    bundled_scenario_with,
+    file_with,
+    relpath_from,
+    rule_file,
+    rule_ref,
+    store_text,
+)
 from cowcheck.reuse_expr import split_spec
-from cowcheck.rules import builtin_rules
-from cowcheck.scenario import parse_scenario
+from cowcheck.rules import builtin_rules, load_rule
+from cowcheck.scenario import Scenario, parse_scenario
+from cowcheck.scenario_schema import OP_BY_NAME
+from cowcheck.show import Shown
 from cowcheck.trace import Trace, build_trace
 
 FORMAT = "cowcheck-trace"
 VERSION = 1
 
+_REQUIRED = ("format", "version", "rule", "scenario", "steps", "violation")
+_OPTIONAL = ("properties", "form", "strict", "bounds", "search", "rule_file", "options", "command")
+_STEP_FIELDS = ("actor", "label", "notes", "action")
+_OPTION_FIELDS = tuple(CheckOptions("", "").saved())
 
-def _rule_file(rule: Rule) -> Path | None:
-    """The file a rule came from, unless it is a built-in (or built from one by name)."""
-    builtin = builtin_rules().get(rule.name)
-    if (builtin is not None and type(builtin) is type(rule)) or split_spec(rule.name) is not None:
-        return None
-    try:
-        src = inspect.getsourcefile(type(rule))
-    except TypeError:
-        return None
-    return Path(src) if src else None
+Outcome = Literal["fails", "fixed", "inconclusive"]
+EXIT_CODES: dict[Outcome, int] = {"fails": 1, "fixed": 0, "inconclusive": 3}
 
 
 def to_document(report: CheckReport, where: Path | None = None) -> dict[str, Any]:
@@ -62,6 +86,8 @@ def to_document(report: CheckReport, where: Path | None = None) -> dict[str, Any
         "form": report.form,
         "strict": report.strict,
         "bounds": report.bounds_text(),
+        "options": report.options.saved(),
+        "command": report.command,
         "search": {"states": st.states, "transitions": st.transitions, "bfs_length": report.raw_length},
         "violation": {"property": report.trace.property_id, "message": report.trace.message},
         **_rule_file_field(report.rule, where),
@@ -73,16 +99,13 @@ def to_document(report: CheckReport, where: Path | None = None) -> dict[str, Any
 
 
 def _rule_file_field(rule: Rule, where: Path | None) -> dict[str, str]:
-    """``rule_file``: where a rule from a file came from, relative to the trace's
-    directory, so that the trace replays without naming the rule again."""
-    f = _rule_file(rule)
+    """``rule_file``: where a rule from a file (or the base of a --reuse rule) came
+    from, relative to the trace's directory, so that the trace replays without naming
+    the rule again."""
+    f = rule_file(rule)
     if f is None:
         return {}
-    base = (where or Path.cwd()).resolve()
-    try:
-        return {"rule_file": os.path.relpath(f.resolve(), base)}
-    except ValueError:  # another drive
-        return {"rule_file": str(f.resolve())}
+    return {"rule_file": relpath_from(f, where or Path.cwd())}
 
 
 def save(report: CheckReport, path: str | Path) -> Path:
@@ -98,6 +121,12 @@ class Replay:
     rule: Rule
     trace: Trace
     expected_property: str
+    scenario: Scenario  # the embedded one, which the replay ran
+    check: CheckOptions  # the search that decides what a replay cannot
+    checked: frozenset[str]  # the properties this replay can see fail
+    path: str  # the trace file, as given
+    overrides: tuple[str, ...] = ()  # the replay's own options, as `cowcheck replay` takes them
+    scenario_note: str = ""  # why the decisive check's scenario file may not be the embedded one
 
     @property
     def still_fails(self) -> bool:
@@ -108,69 +137,437 @@ class Replay:
         return self.trace.property_id == self.expected_property
 
     @property
+    def strict(self) -> bool:
+        return self.check.strict
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.still_fails:
+            return "fails"
+        if self.trace.diverged_at is not None or self.expected_property not in self.checked:
+            return "inconclusive"
+        return "fixed"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.outcome]
+
+    @property
     def title(self) -> str:
-        """How the replayed trace is headed: "<scenario> under <rule>"."""
-        return f"{self.document['scenario']['name']} under {self.rule.name}"
+        """How the replayed trace is headed: "<scenario> under <rule>" [--strict]."""
+        return f"{self.scenario.name} under {self.rule.name}" + (" --strict" if self.strict else "")
+
+    @property
+    def command(self) -> str:
+        """The ``cowcheck check`` with every option of the replay: the search that
+        decides the scenario under this rule, whatever this one path shows."""
+        return self.check.command
+
+    @property
+    def replay_command(self) -> str:
+        """The ``cowcheck replay`` that gives this replay again."""
+        return shlex.join(["cowcheck", "replay", self.path, *self.overrides])
+
+    def shown(self) -> Shown:
+        """The replayed trace for ``show`` and reports, with its outcome and both commands."""
+        return Shown(self.title, self.trace, self.replay_command, self.describe(), self.command)
+
+    @property
+    def reason(self) -> str:
+        """Why the replay is inconclusive ("" when it is not)."""
+        if self.outcome != "inconclusive":
+            return ""
+        if self.trace.diverged_at is not None:
+            k = self.trace.diverged_at + 1
+            total = len(self.document["steps"])
+            return (
+                f"step {k} of {total} ({self.trace.blocked}) is not enabled under {self.rule.name}, so the trace "
+                f"cannot be followed and says nothing about {self.expected_property}"
+            )
+        if self.expected_property == STUCK:
+            return (
+                f"the trace runs to the end under {self.rule.name}, and the run can go on from there: "
+                f"whether it can still end {STUCK} is for the search to say"
+            )
+        if self.expected_property == UNREACHED:
+            return f"{UNREACHED} is about every run, and a replay runs one"
+        return (
+            f"the trace runs to the end under {self.rule.name}, but this replay does not check "
+            f"{self.expected_property}, the property it was saved for"
+        )
 
     def describe(self) -> str:
-        name = self.document["scenario"]["name"]
-        if self.still_fails:
+        name = self.scenario.name
+        n, total = len(self.trace), len(self.document["steps"])
+        pid = self.trace.property_id
+        if pid is not None:
+            if pid == self.expected_property:
+                return f"still fails under {self.rule.name}: {pid} at step {n} of {total} ({name})"
             return (
-                f"still fails under {self.rule.name}: {self.trace.property_id} at step "
-                f"{len(self.trace)} of {len(self.document['steps'])} ({name})"
+                f"still fails under {self.rule.name}, with another property: {pid} at step {n} of {total}, "
+                f"where the trace was saved for {self.expected_property} ({name})"
             )
-        if self.trace.diverged_at is not None:
-            return (
-                f"no longer fails under {self.rule.name}: step {self.trace.diverged_at + 1} is not "
-                f"enabled there ({name})"
-            )
-        return f"no longer fails under {self.rule.name}: the trace runs to the end with no violation ({name})"
+        if self.outcome == "inconclusive":
+            return f"inconclusive: {self.reason} ({name}); decide with: {self.command}{self.scenario_note}"
+        return f"fixed: no longer fails under {self.rule.name}: the trace runs to the end with no violation ({name})"
 
 
 def load_document(path: str | Path) -> dict[str, Any]:
+    """The trace file, its fields checked (not yet its steps against its scenario)."""
     where = str(path)
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(where, None, "no such trace file") from None
+    except IsADirectoryError:
+        raise InputError(where, None, "is a directory, not a trace file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(where, None, f"cannot read: {e}") from None
     except json.JSONDecodeError as e:
         raise InputError(where, None, f"malformed JSON: {e}") from None
+    except RecursionError:
+        raise InputError(where, None, "malformed trace: JSON nested too deeply") from None
+    _check_document(where, doc)
+    return doc  # type: ignore[no-any-return]
+
+
+def _kind(v: object) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array"}
+    return "null" if v is None else names.get(type(v), "an object" if isinstance(v, dict) else type(v).__name__)
+
+
+def _want(where: str, fld: str, v: object, ok: bool, expected: str) -> None:
+    if not ok:
+        raise InputError(where, fld, f"expected {expected}, got {_kind(v)}")
+
+
+def _check_document(where: str, doc: object) -> None:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise InputError(where, "format", f"expected {FORMAT!r}")
-    if doc.get("version") != VERSION:
-        raise InputError(where, "version", f"expected {VERSION}, got {doc.get('version')!r}")
-    for key in ("rule", "scenario", "steps", "violation"):
+        raise InputError(where, "format", f"expected {FORMAT!r}: not a saved cowcheck trace")
+    v = doc.get("version")
+    if type(v) is not int or v != VERSION:
+        raise InputError(where, "version", f"expected {VERSION}, got {v!r}")
+    for key in doc:
+        if key not in _REQUIRED and key not in _OPTIONAL:
+            raise InputError(where, str(key), f"unknown field (expected one of: {', '.join(_REQUIRED + _OPTIONAL)})")
+    for key in _REQUIRED:
         if key not in doc:
             raise InputError(where, key, "missing")
-    return doc
+    rule = doc["rule"]
+    _want(where, "rule", rule, isinstance(rule, str) and bool(rule), "a rule name")
+    if "rule_file" in doc:
+        _want(where, "rule_file", doc["rule_file"], isinstance(doc["rule_file"], str), "a path")
+    sc = doc["scenario"]
+    _want(where, "scenario", sc, isinstance(sc, dict), "an object with the embedded scenario")
+    for key in ("name", "toml", "path", "sha256"):
+        if key in sc or key in ("name", "toml"):  # the first two are required
+            _want(where, f"scenario.{key}", sc.get(key), isinstance(sc.get(key), str), "a string")
+    props = doc.get("properties", [])
+    _want(where, "properties", props, isinstance(props, list), "a list of property ids")
+    for i, p in enumerate(props):
+        _want(where, f"properties[{i}]", p, isinstance(p, str), "a property id")
+        try:
+            select([p])
+        except InputError as e:
+            raise InputError(where, f"properties[{i}]", e.expected) from None
+    form = doc.get("form", FORMS[0])
+    if form not in FORMS:
+        raise InputError(where, "form", f"expected one of: {', '.join(FORMS)}; got {form!r}")
+    _want(where, "strict", doc.get("strict"), type(doc.get("strict", False)) is bool, "true or false")
+    for key in ("bounds", "command"):
+        if key in doc:
+            _want(where, key, doc[key], isinstance(doc[key], str), "a string")
+    if "search" in doc:
+        _want(where, "search", doc["search"], isinstance(doc["search"], dict), "an object")
+    viol = doc["violation"]
+    _want(where, "violation", viol, isinstance(viol, dict), "an object with the property that failed")
+    prop = viol.get("property")
+    _want(where, "violation.property", prop, isinstance(prop, str) and bool(prop), "a property id")
+    msg = viol.get("message")
+    _want(where, "violation.message", msg, msg is None or isinstance(msg, str), "a string")
+    if "options" in doc:
+        _options(where, doc["options"])
+    steps = doc["steps"]
+    _want(where, "steps", steps, isinstance(steps, list), "a list of steps")
+    for i, st in enumerate(steps):
+        fld = f"steps[{i}]"
+        _want(where, fld, st, isinstance(st, dict), "an object with an action")
+        for key in st:
+            if key not in _STEP_FIELDS:
+                raise InputError(where, f"{fld}.{key}", f"unknown field (expected one of: {', '.join(_STEP_FIELDS)})")
+        if "action" not in st:
+            raise InputError(where, f"{fld}.action", "missing")
+        for key in ("actor", "label"):
+            if key in st:
+                _want(where, f"{fld}.{key}", st[key], isinstance(st[key], str), "a string")
+        notes = st.get("notes", [])
+        _want(
+            where,
+            f"{fld}.notes",
+            notes,
+            isinstance(notes, list) and all(isinstance(x, str) for x in notes),
+            "a list of strings",
+        )
 
 
-def _saved_rule(doc: dict[str, Any], path: Path) -> str:
-    """The saved rule: its file when it came from one and the name is not built in."""
+def _options(where: str, opts: object) -> None:
+    """``options``: the rest of the command that found the trace (repro.CheckOptions)."""
+    _want(where, "options", opts, isinstance(opts, dict), "an object")
+    assert isinstance(opts, dict)
+    for key, v in opts.items():
+        fld = f"options.{key}"
+        if key not in _OPTION_FIELDS:
+            raise InputError(where, fld, f"unknown field (expected one of: {', '.join(_OPTION_FIELDS)})")
+        if key == "reuse":
+            _want(where, fld, v, v is None or isinstance(v, str), "an expression or null")
+        elif key in ("max_states", "max_depth", "workers"):
+            ok = (v is None and key != "workers") or (type(v) is int and v >= 1)
+            _want(where, fld, v, ok, "a positive integer" + ("" if key == "workers" else " or null"))
+        elif key == "timeout":
+            ok = v is None or (type(v) in (int, float) and v > 0)
+            _want(where, fld, v, ok, "a positive number of seconds or null")
+        elif key == "store":
+            _want(where, fld, v, isinstance(v, str), "a store: exact, fingerprint or bitstate[:MiB]")
+            try:
+                parse_store(v)
+            except InputError as e:
+                raise InputError(where, fld, e.expected) from None
+        else:
+            _want(where, fld, v, type(v) is bool, "true or false")
+
+
+# Actors outside the programs, and what each does (MMModel._environment_actions).
+_SPECIAL = {
+    DEVICE: ("device", ("release", "dma_write")),
+    RECLAIM: ("reclaim", ("swapout", "step")),
+    OUTSIDER: ("clear_refs writer", ("clear_refs",)),
+    SPECULATIVE: ("speculative", ("spec_get", "spec_put")),
+}
+_THREAD_OPS = ("write", "read", "gup", "fork", "mprotect", "munmap", "dontneed", "dontfork", "exit", "step")
+_OPS = (*OP_BY_NAME, "step")
+
+
+def steps_of(where: str, doc: dict[str, Any], sc: Scenario) -> list[Action]:
+    """The saved actions, each checked against the embedded scenario: what no rule
+    could ever run is a corrupt file (exit 2), not a step "not enabled here"."""
+    out: list[Action] = []
+    next_step = [0] * len(sc.actors)
+    for i, st in enumerate(doc["steps"]):
+        fld = f"steps[{i}].action"
+        try:
+            a = Action.from_json(st["action"])
+        except ActionError as e:
+            raise InputError(where, f"{fld}.{e.field}" if e.field else fld, e.expected) from None
+        _check_action(where, fld, a, sc)
+        if sc.kind == "litmus" and a.step >= 0:
+            # The j-th program action of an actor runs its step j: pcs only go forward.
+            name = sc.actors[a.actor].name
+            if a.step != next_step[a.actor]:
+                raise InputError(
+                    where, f"{fld}.step", f"expected {next_step[a.actor]} ({name}'s next program step), got {a.step}"
+                )
+            want = program_action(sc, a.actor, a.step)
+            for key, got, exp in zip(Action._fields, a, want, strict=True):
+                if got != exp:
+                    raise InputError(
+                        where,
+                        f"{fld}.{key}",
+                        f"expected {exp!r} ({name}:{a.step + 1} in the embedded scenario), got {got!r}",
+                    )
+            next_step[a.actor] += 1
+        out.append(a)
+    return out
+
+
+def _check_action(where: str, fld: str, a: Action, sc: Scenario) -> None:
+    """Ranges and roles that the scenario fixes, whatever the rule."""
+
+    def bad(key: str, expected: str) -> InputError:
+        return InputError(where, f"{fld}.{key}", expected)
+
+    if a.op not in _OPS:
+        return_ops = ", ".join(_OPS)
+        raise bad("op", f"unknown operation {a.op!r} (expected one of: {return_ops})")
+    litmus = sc.kind == "litmus"
+    if a.actor in _SPECIAL and not (litmus and a.actor == DEVICE):
+        who, ops = _SPECIAL[a.actor]
+        if a.op not in ops:
+            raise bad("op", f"expected one of: {', '.join(ops)} (what the {who}, actor {a.actor}, does), got {a.op!r}")
+    elif litmus:
+        if not 0 <= a.actor < len(sc.actors):
+            names = ", ".join(f"{i} {x.name}" for i, x in enumerate(sc.actors))
+            raise bad("actor", f"expected an actor of the embedded scenario ({names}; or -2..-4), got {a.actor}")
+        if a.op != "step" and a.step < 0:
+            raise bad("step", f"expected the program step that actor {a.actor} runs, got {a.step}")
+        n = len(sc.actors[a.actor].steps)
+        if a.op != "step" and a.step >= n:
+            raise bad("step", f"expected 0..{n - 1} ({sc.actors[a.actor].name} has {n} step(s)), got {a.step}")
+    else:
+        pid, tid = actor_thread(a.actor)
+        threads = sc.threads if pid == 0 else 1
+        if a.actor < 0 or pid >= sc.max_processes or tid >= threads:
+            raise bad(
+                "actor",
+                f"expected a thread (16 * pid + tid, pid < {sc.max_processes}, P0 with {sc.threads} thread(s)) "
+                f"or -1..-4, got {a.actor}",
+            )
+        if a.op not in _THREAD_OPS:
+            raise bad("op", f"expected one of: {', '.join(_THREAD_OPS)} (what a thread does), got {a.op!r}")
+        if a.op != "step" and a.pid != pid:
+            raise bad("pid", f"expected {pid} (the process of thread actor {a.actor}), got {a.pid}")
+    if a.op == "step":
+        # A continuation names its actor and the operation in flight, nothing else.
+        if a.idx < 0:
+            raise bad("idx", f"expected the index of an operation in flight (0 or more), got {a.idx}")
+        plain = Action("step", a.actor, idx=a.idx)
+        for key, got, exp in zip(Action._fields, a, plain, strict=True):
+            if got != exp:
+                raise bad(key, f"expected {exp!r} on a continuation (op 'step'), got {got!r}")
+    elif not litmus or a.actor in _SPECIAL:
+        what = "an open scenario" if not litmus else f"actor {a.actor}, which has no program"
+        if a.step != -1:
+            raise bad("step", f"expected -1 (no program step in {what}), got {a.step}")
+        if a.name:
+            raise bad("name", f"expected no reference name (none in {what}), got {a.name!r}")
+    nv = len(sc.vpages)
+    if not -1 <= a.vpage < nv:
+        raise bad("vpage", f"expected a vpage of the embedded scenario (0..{nv - 1}) or -1, got {a.vpage}")
+    if not -1 <= a.cell < sc.cells:
+        raise bad("cell", f"expected a cell of the embedded scenario (0..{sc.cells - 1}) or -1, got {a.cell}")
+    if not -1 <= a.pid < sc.max_processes:
+        raise bad("pid", f"expected a process of the embedded scenario (0..{sc.max_processes - 1}) or -1, got {a.pid}")
+    if a.idx < -1:
+        raise bad("idx", f"expected an index (0 or more) or -1, got {a.idx}")
+    if a.prot not in (("ro", "rw") if a.op == "mprotect" else ("",)):
+        raise bad("prot", f"expected {'ro or rw' if a.op == 'mprotect' else 'none (only mprotect has one)'}")
+    if not litmus and a.op == "gup" and not any(g.flags == a.flags for g in sc.gup_kinds):
+        kinds = "; ".join(g.flags.describe() for g in sc.gup_kinds)
+        raise InputError(
+            where, fld, f"expected a GUP with the flags of one of gup_kinds ({kinds}), got {a.flags.describe()}"
+        )
+
+
+def check_file(path: str | Path) -> None:
+    """Raise InputError unless ``path`` is a valid trace of its embedded scenario: what
+    the gate asks of every saved counterexample before it runs anything."""
+    doc = load_document(path)
+    steps_of(str(path), doc, parse_scenario(doc["scenario"]["toml"], f"{path} (embedded scenario)"))
+
+
+def _saved_rule(doc: dict[str, Any], path: Path) -> Rule:
+    """The saved rule: its file when it came from one (also the base of a --reuse
+    rule), else the built-in of that name."""
+    where = str(path)
     name = str(doc["rule"])
+    spec = split_spec(name)
+    base, reuse = spec if spec is not None else (name, None)
     f = doc.get("rule_file")
-    if name in builtin_rules() or split_spec(name) is not None or not isinstance(f, str):
-        return name
-    p = Path(f) if Path(f).is_absolute() else path.parent / f
-    if not p.is_file():
-        raise InputError(str(path), "rule_file", f"the rule file {str(p)!r} is gone; replay with --rule FILE")
-    return str(p)
+    if base not in builtin_rules() and isinstance(f, str):
+        p = Path(f) if Path(f).is_absolute() else path.parent / f
+        if not p.is_file():
+            raise InputError(where, "rule_file", f"the rule file {str(p)!r} is gone; replay with --rule FILE")
+        base = str(p)
+    try:
+        return load_rule(base, reuse)
+    except InputError as e:
+        if e.where in ("--rule", "--reuse"):  # a name or expression of the file, not of the command line
+            raise InputError(where, "rule", e.expected) from None
+        raise
 
 
-def replay_file(path: str | Path, rule: Rule | str | None = None) -> Replay:
+def _decisive_scenario(doc: dict[str, Any], sc: Scenario, path: Path) -> tuple[str, str]:
+    """How ``cowcheck check`` names the embedded scenario, and a note when no file
+    holds exactly it (then the check runs the file of that name, which differs)."""
+    recorded = str(doc["scenario"].get("path") or sc.name)
+    ref = bundled_scenario_with(sc.name, sc.text)
+    if ref is None:
+        rp = Path(recorded)
+        ref = file_with([rp] if rp.is_absolute() else [rp, path.parent / rp], sc.text)
+    if ref is not None:
+        return ref, ""
+    named = recorded if Path(recorded).is_file() else sc.name
+    return named, f" (no file holds the scenario embedded in {path}; {named} is not the same)"
+
+
+def _saved_search(doc: dict[str, Any]) -> tuple[Bounds, SearchOptions]:
+    """The bounds and search options saved with the trace (none in traces saved
+    before ``options`` was recorded). ``options.reuse`` is in the rule's name too."""
+    o = doc.get("options") or {}
+    b = Bounds(max_states=o.get("max_states"), max_depth=o.get("max_depth"), timeout=o.get("timeout"))
+    store = store_text(parse_store(o.get("store", "exact")))
+    s = SearchOptions(store, o.get("symmetry", False), o.get("por", False), o.get("subsume", True), o.get("workers", 1))
+    return b, s
+
+
+def checked_by(model: MMModel) -> frozenset[str]:
+    """The properties whose absence along the replayed path means the trace is fixed.
+    Not STUCK: a replay that does not end stuck has run a prefix of a run that goes on,
+    and where that run ends is for the search to say (a replay that ends stuck still
+    fails with it: engine/replay.py checks the end)."""
+    return frozenset(
+        {inv.id for inv in model.invariants()} | {tc.id for tc in model.transition_checks() if not tc.metric}
+    )
+
+
+def replay_file(
+    path: str | Path,
+    rule: Rule | str | None = None,
+    *,
+    reuse: str | None = None,
+    strict: bool | None = None,
+    properties: Sequence[str] | None = None,
+    form: str | None = None,
+) -> Replay:
+    """Replay a saved trace under its saved rule and options, or under those given
+    (``None``: as saved). Raises InputError when the file is not a trace of its
+    embedded scenario."""
     where = str(path)
     doc = load_document(path)
-    sc_doc = doc["scenario"]
-    if not isinstance(sc_doc, dict) or not isinstance(sc_doc.get("toml"), str):
-        raise InputError(where, "scenario.toml", "expected the embedded scenario source")
-    scenario = parse_scenario(sc_doc["toml"], f"{where} (embedded scenario)")
-    r = resolve_rule(rule if rule is not None else _saved_rule(doc, Path(path)))
-    model = build_model(scenario, r, doc.get("properties"), doc.get("form", "observational"), bool(doc.get("strict")))
-    try:
-        actions = [Action.from_json(s["action"]) for s in doc["steps"]]
-    except (KeyError, TypeError, ValueError) as e:
-        raise InputError(where, "steps", f"expected steps with an action each ({e})") from None
+    scenario = parse_scenario(doc["scenario"]["toml"], f"{where} (embedded scenario)")
+    actions = steps_of(where, doc, scenario)
+    overrides: list[str] = []
+    if rule is None:
+        if reuse is not None:
+            raise InputError("--reuse", None, "expected --rule BASE with it (the base rule of the expression)")
+        r = _saved_rule(doc, Path(path))
+    else:
+        r = load_rule(rule, reuse) if isinstance(rule, str) else resolve_rule(rule)
+        ref, expr = rule_ref(r)
+        overrides += ["-r", ref] + (["--reuse", expr] if expr is not None else [])
+    eff_strict = bool(doc.get("strict", False)) if strict is None else strict
+    eff_props = list(doc.get("properties", [])) if properties is None else list(properties)
+    eff_form = str(doc.get("form", FORMS[0])) if form is None else form
+    if strict is not None:
+        overrides.append("--strict" if strict else "--no-strict")
+    for p in properties or ():
+        overrides += ["-p", p]
+    if form is not None:
+        overrides += ["--form", form]
+    model = build_model(scenario, r, eff_props or None, eff_form, eff_strict)
     trace = build_trace(model, actions)
-    return Replay(doc, r, trace, str(doc["violation"].get("property")))
+    if trace.diverged_at is not None:
+        # The step as saved: under another rule its in-flight index may name another
+        # operation, and its label here would describe that one.
+        saved = doc["steps"][trace.diverged_at]
+        if "label" in saved:
+            trace = replace(trace, blocked=f"{saved.get('actor', trace.blocked.split(':')[0])}: {saved['label']}")
+    ref, expr = rule_ref(r)
+    bounds, search = _saved_search(doc)
+    sc_ref, note = _decisive_scenario(doc, scenario, Path(path))
+    expected = str(doc["violation"]["property"])
+    decide = list(eff_props)
+    if decide and expected not in decide and expected in all_properties():
+        decide.append(expected)  # the check must look for what the trace was saved for
+    check = CheckOptions(sc_ref, ref, expr, eff_strict, tuple(decide), eff_form, bounds, search)
+    return Replay(
+        doc,
+        r,
+        trace,
+        expected,
+        scenario,
+        check,
+        checked_by(model),
+        where,
+        tuple(overrides),
+        note,
+    )

@@ -16,6 +16,8 @@ from cowcheck.render import render_columns
 from cowcheck.trace import build_trace
 from cowcheck.tracefile import replay_file, save
 
+TRACES = Path(__file__).resolve().parent.parent / "counterexamples"
+
 
 def test_minimise_drops_steps_the_violation_does_not_need() -> None:
     rep = check("open-standard", "page-count")
@@ -60,14 +62,24 @@ def test_saved_trace_round_trips(tmp_path: Path) -> None:
     assert not replay_file(p, "page-count").still_fails
 
 
-def test_tampered_trace_diverges(tmp_path: Path) -> None:
+def test_tampered_trace_is_invalid(tmp_path: Path) -> None:
+    """A program step dropped from a saved trace: the parent's later steps are out of
+    program order, which no rule could run, so the file is invalid, not "diverged"."""
     rep = check("vmsplice-child", "mapcount")
     p = save(rep, tmp_path / "t.json")
     doc = json.loads(p.read_text())
-    doc["steps"] = doc["steps"][1:]  # drop fork(): the child's steps cannot run
+    doc["steps"] = doc["steps"][1:]  # drop fork()
     p.write_text(json.dumps(doc))
-    rp = replay_file(p)
-    assert not rp.still_fails and rp.trace.diverged_at == 0
+    with pytest.raises(InputError, match=r"steps\[\d+\]\.action\.step: expected 0 \(parent's next program step\)"):
+        replay_file(p)
+
+
+def test_a_trace_another_rule_cannot_follow_diverges() -> None:
+    """gup-fast-fork's page-count trace under anon-exclusive: gup-fast's re-check sees
+    fork's write_protect_seq and falls back, so fork's next sub-step is not enabled."""
+    rp = replay_file(TRACES / "gup-fast-fork--page-count.json", "anon-exclusive")
+    assert not rp.still_fails and rp.trace.diverged_at == 5 and rp.outcome == "inconclusive"
+    assert rp.trace.blocked == "thread1: fork: copy_pte_range(vaddr+0)"
 
 
 def test_bad_trace_files(tmp_path: Path) -> None:

@@ -46,12 +46,53 @@ class Action(NamedTuple):
         return d
 
     @staticmethod
-    def from_json(d: dict[str, Any]) -> Action:
-        fields = set(Action._fields)
-        unknown = set(d) - fields
-        if unknown or "op" not in d or "actor" not in d:
-            raise ValueError(f"bad action {d!r}")
+    def from_json(d: object) -> Action:
+        """The inverse of ``to_json``. Raises ``ActionError`` naming the field at fault:
+        a saved trace is user input, and a field of the wrong type must not replay as
+        something else (``write: 1`` is not ``true``, ``vpage: "0"`` is not ``0``)."""
+        if not isinstance(d, dict):
+            raise ActionError(None, f"expected an object with op and actor, got {_json_type(d)}")
+        for k in d:
+            if k not in _FIELD_TYPES:
+                raise ActionError(str(k), f"unknown field (expected one of: {', '.join(Action._fields)})")
+        for k in ("op", "actor"):
+            if k not in d:
+                raise ActionError(k, "missing")
+        for k, v in d.items():
+            want = _FIELD_TYPES[k]
+            # bool is an int to Python, not to a trace: each must be the one it says.
+            if type(v) is not want:
+                raise ActionError(k, f"expected {_TYPE_NAMES[want]}, got {_json_type(v)}")
         return Action(**d)
+
+
+class ActionError(ValueError):
+    """A saved action that is not one: ``field`` (None: the action itself) and what
+    was expected."""
+
+    def __init__(self, field: str | None, expected: str) -> None:
+        self.field = field
+        self.expected = expected
+        super().__init__(f"{field}: {expected}" if field else expected)
+
+
+_FIELD_TYPES: Final[dict[str, type]] = {k: type(v) for k, v in Action("", 0)._asdict().items()}
+_TYPE_NAMES: Final[dict[type, str]] = {str: "a string", int: "an integer", bool: "true or false"}
+
+
+def _json_type(v: object) -> str:
+    """A value's type as JSON names it."""
+    if v is None:
+        return "null"
+    names = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "an object",
+    }
+    return names.get(type(v), type(v).__name__)
 
 
 def thread_actor(pid: int, tid: int) -> int:
