@@ -9,6 +9,8 @@ from typing import Any
 
 from cowcheck.catalog import find_scenario
 from cowcheck.engine import UNREACHED, Bounds, SearchResult, Stats, StoreSpec, Verdict, search, search_parallel
+from cowcheck.engine.parallel import MAX_WORKERS
+from cowcheck.engine.signals import stop_requested
 from cowcheck.errors import InputError
 from cowcheck.minimise import minimise as minimise_actions
 from cowcheck.mm.actions import Action
@@ -194,6 +196,16 @@ def parse_store(store: StoreSpec | str) -> StoreSpec:
         raise InputError("--store", None, str(e)) from None
 
 
+def check_workers(n: int, option: str = "--workers") -> int:
+    """A worker count, from 1 to MAX_WORKERS (engine/parallel.py says why that many)."""
+    if n < 1:
+        raise InputError(option, None, f"expected a positive number of worker processes, got {n}")
+    if n > MAX_WORKERS:
+        more = "more than the cores would only share them"
+        raise InputError(option, None, f"expected at most {MAX_WORKERS} worker processes, got {n} ({more})")
+    return n
+
+
 def run_search(
     model: MMModel,
     bounds: Bounds,
@@ -208,9 +220,12 @@ def run_search(
     one on a Dask cluster (``dask``: ``local[:N]`` or a scheduler address; ``workers``
     > 1 then sets the number of partitions, else one per worker thread). ``subsume``
     skips states covered by one with more budget left (exact store, no ``por``)."""
-    if workers < 1:
-        raise InputError("--workers", None, f"expected a positive number of worker processes, got {workers}")
+    check_workers(workers)
     spec = parse_store(store)
+    if stop_requested() is not None:
+        # A signal ended an earlier search of this command (verify, catalog, gate run
+        # many): start no more, so that the command reports what it finished.
+        return SearchResult(Verdict.INCOMPLETE, Stats(), None, f"interrupted by {stop_requested()}", {})
     if por and (workers > 1 or dask is not None):
         raise InputError(
             "--por",

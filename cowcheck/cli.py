@@ -5,26 +5,36 @@ Exit codes (stable): 0 holds, 1 violated, 2 bad input, 3 incomplete.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import math
 import os
 import platform
 import sys
 import time
+import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from cowcheck import __version__
-from cowcheck.api import CheckReport, check
+from cowcheck.api import CheckReport, check, check_workers
 from cowcheck.build import build_name
 from cowcheck.catalog import scenario_files
 from cowcheck.engine import Bounds, Stats, Verdict
 from cowcheck.engine.bfs import peak_rss_mb
+from cowcheck.engine.errors import WorkerDied
+from cowcheck.engine.parallel import MAX_WORKERS
+from cowcheck.engine.signals import Interrupted, install, stop_requested
 from cowcheck.errors import InputError
 from cowcheck.expectations import CatalogRow, run_catalog
+from cowcheck.explore_graph import FORMATS as GRAPH_FORMATS
 from cowcheck.explore_graph import build as build_graph
 from cowcheck.explore_graph import export as export_graph
 from cowcheck.gate import GateResult, find_config, load_config, run_gate, write_starter
@@ -32,6 +42,7 @@ from cowcheck.gate_report import write_junit, write_sarif
 from cowcheck.matrix import FORMATS, run_matrix
 from cowcheck.mm.rule import Rule
 from cowcheck.properties import all_properties
+from cowcheck.pyload import blame
 from cowcheck.render import render_columns
 from cowcheck.reuse_expr import NAMES
 from cowcheck.rules import builtin_rules, load_rule
@@ -97,7 +108,7 @@ REPLAY_STRICT_HELP = "Replay with (or without) the --strict contract instead of 
 REPLAY_PROP_HELP = "Check these properties instead of the saved ones (repeatable)."
 REPLAY_FORM_HELP = "observational or structural instead of the saved form."
 CELL_WORKERS_HELP = "Run the cells in this many processes (default: one per core)."
-DEFAULT_CELL_WORKERS = os.cpu_count() or 1
+DEFAULT_CELL_WORKERS = min(os.cpu_count() or 1, MAX_WORKERS)
 GATE_WORKERS_HELP = (
     "Run the checks in this many processes; open scenarios expected to hold get the "
     "partitioned search. Verdicts do not depend on it, nor do the state counts of checks that hold."
@@ -105,16 +116,75 @@ GATE_WORKERS_HELP = (
 
 
 def _workers(n: int) -> int:
-    if n < 1:
-        raise InputError("--workers", None, f"expected a positive number of worker processes, got {n}")
-    return n
+    return check_workers(n)
+
+
+# Output paths are checked before any search: a run must not end in a traceback, its
+# hour of work lost, because the file it was asked to write cannot be written.
+
+
+def _output_file(option: str, path: Path, make_parents: bool = False) -> Path:
+    """A file that can be written: not a directory, in a writable directory (with
+    ``make_parents``, the nearest existing ancestor of its directory, which the write
+    creates)."""
+    if path.is_dir():
+        raise InputError(option, str(path), "is a directory (expected a file to write)")
+    parent = path.parent
+    while make_parents and not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.exists():
+        raise InputError(option, str(path), f"no such directory {str(parent)!r} (expected an existing directory)")
+    if not parent.is_dir():
+        raise InputError(option, str(path), f"{str(parent)!r} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(option, str(path), f"cannot write in {str(parent)!r} (permission denied)")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise InputError(option, str(path), "cannot be written (permission denied)")
+    return path
+
+
+def _output_dir(option: str, path: Path, create: bool) -> Path:
+    """A directory to write files in: an existing one, or with ``create`` one that can
+    be made."""
+    if not path.exists():
+        if not create:
+            raise InputError(option, str(path), "no such directory (expected an existing directory)")
+        return _output_file(option, path, make_parents=True)
+    if not path.is_dir():
+        raise InputError(option, str(path), "is not a directory")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise InputError(option, str(path), "cannot write in it (permission denied)")
+    return path
+
+
+def _write(option: str, path: Path, write: Callable[[], object]) -> None:
+    """Write, and on failure (a full disk, a path that changed) leave no partial file."""
+    try:
+        write()
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            if path.is_file():
+                path.unlink()
+        raise InputError(option, str(path), f"cannot write: {e.strerror or e}") from None
+
+
+def _cut(rep: CheckReport) -> bool:
+    """Whether a signal stopped this run (or it never started)."""
+    return rep.verdict is Verdict.INCOMPLETE and (rep.result.incomplete_reason or "").startswith("interrupted")
+
+
+def _interrupted(finished: int, what: str, to_stderr: bool = False) -> None:
+    """The last line of a command that a signal stopped; it exits with 3 and writes no
+    file (a report, a JUnit file or a trace directory would pass for a finished run's)."""
+    line = f"incomplete: interrupted by {stop_requested()}: {finished} {what} finished, no file written"
+    (err if to_stderr else out).print(line, markup=False)
 
 
 def _bounds(max_states: int | None, max_depth: int | None, timeout: float | None) -> Bounds:
     for name, v in (("--max-states", max_states), ("--max-depth", max_depth)):
         if v is not None and v < 1:
             raise InputError(name, None, f"expected a positive integer, got {v}")
-    if timeout is not None and timeout <= 0:
+    if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
         raise InputError("--timeout", None, f"expected a positive number of seconds, got {timeout:g}")
     return Bounds(max_states=max_states, max_depth=max_depth, timeout=timeout)
 
@@ -180,6 +250,9 @@ def check_cmd(
     subsume: Annotated[bool, typer.Option(help=SUBSUME_HELP)] = True,
 ) -> None:
     """Check a scenario under a rule: 'holds' with the figures, or a minimal counterexample."""
+    if save_to is not None:
+        _output_file("--save", save_to, make_parents=True)
+    _workers(workers)
     rep = check(
         scenario,
         load_rule(rule, reuse),
@@ -198,7 +271,7 @@ def check_cmd(
     if err.is_terminal and not (quiet or as_json):
         err.print("\r" + " " * 70 + "\r", end="")
     if save_to is not None and rep.trace is not None:
-        save(rep, save_to)
+        _write("--save", save_to, lambda: save(rep, save_to))
     if as_json:
         print(json.dumps(rep.to_json(), indent=2))
     else:
@@ -342,13 +415,15 @@ def catalog_cmd(
 
     Exit 0 if every verdict matches its scenario file, 1 otherwise."""
     table = Table("scenario", "rule", "expected", "got", "steps", "states", "seconds")
+    rows: list[CatalogRow] = []
 
     def row_out(r: CatalogRow) -> None:
+        rows.append(r)
         if as_json:
             return
         name = r.scenario + (" (--strict)" if r.strict else "")
         steps = str(len(r.report.trace)) if r.report.trace else "-"
-        got = r.got if r.ok else f"{r.got}  MISMATCH"
+        got = "interrupted" if _cut(r.report) else r.got if r.ok else f"{r.got}  MISMATCH"
         table.add_row(
             name,
             r.rule,
@@ -359,7 +434,8 @@ def catalog_cmd(
             f"{r.report.stats.seconds:.2f}",
         )
 
-    rows = run_catalog(rule or None, on_row=row_out, workers=_workers(workers))
+    with contextlib.suppress(Interrupted):  # a signal: report the rows finished
+        run_catalog(rule or None, on_row=row_out, workers=_workers(workers))
     bad = [r for r in rows if not r.ok]
     if as_json:
         print(
@@ -379,9 +455,14 @@ def catalog_cmd(
                 indent=2,
             )
         )
-    else:
+    elif stop_requested() is None:
         out.print(table)
         out.print(f"{len(rows) - len(bad)} of {len(rows)} verdicts as expected", markup=False)
+    else:
+        out.print(table)
+    if stop_requested() is not None:
+        _interrupted(sum(not _cut(r.report) for r in rows), "cells", to_stderr=as_json)
+        raise typer.Exit(3)
     raise typer.Exit(1 if bad else 0)
 
 
@@ -403,14 +484,29 @@ def verify_cmd(
     Exit 0 if every property holds everywhere, 1 on any violation, 3 if a bound cut a
     run short and nothing was violated."""
     r = load_rule(rule, reuse)
-    v = verify(r, scenario or None, strict=strict, bounds=_bounds(max_states, None, timeout))
+    bounds = _bounds(max_states, None, timeout)
     if save_dir is not None:
-        save_dir.mkdir(parents=True, exist_ok=True)
+        _output_dir("--save-dir", save_dir, create=True)
+    runs: list[CheckReport] = []
+    try:
+        v = verify(r, scenario or None, strict=strict, bounds=bounds, on_run=runs.append)
+    except Interrupted:
+        for rep in runs:
+            out.print(rep.summary(), markup=False)
+        _interrupted(sum(not _cut(rep) for rep in runs), "runs", to_stderr=as_json)
+        raise typer.Exit(3) from None
+    stopped = stop_requested() is not None
+    if save_dir is not None and not stopped:
+        _write("--save-dir", save_dir, lambda: save_dir.mkdir(parents=True, exist_ok=True))
         for rep in v.violations:
             prop = rep.trace.property_id if rep.trace is not None else "violation"
-            save(rep, save_dir / f"{rep.scenario.name}--{prop}.json")
+            f = save_dir / f"{rep.scenario.name}--{prop}.json"
+            _write("--save-dir", f, lambda: save(rep, f))  # noqa: B023 (called at once)
     if as_json:
         print(json.dumps(v.to_json(), indent=2, ensure_ascii=False))
+        if stopped:
+            _interrupted(sum(not _cut(rep) for rep in v.runs), "runs", to_stderr=True)
+            raise typer.Exit(3)
         raise typer.Exit(v.verdict.exit_code)
     out.print(f"cowcheck verify: {r.describe()}", markup=False)
     out.print(v.text(), markup=False)
@@ -421,6 +517,9 @@ def verify_cmd(
         out.print()
         out.print(render_columns(first.trace, f"shortest counterexample: {first.scenario.name}"), markup=False)
         out.print(first.summary(), markup=False)
+    if stopped:
+        _interrupted(sum(not _cut(rep) for rep in v.runs), "runs")
+        raise typer.Exit(3)
     verdict = {Verdict.HOLDS: "holds", Verdict.VIOLATED: "violated", Verdict.INCOMPLETE: "incomplete"}[v.verdict]
     bad = len({s for (s, _p), c in v.cells.items() if c.verdict is Verdict.VIOLATED})
     out.print(f"{verdict}: {r.name}: {bad} of {len(v.scenarios)} scenarios violate a property", markup=False)
@@ -446,16 +545,29 @@ def matrix_cmd(
     if reuse is not None:
         rules.append(load_rule(base, reuse))
 
-    def keep(row: CatalogRow) -> None:
-        if save_dir is not None and row.report.trace is not None:
-            save_dir.mkdir(parents=True, exist_ok=True)
-            save(row.report, save_dir / f"{row.scenario}--{row.rule}{'--strict' if row.strict else ''}.json")
-
-    m = run_matrix(rules, on_row=keep, workers=_workers(workers))
+    if save_dir is not None:
+        _output_dir("--save-dir", save_dir, create=True)
+    rows: list[CatalogRow] = []
+    try:
+        m = run_matrix(rules, on_row=rows.append, workers=_workers(workers))
+    except Interrupted:
+        _interrupted(sum(not _cut(r.report) for r in rows), "cells", to_stderr=True)
+        raise typer.Exit(3) from None
+    stopped = stop_requested() is not None
+    if save_dir is not None and not stopped:
+        # Written once every cell is done: a run that fails writes nothing.
+        _write("--save-dir", save_dir, lambda: save_dir.mkdir(parents=True, exist_ok=True))
+        for row in rows:
+            if row.report.trace is not None:
+                f = save_dir / f"{row.scenario}--{row.rule}{'--strict' if row.strict else ''}.json"
+                _write("--save-dir", f, lambda: save(row.report, f))  # noqa: B023 (called at once)
     print(m.render(fmt))
     if fmt != "json":
         states = sum(c.states for c in m.cells.values())
         err.print(f"{len(m.cells)} cells, {states:,} states, {m.seconds:.1f}s wall", markup=False)
+    if stopped:
+        _interrupted(sum(not _cut(r.report) for r in rows), "cells", to_stderr=True)
+        raise typer.Exit(3)
     bad = m.mismatches
     for c in bad:
         err.print(f"differs from the scenario file: {c.scenario} under {c.rule}: expected {c.expected}, got {c.got}")
@@ -481,23 +593,36 @@ def gate_cmd(
 ) -> None:
     """Run every check and replay every saved counterexample of the config; exit 1 on
     any change of verdict, in either direction."""
+    n_workers = _workers(workers)
     cfg = load_config(config if config is not None else find_config(Path.cwd()))
-    table = Table(title=f"cowcheck gate: {cfg.path}", title_justify="left")
+    _output_file("--junit", junit)
+    if sarif is not None:
+        _output_file("--sarif", sarif)
+    table = Table(title=Text(f"cowcheck gate: {cfg.path}"), title_justify="left")
     for col in ("", "check", "expected", "got", "seconds"):
         table.add_column(col)
+    done: list[GateResult] = []
 
     def row(r: GateResult) -> None:
-        table.add_row("✓" if r.passed else "✗", r.name, r.expected, r.got, f"{r.seconds:.2f}")
+        done.append(r)
+        # Text, not markup: a check's name is the user's, "[/b]" included.
+        table.add_row("✓" if r.passed else "✗", Text(r.name), Text(r.expected), Text(r.got), f"{r.seconds:.2f}")
 
-    run = run_gate(cfg, row, _workers(workers))
+    with contextlib.suppress(Interrupted):  # a signal: report the checks finished
+        run = run_gate(cfg, row, n_workers)
+    if stop_requested() is not None:
+        out.print(table)
+        cut = sum(r.got == "incomplete" and "interrupted" in r.message for r in done)
+        _interrupted(len(done) - cut, "checks")
+        raise typer.Exit(3)
     out.print(table)
     for r in run.failed:
         out.print(f"\nFAILED {r.name}: {r.message}", markup=False)
         if r.trace_text:
             out.print(r.trace_text, markup=False)
-    write_junit(run, junit)
+    _write("--junit", junit, lambda: write_junit(run, junit))
     if sarif is not None:
-        write_sarif(run, sarif)
+        _write("--sarif", sarif, lambda: write_sarif(run, sarif))
     n, bad = len(run.results), len(run.failed)
     out.print(f"\n{n - bad} of {n} passed; JUnit XML: {junit}" + (f"; SARIF: {sarif}" if sarif else ""), markup=False)
     raise typer.Exit(run.exit_code)
@@ -520,6 +645,8 @@ def show_cmd(
     (inconclusive), 2 when the file is invalid."""
     if fmt not in ("columns", "markdown", "html"):
         raise InputError("--format", None, f"unknown format {fmt!r} (expected columns, markdown or html)")
+    if output is not None:
+        _output_file("--output", output)
     rp = replay_file(trace, rule, reuse=reuse, strict=strict, properties=prop or None, form=form)
     shown = rp.shown()
     if fmt == "columns":
@@ -547,6 +674,19 @@ def report_cmd(
 ) -> None:
     """Write a self-contained HTML report of a gate run (or of the matrix), every
     counterexample drawn as a sequence diagram: keep it as a CI artifact."""
+    _output_file("--output", output)
+    rows: list[ReportRow] = []
+    with contextlib.suppress(Interrupted):  # a signal: say what was finished, write nothing
+        rows, title = _report_rows(config, matrix)
+    if stop_requested() is not None:
+        _interrupted(sum(not (r.got == "incomplete" and "interrupted" in r.message) for r in rows), "rows")
+        raise typer.Exit(3)
+    _write("--output", output, lambda: output.write_text(report_html(title, rows), encoding="utf-8"))
+    bad = sum(not r.passed for r in rows)
+    out.print(f"wrote {output}: {len(rows) - bad} of {len(rows)} passed", markup=False)
+
+
+def _report_rows(config: Path | None, matrix: bool) -> tuple[list[ReportRow], str]:
     if matrix:
         rows = [
             ReportRow(
@@ -565,9 +705,7 @@ def report_cmd(
         run = run_gate(cfg)
         rows = [ReportRow(r.name, r.expected, r.got, r.passed, r.message, r.shown) for r in run.results]
         title = f"cowcheck gate: {cfg.path.name}"
-    output.write_text(report_html(title, rows), encoding="utf-8")
-    bad = sum(not r.passed for r in rows)
-    out.print(f"wrote {output}: {len(rows) - bad} of {len(rows)} passed", markup=False)
+    return rows, title
 
 
 @app.command("graph")
@@ -588,19 +726,133 @@ def graph_cmd(
     path, and the longest run; exit 1 if there is any of the first three."""
     if radius < 0:
         raise InputError("--radius", None, f"expected a number of steps >= 0, got {radius}")
+    if fmt not in GRAPH_FORMATS:
+        raise InputError("--format", None, f"unknown format {fmt!r} (expected one of: {', '.join(GRAPH_FORMATS)})")
+    _output_file("--output", output)
     rep = build_graph(scenario, rule, None, strict, max_states, str(trace) if trace else None, radius)
-    export_graph(rep.shown, fmt, output)
+    _write("--output", output, lambda: export_graph(rep.shown, fmt, output))
     out.print(rep.summary(), markup=False)
     out.print(f"wrote {output}", markup=False)
     raise typer.Exit(1 if rep.failed else 0)
 
 
 def main() -> None:
+    """The console script. It exits 0 holds, 1 violated, 2 bad input, 3 incomplete, and
+    with nothing else: any failure is exit 2 with one line on stderr (the traceback
+    too with COWCHECK_DEBUG=1), never exit 1, which CI reads as "violated"."""
+    sys.exit(run(sys.argv[1:]))
+
+
+def run(argv: Sequence[str]) -> int:
+    """``main`` without the exit: the exit code."""
+    restore = install()  # SIGINT and SIGTERM: see engine/signals.py
     try:
-        app(standalone_mode=True)
+        try:
+            code = _dispatch(list(argv))
+            # Here, not at exit, so that a reader gone away is this function's to report.
+            sys.stdout.flush()
+            return code
+        except BrokenPipeError:
+            _quiet_stdout()
+            return _fail("stdout: the reader went away before the output was written (broken pipe)")
+        except Interrupted as e:  # before a command had a result to print
+            _say(f"cowcheck: incomplete: interrupted by {e.signame}")
+            return 3
+    finally:
+        restore()
+
+
+def _dispatch(argv: list[str]) -> int:
+    try:
+        rv = app(args=argv, prog_name="cowcheck", standalone_mode=False)
     except InputError as e:
-        err.print(f"cowcheck: error: {e}", markup=False)
-        sys.exit(EXIT_BAD_INPUT)
-    except KeyboardInterrupt:
-        err.print("cowcheck: interrupted", markup=False)
-        sys.exit(3)
+        return _fail(str(e))
+    except Interrupted:
+        raise
+    except KeyboardInterrupt as e:  # raised by code: a real Ctrl-C arrives as Interrupted
+        found = blame(e)
+        if found is not None:
+            return _fail(str(found))
+        _say("cowcheck: incomplete: interrupted")
+        return 3
+    except SystemExit as e:
+        found = blame(e)
+        if found is not None:  # a rule or property file's sys.exit()
+            return _fail(str(found))
+        cause = e.__context__
+        if isinstance(cause, OSError) and cause.errno == errno.EPIPE:
+            _quiet_stdout()
+            return _fail("stdout: the reader went away before the output was written (broken pipe)")
+        if _from_cli_framework(e):
+            raise  # shell completion answered and exits as it means to
+        return _internal(e)
+    except BaseException as e:
+        return _failure(e)
+    if rv == 130:  # typer's code for a KeyboardInterrupt that a command raised
+        _say("cowcheck: incomplete: interrupted")
+        return 3
+    return rv if isinstance(rv, int) else 0
+
+
+def _failure(e: BaseException) -> int:
+    """Exit 2 and one line, for whatever ``e`` is."""
+    usage = _usage_error(e)
+    if usage is not None:
+        return usage
+    found = blame(e)
+    if found is not None:  # raised in a rule or property file, here or in a worker
+        return _fail(str(found))
+    if isinstance(e, InputError):  # from a worker, where no user file was on the stack
+        return _fail(str(e))
+    if isinstance(e, WorkerDied):
+        return _fail(str(e))
+    return _internal(e)
+
+
+def _usage_error(e: BaseException) -> int | None:
+    """A command-line error found by typer/click (unknown option, bad value): one line,
+    naming the option. Recognised by name: typer vendors click in some versions."""
+    names = {c.__name__ for c in type(e).__mro__}
+    if "ClickException" not in names:
+        return None
+    msg = str(e.format_message())  # type: ignore[attr-defined]
+    if "NoArgsIsHelpError" in names:  # `cowcheck` alone: the help (which typer may have shown)
+        if msg.strip():
+            sys.stderr.write(msg if msg.endswith("\n") else msg + "\n")
+        return EXIT_BAD_INPUT
+    ctx = getattr(e, "ctx", None)
+    where = getattr(ctx, "command_path", None) or "cowcheck"
+    hint = f" (see: {where} --help)" if "UsageError" in names else ""
+    return _fail(f"{where}: {msg}{hint}")
+
+
+def _from_cli_framework(e: BaseException) -> bool:
+    frames = traceback.extract_tb(e.__traceback__)
+    last = frames[-1].filename if frames else ""
+    return any(f"{os.sep}{pkg}{os.sep}" in last for pkg in ("typer", "click"))
+
+
+def _internal(e: BaseException) -> int:
+    if os.environ.get("COWCHECK_DEBUG"):
+        traceback.print_exception(e)
+    what = f"SystemExit({e.code!r})" if isinstance(e, SystemExit) else type(e).__name__
+    return _fail(f"internal error: {what}: {e} (set COWCHECK_DEBUG=1 for the traceback)", prefix="cowcheck: ")
+
+
+def _fail(message: str, prefix: str = "cowcheck: error: ") -> int:
+    _say(prefix + message)
+    return EXIT_BAD_INPUT
+
+
+def _say(line: str) -> None:
+    """One line on stderr, whatever the message holds (newlines, markup, emoji codes)."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(" ".join(line.splitlines()) + "\n")
+        sys.stderr.flush()
+
+
+def _quiet_stdout() -> None:
+    # The interpreter's last flush would fail again: point stdout at /dev/null.
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class InputError(Exception):
     """Raised for malformed scenario or rule files, unknown names and impossible bounds.
@@ -15,3 +17,7 @@ class InputError(Exception):
         self.expected = expected
         loc = f"{where}: {field}" if field else where
         super().__init__(f"{loc}: {expected}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # As it was built: a worker process sends it to the coordinator, which raises it.
+        return type(self), (self.where, self.field, self.expected), dict(self.__dict__)

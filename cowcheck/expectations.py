@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
+import os
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
 from cowcheck.api import CheckReport, build_model, check, resolve_rule, violation_trace
 from cowcheck.catalog import scenario_files
-from cowcheck.engine import Bounds, SearchResult, Verdict
+from cowcheck.engine import Bounds, SearchResult, Stats, Verdict
+from cowcheck.engine.errors import WorkerDied, how_it_ended, portable
+from cowcheck.engine.signals import Interrupted, become_worker, forking, interrupted_reason
 from cowcheck.mm.rule import Rule
 from cowcheck.rules import builtin_rules
 from cowcheck.scenario import Scenario, load_scenario
@@ -69,15 +74,97 @@ def _heavy(job: Job, expected: str | None) -> bool:
     return job[0].kind == "open" and expected == "holds"
 
 
-def _run_heavy(order: list[int], workers: int, conn: Connection) -> None:
-    """In its own (non-daemonic) process: the heavy cells one after the other, each
-    with the partitioned search over ``workers`` processes."""
+def _serve_cells(conn: Connection, parent: int) -> None:
+    """A cell worker: runs each cell it is sent, (index, partitions), and sends back
+    (index, result), until it is sent None; on an exception, sends (-1, it) and ends."""
+    become_worker(parent)
+    i = -1
     try:
-        for i in order:
-            conn.send(_run_job(i, workers))
-    except Exception as e:  # re-raised in the parent, as the pool does
-        conn.send((-1, e))
-    conn.close()
+        while (msg := conn.recv()) is not None:
+            i, partitions = msg
+            conn.send(_run_job(i, partitions))
+    except BaseException as e:
+        who = f"the cell {_cell_name(i)}" if i >= 0 else "a cell worker"
+        with contextlib.suppress(BaseException):  # the coordinator may be gone
+            conn.send((-1, portable(e, who)))
+
+
+def _cell_name(i: int) -> str:
+    sc, rule, strict, _, _ = _JOBS[i]
+    return f"{sc.name} under {rule.name}" + (" --strict" if strict else "")
+
+
+def _run_cells(light: list[int], heavy: list[int], workers: int) -> tuple[dict[int, Any], str | None]:
+    """The cells in forked workers: ``workers`` of them share the light cells, and one
+    more takes the heavy ones in turn, each with the partitioned search over
+    ``workers`` processes. Returns the results by cell, and why the run stopped early
+    (a signal) if it did. A worker's exception is raised here; a worker that dies ends
+    the run with WorkerDied. Every worker is gone when this returns."""
+    ctx = mp.get_context("fork")
+    # Per worker: the cells it takes from (shared by the light ones), and its partitions.
+    lanes: list[tuple[deque[int], int]] = []
+    if heavy:
+        lanes.append((deque(heavy), workers))
+    light_q = deque(light)
+    lanes += [(light_q, 1)] * min(workers, len(light))
+    procs: list[Any] = []
+    conns: list[Connection] = []
+    running: dict[int, int] = {}  # worker -> the cell it runs
+    done: dict[int, Any] = {}
+
+    def feed(w: int) -> None:
+        q, partitions = lanes[w]
+        if q:
+            running[w] = q.popleft()
+            conns[w].send((running[w], partitions))
+        else:
+            running.pop(w, None)
+            conns[w].send(None)
+
+    def died(w: int) -> WorkerDied:
+        p = procs[w]
+        p.join(1)
+        return WorkerDied(f"the worker checking {_cell_name(running[w])} (pid {p.pid}) {how_it_ended(p.exitcode)}")
+
+    try:
+        for _ in lanes:
+            mine, theirs = ctx.Pipe()
+            # Not daemonic: the heavy cells' worker starts workers of its own.
+            p = ctx.Process(target=_serve_cells, args=(theirs, os.getpid()))
+            with forking():  # a signal lands once the worker is on the list
+                p.start()
+                procs.append(p)
+                conns.append(mine)
+            theirs.close()  # its death then reads as EOF here
+        for w in range(len(lanes)):
+            feed(w)
+        while running:
+            ready = wait([conns[w] for w in running] + [procs[w].sentinel for w in running])
+            for w in list(running):
+                if conns[w].poll():
+                    try:
+                        i, res = conns[w].recv()
+                    except (EOFError, OSError):
+                        raise died(w) from None
+                    if i < 0:
+                        raise res
+                    done[i] = res
+                    feed(w)
+                elif procs[w].sentinel in ready:
+                    raise died(w)
+    except (KeyboardInterrupt, Interrupted) as e:
+        return done, interrupted_reason(e)
+    finally:
+        # SIGKILL: the workers ignore SIGTERM, and the heavy one's own workers die
+        # with it (become_worker).
+        for p in procs:
+            if p.exitcode is None:
+                p.kill()
+        for p in procs:
+            p.join()
+        for c in conns:
+            c.close()
+    return done, None
 
 
 def run_pool(jobs: list[Job], workers: int, expected: Sequence[str | None]) -> list[CheckReport]:
@@ -88,34 +175,20 @@ def run_pool(jobs: list[Job], workers: int, expected: Sequence[str | None]) -> l
     The heavy cells (``_heavy``) run one by one in a process of their own with the
     partitioned search on every core, while the pool takes the rest: otherwise the
     largest cell alone, on one core, sets the wall time. The partitioned search gives
-    the serial verdict and state count (tests/test_reductions.py)."""
+    the serial verdict and state count (tests/test_reductions.py).
+
+    A signal (SIGINT, SIGTERM) ends every worker: the cells finished are reported, the
+    others as incomplete, interrupted."""
     global _JOBS
     _JOBS = jobs
-    ctx = mp.get_context("fork")
     order = sorted(range(len(jobs)), key=lambda i: _cost(jobs[i]))
     heavy = [i for i in order if _heavy(jobs[i], expected[i])]
     heavy_set = frozenset(heavy)
     light = [i for i in order if i not in heavy_set]
-    done: dict[int, Any] = {}
-    runner = None
-    if heavy:
-        # Forked before the pool exists: the pool's threads are not yet there to be
-        # copied half-way through holding a lock.
-        mine, theirs = ctx.Pipe(duplex=False)
-        runner = ctx.Process(target=_run_heavy, args=(heavy, workers, theirs))
-        runner.start()
-        theirs.close()
-    with ctx.Pool(workers) as pool:
-        for i, res in pool.imap_unordered(_run_job, light):
-            done[i] = res
-    if runner is not None:
-        for _ in heavy:
-            i, res = mine.recv()
-            if i < 0:
-                runner.join()
-                raise res
-            done[i] = res
-        runner.join()
+    done, stopped = _run_cells(light, heavy, workers)
+    for i in range(len(jobs)):
+        if i not in done:  # not run, or cut short: the signal's
+            done[i] = (Verdict.INCOMPLETE, Stats(), stopped, {}, None, None, None, None)
     reports = []
     for i, (sc, rule, strict, bounds, props) in enumerate(jobs):
         verdict, stats, reason, metrics, actions, prop, msg, raw = done[i]

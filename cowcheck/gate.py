@@ -116,9 +116,14 @@ def _read(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
-        raise InputError(str(path), None, f"cannot read: {e}") from None
+        raise InputError(str(path), None, f"cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        bad = f"byte 0x{e.object[e.start]:02x} at offset {e.start}"
+        raise InputError(str(path), None, f"expected UTF-8 TOML text, got {bad}") from None
     except tomllib.TOMLDecodeError as e:
         raise InputError(str(path), None, f"malformed TOML: {e}") from None
+    except (RecursionError, MemoryError):  # tomllib recurses into nested arrays and tables
+        raise InputError(str(path), None, "malformed TOML: nested too deeply") from None
 
 
 def load_config(path: Path) -> GateConfig:
@@ -414,8 +419,16 @@ expect = "missed-cow"
 
 
 def write_starter(directory: Path, force: bool = False) -> Path:
+    if not directory.is_dir():
+        what = "is not a directory" if directory.exists() else "no such directory"
+        raise InputError(str(directory), None, f"{what} (expected an existing directory for cowcheck.toml)")
     p = directory / "cowcheck.toml"
+    if p.is_dir():
+        raise InputError(str(p), None, "is a directory (expected a file to write)")
     if p.exists() and not force:
         raise InputError(str(p), None, "already exists (use --force to overwrite)")
-    p.write_text(STARTER, encoding="utf-8")
+    try:
+        p.write_text(STARTER, encoding="utf-8")
+    except OSError as e:
+        raise InputError(str(p), None, f"cannot write: {e.strerror or e}") from None
     return p

@@ -59,14 +59,44 @@ _OK_NODES = (
     ast.Constant,
 )
 
+# Bounds of the language: a real decision is a line (``exclusive or (refcount == 1 and
+# not swapcache)`` is 47 characters, 4 levels deep). Past them Python's own parser and
+# compiler recurse until they fail (RecursionError, MemoryError) instead of answering.
+MAX_LENGTH = 1000
+MAX_DEPTH = 32
+
 _SPEC = re.compile(r"^(?P<base>[A-Za-z0-9_.\-]+)\+reuse\((?P<expr>.*)\)$", re.S)
 
 
+def _depth(tree: ast.AST) -> int:
+    """How deeply expressions nest in ``tree``, without recursion."""
+    deepest, todo = 0, [(tree, 0)]
+    while todo:
+        node, d = todo.pop()
+        d += isinstance(node, ast.expr)
+        deepest = max(deepest, d)
+        todo.extend((child, d) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
 def compile_reuse(expr: str, where: str = "--reuse") -> Callable[[dict[str, Any]], bool]:
+    if len(expr) > MAX_LENGTH:
+        raise InputError(where, None, f"expected an expression of at most {MAX_LENGTH} characters, got {len(expr)}")
+    too_deep = f"expected an expression nested at most {MAX_DEPTH} levels deep"
+    # The language's words, numbers and operators are ASCII; anything else (a byte
+    # that was not UTF-8 reaches Python as a lone surrogate) is not an expression.
+    bad = next(((i, c) for i, c in enumerate(expr) if not (c.isascii() and (c.isprintable() or c.isspace()))), None)
+    if bad is not None:
+        i, c = bad
+        raise InputError(where, None, f"expected printable ASCII, got {c!a} at offset {i}")
     try:
         tree = ast.parse(expr.strip(), mode="eval")
     except SyntaxError as e:
         raise InputError(where, None, f"syntax error at column {e.offset}: {e.msg} in {expr!r}") from None
+    except (RecursionError, MemoryError):
+        raise InputError(where, None, too_deep) from None
+    if _depth(tree) > MAX_DEPTH:
+        raise InputError(where, None, f"{too_deep}, got {_depth(tree)}")
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id not in NAMES and node.id not in ("True", "False"):
             raise InputError(where, None, f"unknown name {node.id!r} (expected one of: {', '.join(NAMES)})")

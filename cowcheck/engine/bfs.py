@@ -21,6 +21,7 @@ from cowcheck.engine.expand import Expander
 from cowcheck.engine.model import STUCK, UNREACHED, Model
 from cowcheck.engine.rebuild import chain, concrete_violation, maximal_run
 from cowcheck.engine.result import SearchResult, Stats, Verdict
+from cowcheck.engine.signals import Deadline, Interrupted, SearchTimeout, interrupted_reason
 from cowcheck.engine.store import Store, StoreSpec
 from cowcheck.engine.subsume import CoverStore, subsumption
 
@@ -72,7 +73,8 @@ def search(
 
     Returns HOLDS only if the frontier was exhausted with no bound hit and the store
     is exact (fingerprints count as exact up to their reported collision bound). A
-    KeyboardInterrupt ends the search with INCOMPLETE and the figures so far.
+    KeyboardInterrupt (or the CLI's SIGINT/SIGTERM) ends the search with INCOMPLETE and
+    the figures so far; so does the timeout, wherever the time goes (``Deadline``).
     """
     bounds = bounds or Bounds()
     spec = StoreSpec.parse(store) if isinstance(store, str) else store
@@ -89,6 +91,7 @@ def search(
     reason: str | None = None
 
     def finish(verdict: Verdict, at: int | None = None, prop: str = "", extra: int | None = None) -> SearchResult[S, A]:
+        timer.cancel()  # rebuilding a counterexample is not the search's time
         stats.seconds = time.perf_counter() - start
         stats.states = len(parents)
         stats.transitions = ex.transitions
@@ -123,6 +126,7 @@ def search(
     # would rescan them again and again for nothing, since states hold no cycles.
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    timer = Deadline(bounds.timeout)
     try:
         frontier: list[tuple[int, S]] = []
         for i, init in enumerate(model.init_states()):
@@ -141,6 +145,9 @@ def search(
         if level is not None:
             frontier = [(record(parent, ai), key) for key, parent, ai, _ in level.keep()]
 
+        # From here: the initial states are always explored, so that a run cut at once
+        # still has figures to report.
+        timer.start()
         depth = 0
         while frontier:
             stats.max_depth = depth
@@ -202,10 +209,14 @@ def search(
                     return finish(Verdict.INCOMPLETE)
             frontier = nxt
             depth += 1
-    except KeyboardInterrupt:
-        reason = "interrupted"
+    except (KeyboardInterrupt, Interrupted) as e:
+        reason = interrupted_reason(e)
+        return finish(Verdict.INCOMPLETE)
+    except SearchTimeout:
+        reason = f"timeout {bounds.timeout:g}s reached"
         return finish(Verdict.INCOMPLETE)
     finally:
+        timer.cancel()
         if gc_was_enabled:
             gc.enable()
     return finish(Verdict.INCOMPLETE if reason else Verdict.HOLDS)

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from cowcheck.engine.balance import Report
 from cowcheck.engine.bfs import Bounds
 from cowcheck.engine.model import Model
-from cowcheck.engine.parallel import Partition, run_levels
+from cowcheck.engine.parallel import MAX_WORKERS, Partition, run_levels
 from cowcheck.engine.result import SearchResult, Stats
 from cowcheck.engine.store import StoreSpec
 from cowcheck.engine.wire import Decoder, Encoder
@@ -164,8 +164,10 @@ def connect(address: str, n: int | None, timeout: float = 20) -> tuple[Any, Call
 
     if address == "local" or address.startswith("local:"):
         count = address.partition(":")[2] or "2"
-        if not (count.isdigit() and int(count) > 0):
-            raise ClusterError(f"expected local, local:N or a scheduler address, got {address!r}")
+        if not (count.isascii() and count.isdigit() and 0 < int(count) <= MAX_WORKERS):
+            raise ClusterError(
+                f"expected local, local:N (N from 1 to {MAX_WORKERS}) or a scheduler address, got {address!r}"
+            )
         nw = int(count)
         cluster = LocalCluster(n_workers=nw, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)

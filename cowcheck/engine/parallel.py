@@ -22,27 +22,39 @@ reaches the workers by fork(), so rules loaded from files need not be importable
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
-import signal
+import os
 import time
 from array import array
 from collections.abc import Callable
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from typing import Any, Generic, Protocol, TypeVar
 
 from cowcheck.engine.balance import Report, assign
 from cowcheck.engine.bfs import Bounds, peak_rss_mb
-from cowcheck.engine.errors import WorkerDied
+from cowcheck.engine.errors import WorkerDied, how_it_ended, portable
 from cowcheck.engine.expand import Expander
 from cowcheck.engine.model import STUCK, UNREACHED, Model
 from cowcheck.engine.rebuild import chain, concrete_violation, maximal_run
 from cowcheck.engine.result import SearchResult, Stats, Verdict
+from cowcheck.engine.signals import Deadline, Interrupted, SearchTimeout, become_worker, forking, interrupted_reason
 from cowcheck.engine.store import Store, StoreSpec, fingerprint
 from cowcheck.engine.subsume import CoverStore, subsumption
 from cowcheck.engine.wire import Decoder, Encoder
 
 S = TypeVar("S")
 A = TypeVar("A")
+
+# The most worker processes on this machine (--workers/-j). A fixed number, not one
+# relative to os.cpu_count(), so that a command valid on one machine is valid on every
+# other; 64 because a worker is a whole search process (its own store, ~100 MB and
+# more), more workers than cores only share the cores, and a level exchanges N²
+# batches. It also keeps the pipes and queues (about 2N + 4 descriptors in every
+# process) far below the usual limit of 1024 open files.
+MAX_WORKERS = 64
+# The message that carries a worker's exception instead of an answer.
+_FAILED = "cowcheck: worker failed"
 
 # A violation candidate: (parent id, action index, property id, kind); kind "state"
 # names the new state, "transition" the step itself.
@@ -282,8 +294,17 @@ class Partition(Generic[S, A]):
         return self.seen.note(generated)
 
 
-def _serve(part: Partition[Any, Any], conn: Connection, inboxes: list[Any]) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator handles Ctrl-C
+def _serve(part: Partition[Any, Any], conn: Connection, inboxes: list[Any], parent: int) -> None:
+    become_worker(parent)  # the coordinator handles Ctrl-C and SIGTERM, and ends us
+    try:
+        _serve_commands(part, conn, inboxes)
+    except BaseException as e:
+        # The coordinator raises it (a rule file's error is the user's, with its line).
+        with contextlib.suppress(BaseException):  # the coordinator may be gone
+            conn.send((_FAILED, portable(e, f"search worker {part.me}")))
+
+
+def _serve_commands(part: Partition[Any, Any], conn: Connection, inboxes: list[Any]) -> None:
     import gc
 
     gc.disable()
@@ -358,42 +379,93 @@ class Cluster(Protocol):
 
 
 class ProcessCluster:
+    """N forked workers. They die with the coordinator (``become_worker``); a worker
+    that raises sends its exception, which ``call`` raises here; one that dies ends the
+    search with WorkerDied, naming it and how it ended."""
+
     def __init__(self, model: Model[Any, Any], spec: StoreSpec, n: int, subsume: bool = False) -> None:
         ctx = mp.get_context("fork")
         self.n = n
         self.label = ""
-        inboxes = [ctx.Queue() for _ in range(n)]
         self.conns: list[Connection] = []
-        self.procs = []
-        for w in range(n):
-            mine, theirs = ctx.Pipe()
-            p = ctx.Process(target=_serve, args=(Partition(model, spec, w, n, subsume), theirs, inboxes), daemon=True)
-            p.start()
-            self.conns.append(mine)
-            self.procs.append(p)
+        self.procs: list[Any] = []
+        self.inboxes = [ctx.Queue() for _ in range(n)]
+        try:
+            for w in range(n):
+                mine, theirs = ctx.Pipe()
+                part = Partition(model, spec, w, n, subsume)
+                p = ctx.Process(target=_serve, args=(part, theirs, self.inboxes, os.getpid()), daemon=True)
+                with forking():  # a signal lands after the worker is on the list
+                    p.start()
+                    self.conns.append(mine)
+                    self.procs.append(p)
+                theirs.close()  # the worker's end: its death then reads as EOF here
+        except BaseException:
+            self.close()  # a signal, or no more processes: none left behind
+            raise
+
+    def _died(self, w: int) -> WorkerDied:
+        p = self.procs[w]
+        p.join(1)
+        return WorkerDied(
+            f"search worker {w} of {self.n} (pid {p.pid}) {how_it_ended(p.exitcode)}; "
+            "the search cannot go on without its states"
+        )
+
+    def _answer(self, w: int) -> Any:
+        """Worker ``w``'s answer, which is waiting; its exception raised here."""
+        try:
+            msg = self.conns[w].recv()
+        except (EOFError, OSError):
+            raise self._died(w) from None
+        if isinstance(msg, tuple) and len(msg) == 2 and msg[0] == _FAILED:
+            raise msg[1]
+        return msg
 
     def _recv(self, w: int) -> Any:
         conn = self.conns[w]
-        while not conn.poll(0.5):
-            dead = [p for p in self.procs if not p.is_alive()]
-            if dead:
-                raise WorkerDied(f"search worker {self.procs.index(dead[0])} died (exit code {dead[0].exitcode})")
-        return conn.recv()
+        sentinels = {p.sentinel: i for i, p in enumerate(self.procs)}
+        while True:
+            # An answer first: a worker that failed sent why before it ended.
+            if conn.poll():
+                return self._answer(w)
+            ready = wait([conn, *sentinels])
+            for r in ready:
+                i = sentinels.get(r) if isinstance(r, int) else None
+                if i is not None:
+                    # A peer ended: w may wait for its batches forever.
+                    if self.conns[i].poll():
+                        self._answer(i)  # raises what it sent, or that it died
+                    raise self._died(i)
+
+    def _send(self, w: int, cmd: str, arg: Any) -> None:
+        try:
+            self.conns[w].send((cmd, arg))
+        except OSError:  # its end is closed: it died
+            raise self._died(w) from None
 
     def call(self, cmd: str, arg: Any = None) -> list[Any]:
-        for c in self.conns:
-            c.send((cmd, arg))
+        for w in range(self.n):
+            self._send(w, cmd, arg)
         return [self._recv(w) for w in range(self.n)]
 
     def ask(self, w: int, cmd: str, arg: Any = None) -> Any:
-        self.conns[w].send((cmd, arg))
+        self._send(w, cmd, arg)
         return self._recv(w)
 
     def close(self) -> None:
+        # SIGKILL: the workers ignore SIGTERM (the coordinator decides), and hold
+        # nothing that needs a clean exit.
         for p in self.procs:
-            p.terminate()
+            if p.exitcode is None:
+                p.kill()
         for p in self.procs:
             p.join()
+        for c in self.conns:
+            c.close()
+        for q in self.inboxes:
+            q.close()
+            q.cancel_join_thread()
 
 
 def run_levels(
@@ -408,6 +480,7 @@ def run_levels(
     figures: list[dict[str, Any]] = []
     reason: str | None = None
     metrics: dict[str, int] = {}
+    cut = False  # stopped mid-level, by a signal or the deadline
 
     def tally(answers: list[tuple[list[Candidate], dict[str, Any]]]) -> list[Candidate]:
         nonlocal figures, metrics
@@ -425,11 +498,13 @@ def run_levels(
         return sorted(c for bad, _ in answers for c in bad)
 
     def finish(verdict: Verdict, cand: Candidate | None = None) -> SearchResult[S, A]:
+        timer.cancel()
         stats.seconds = time.perf_counter() - start
         stats.peak_rss_mb = peak_rss_mb() + sum(f["rss_mb"] for f in figures)
         stats.store_bytes = sum(f["store_bytes"] for f in figures)
-        # After Ctrl-C the workers may be mid-level: ask them nothing more.
-        stats.store = "interrupted" if reason == "interrupted" else cluster.ask(0, "note", stats.transitions)
+        # Cut mid-level, the workers may be anywhere (in a rule hook that never returns,
+        # even): ask them nothing more. The figures are the last finished level's.
+        stats.store = str(reason) if cut else cluster.ask(0, "note", stats.transitions)
         violation = None
         r = reason
         if cand is not None:
@@ -450,7 +525,11 @@ def run_levels(
                 violation = maximal_run(model, UNREACHED, "runs on no path: " + "; ".join(dead))
         return SearchResult(verdict, stats, violation, r, metrics)
 
+    # The coordinator waits on the workers: the deadline there stops the search wherever
+    # its time goes, a worker's rule hook that never returns included.
+    timer = Deadline(bounds.timeout)
     try:
+        timer.start()
         bad = tally(cluster.call("start"))
         if bad:
             return finish(Verdict.VIOLATED, bad[0])
@@ -486,9 +565,14 @@ def run_levels(
             if bounds.max_memory_mb is not None and rss > bounds.max_memory_mb:
                 reason = f"max-memory {bounds.max_memory_mb} MiB reached"
                 return finish(Verdict.INCOMPLETE)
-    except KeyboardInterrupt:
-        reason = "interrupted"
+    except (KeyboardInterrupt, Interrupted) as e:
+        reason, cut = interrupted_reason(e), True
         return finish(Verdict.INCOMPLETE)
+    except SearchTimeout:
+        reason, cut = f"timeout {bounds.timeout:g}s reached", True
+        return finish(Verdict.INCOMPLETE)
+    finally:
+        timer.cancel()
     return finish(Verdict.INCOMPLETE if reason else Verdict.HOLDS)
 
 

@@ -222,6 +222,13 @@ class BitstateStore:
         )
 
 
+# The largest bitstate table: the k bit positions come from the two 32-bit halves of
+# a fingerprint (``BitstateStore._positions``), which reach 2^32 bits, 512 MiB. A larger
+# table would only cost memory; allocating it could not, in any case, be made to fail
+# cleanly (the zeroed bytes are touched at once, and the OOM killer answers).
+MAX_BITSTATE_MB = 512
+
+
 @dataclass(frozen=True, slots=True)
 class StoreSpec:
     """Which store to use: ``exact``, ``fingerprint`` or ``bitstate[:MiB]``."""
@@ -237,9 +244,16 @@ class StoreSpec:
         if size and kind != "bitstate":
             raise ValueError(f"only bitstate takes a size, not {text!r}")
         if size:
-            if not size.isdigit() or int(size) < 1:
+            digits = size.lstrip("0")
+            if not (size.isascii() and size.isdigit()) or not digits:
                 raise ValueError(f"bitstate size must be a positive number of MiB, not {size!r}")
-            return StoreSpec(kind, int(size))
+            # By length first: int() refuses strings of more than 4300 digits.
+            if len(digits) > len(str(MAX_BITSTATE_MB)) or int(digits) > MAX_BITSTATE_MB:
+                raise ValueError(
+                    f"bitstate size must be at most {MAX_BITSTATE_MB} MiB (2^32 bits: all that its "
+                    f"32-bit hash halves can address), not {size[:20]}{'...' if len(size) > 20 else ''}"
+                )
+            return StoreSpec(kind, int(digits))
         return StoreSpec(kind)
 
     def make(self) -> Store:
