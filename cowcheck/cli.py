@@ -127,6 +127,13 @@ def _output_file(option: str, path: Path, make_parents: bool = False) -> Path:
     """A file that can be written: not a directory, in a writable directory (with
     ``make_parents``, the nearest existing ancestor of its directory, which the write
     creates)."""
+    try:
+        return _writable(option, path, make_parents)
+    except OSError as e:  # a name too long, a loop of links: what stat() says
+        raise InputError(option, str(path), f"cannot be written: {e.strerror or e}") from None
+
+
+def _writable(option: str, path: Path, make_parents: bool) -> Path:
     if path.is_dir():
         raise InputError(option, str(path), "is a directory (expected a file to write)")
     parent = path.parent
@@ -622,7 +629,13 @@ def gate_cmd(
             out.print(r.trace_text, markup=False)
     _write("--junit", junit, lambda: write_junit(run, junit))
     if sarif is not None:
-        _write("--sarif", sarif, lambda: write_sarif(run, sarif))
+        try:
+            _write("--sarif", sarif, lambda: write_sarif(run, sarif))
+        except InputError:
+            # Exit 2 leaves no file: a JUnit file alone would pass for a finished gate's.
+            with contextlib.suppress(OSError):
+                junit.unlink()
+            raise
     n, bad = len(run.results), len(run.failed)
     out.print(f"\n{n - bad} of {n} passed; JUnit XML: {junit}" + (f"; SARIF: {sarif}" if sarif else ""), markup=False)
     raise typer.Exit(run.exit_code)
@@ -657,7 +670,11 @@ def show_cmd(
     else:
         text = to_markdown(shown) if fmt == "markdown" else to_html(shown)
     if output is not None:
-        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        _write(
+            "--output",
+            output,
+            lambda: output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8"),
+        )
         out.print(f"wrote {output}", markup=False)
     else:
         out.print(text, markup=False, end="" if text.endswith("\n") else "\n")
@@ -726,6 +743,7 @@ def graph_cmd(
     path, and the longest run; exit 1 if there is any of the first three."""
     if radius < 0:
         raise InputError("--radius", None, f"expected a number of steps >= 0, got {radius}")
+    _bounds(max_states, None, None)
     if fmt not in GRAPH_FORMATS:
         raise InputError("--format", None, f"unknown format {fmt!r} (expected one of: {', '.join(GRAPH_FORMATS)})")
     _output_file("--output", output)

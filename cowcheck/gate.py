@@ -32,11 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from cowcheck.api import CheckReport, check, resolve_rule, resolve_scenario
+from cowcheck.catalog import find_scenario
 from cowcheck.engine import Bounds
 from cowcheck.errors import InputError
 from cowcheck.expectations import Job, outcome, run_pool
-from cowcheck.properties import all_properties
+from cowcheck.properties import all_properties, select
 from cowcheck.render import render_columns
+from cowcheck.rules import load_rule
+from cowcheck.scenario import load_scenario
 from cowcheck.show import Shown
 from cowcheck.tracefile import Replay, check_file, replay_file
 
@@ -202,16 +205,42 @@ def _check(where: str, fld: str, c: dict[str, Any], default_rule: str | None, ba
     name = c.get("name") or f"{Path(scenario).stem} under {Path(rule).stem}{' --strict' if strict else ''}"
     if not isinstance(name, str):
         raise InputError(where, f"{fld}.name", "expected a string")
+    rule_ref, scenario_ref = _resolve(base, rule), _resolve(base, scenario)
+    _known(where, fld, rule_ref, scenario_ref, props)
     return GateCheck(
         name,
-        _resolve(base, rule),
-        _resolve(base, scenario),
+        rule_ref,
+        scenario_ref,
         str(expect),
         tuple(props),
         strict,
         max_states,
         float(timeout) if timeout is not None else None,
     )
+
+
+def _known(where: str, fld: str, rule: str, scenario: str, props: list[str]) -> None:
+    """The rule, scenario and properties a check names exist, said before any check
+    runs and in the config's words (not as if the command line had named them)."""
+
+    def again(key: str, e: InputError) -> InputError:
+        # An error inside the named file keeps its own place; a bad name is the config's.
+        return InputError(where, f"{fld}.{key}", e.expected if e.where.startswith("--") else str(e))
+
+    try:
+        load_rule(rule)
+    except InputError as e:
+        raise again("rule", e) from None
+    try:
+        select(props)
+    except InputError as e:
+        raise again("properties", e) from None
+    path = find_scenario(scenario)
+    if not path.is_file():
+        raise InputError(
+            where, f"{fld}.scenario", f"no scenario {scenario!r} (expected a bundled name or a file next to the config)"
+        )
+    load_scenario(path)
 
 
 def _cex(where: str, fld: str, c: dict[str, Any], base: Path) -> GateCounterexample:

@@ -29,6 +29,9 @@ BUILTIN_ORDER = (
 
 
 HOOKS = tuple(n for n, v in vars(Rule).items() if callable(v) and not n.startswith("_") and n != "describe")
+# The hooks the base class leaves undecided (it raises NotImplementedError): every era
+# makes these decisions its own way.
+_ABSTRACT = ("do_wp_page", "do_swap_page")
 
 
 def _rule_from(path: Path) -> Rule:
@@ -37,9 +40,7 @@ def _rule_from(path: Path) -> Rule:
     if not isinstance(rule, Rule):
         raise InputError(str(path), "RULE", "expected a module-level RULE = <instance of cowcheck.mm.rule.Rule>")
     _validate(rule, path)
-    if path.resolve().parent != models_dir().resolve():
-        _check_returns(rule, path)
-    return rule
+    return _check_returns(rule)
 
 
 class _CheckedHook:
@@ -61,15 +62,21 @@ class _CheckedHook:
         return got
 
 
-def _check_returns(rule: Rule, path: Path) -> None:
-    """Check the return values of the hooks this file defines (a built-in rule it
-    derives from is checked by the test suite, and runs unwrapped)."""
+def _check_returns(rule: Rule) -> Rule:
+    """Check the return values of the hooks a user's file defines. The built-in
+    rules' hooks and cowcheck's own (a --reuse decision) are checked by the test
+    suite, and run unwrapped."""
+    ours = (models_dir().resolve(), Path(__file__).resolve().parent)
     for attr in HOOKS:
         fn = getattr(type(rule), attr)
-        if not inspect.isfunction(fn) or Path(inspect.getsourcefile(fn) or "").resolve() != path.resolve():
+        if not inspect.isfunction(fn):
+            continue
+        src = Path(inspect.getsourcefile(fn) or "").resolve()
+        if any(src.is_relative_to(d) for d in ours):
             continue
         want = typing.get_type_hints(getattr(Rule, attr))["return"]
         vars(rule)[attr] = _CheckedHook(rule, attr, fn, want)
+    return rule
 
 
 def _returns(v: object, want: Any) -> bool:
@@ -109,6 +116,14 @@ def _validate(rule: Rule, path: Path) -> None:
     src = inspect.getsourcefile(named_in) if named_in is not Rule else None
     if "name" not in vars(rule) and (src is None or Path(src).resolve() != path.resolve()):
         raise InputError(str(path), "name", f"expected the rule class to set its own name (it inherits {rule.name!r})")
+    for attr in HOOKS:
+        v = getattr(rule, attr, None)
+        if not callable(v):
+            raise InputError(str(path), attr, f"expected the hook to be a method, got {v!r:.40}")
+        if attr in _ABSTRACT and getattr(type(rule), attr) is getattr(Rule, attr):
+            raise InputError(
+                str(path), attr, f"expected the rule to decide {attr} (or to derive from a rule_class() that does)"
+            )
     for cls in type(rule).__mro__:
         if cls is Rule or cls is object:
             break
@@ -149,11 +164,13 @@ def builtin_rules() -> dict[str, Rule]:
 def load_rule(name_or_path: str, reuse: str | None = None) -> Rule:
     """A built-in rule by name, a rule file by path, or ``BASE+reuse(EXPR)``; with
     ``reuse``, that rule with its write-fault decision replaced (``--reuse``)."""
+    # A --reuse rule is a new subclass of its base: its inherited hooks from a rule
+    # file are checked anew.
     if reuse is not None:
-        return reuse_rule(load_rule(name_or_path), reuse)
+        return _check_returns(reuse_rule(load_rule(name_or_path), reuse))
     spec = split_spec(name_or_path)
     if spec is not None:
-        return reuse_rule(load_rule(spec[0]), spec[1])
+        return _check_returns(reuse_rule(load_rule(spec[0]), spec[1]))
     if name_or_path.endswith(".py") or "/" in name_or_path:
         return _rule_from(Path(name_or_path))
     rules = builtin_rules()

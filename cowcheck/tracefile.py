@@ -227,8 +227,27 @@ def load_document(path: str | Path) -> dict[str, Any]:
         raise InputError(where, None, f"malformed JSON: {e}") from None
     except RecursionError:
         raise InputError(where, None, "malformed trace: JSON nested too deeply") from None
+    _no_surrogates(where, doc)
     _check_document(where, doc)
     return doc  # type: ignore[no-any-return]
+
+
+def _no_surrogates(where: str, doc: object) -> None:
+    """JSON may escape a lone surrogate (\\udcff), which is no text: it could be
+    neither hashed nor printed. Walked without recursion (the nesting is checked
+    after this, field by field)."""
+    todo: list[tuple[str, object]] = [("", doc)]
+    while todo:
+        fld, v = todo.pop()
+        if isinstance(v, dict):
+            todo += [(f"{fld}.{k}" if fld else str(k), x) for k, x in v.items()]
+            todo += [(fld or "(top level)", k) for k in v]
+        elif isinstance(v, list):
+            todo += [(f"{fld}[{i}]", x) for i, x in enumerate(v)]
+        elif isinstance(v, str):
+            bad = next((i for i, c in enumerate(v) if "\ud800" <= c <= "\udfff"), None)
+            if bad is not None:
+                raise InputError(where, fld or None, f"expected Unicode text, got a lone surrogate at offset {bad}")
 
 
 def _kind(v: object) -> str:
