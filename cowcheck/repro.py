@@ -12,7 +12,7 @@ design, ``fingerprint`` may in principle by a collision).
 
 What does not, and is left out unless a bound or a lossy store is in play:
 ``--symmetry``, ``--por``, ``--no-subsume`` and ``-j``. Without either, they are
-reductions that give the same verdict (tests/test_reductions.py, test_parallel.py);
+reductions that give the same verdict (tests/test_reductions.py, test_vacuity.py);
 with a bound, they change how many states fit under it, and with a lossy store which
 states collide, so there they can turn "holds" into "incomplete" or hide a violation,
 and they are carried. ``--dask`` never is: a cluster address does not travel, and its

@@ -56,6 +56,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
+from cowcheck.properties import DEFAULT as DEFAULT_PROPERTIES
+from cowcheck.rules import BUILTIN_ORDER
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # --- settings -------------------------------------------------------------------------
@@ -102,17 +105,8 @@ LITMUS = sorted(
 )
 TRACE_FILES = sorted((ROOT / "counterexamples").glob("*.json"))
 MODEL_FILES = sorted(p for p in (ROOT / "models").glob("*.py") if not p.name.startswith("_"))
-RULES = (
-    "mapcount",
-    "gup-breaks-cow",
-    "page-count",
-    "page-count-5.11",
-    "page-count-5.18",
-    "mapcount-cor",
-    "anon-exclusive-6.1",
-    "anon-exclusive",
-)
-PROPERTIES = ("missed-cow", "wrong-cow", "memory-safety", "unnecessary-cow")
+RULES = BUILTIN_ORDER
+PROPERTIES = DEFAULT_PROPERTIES
 REUSE_NAMES = (
     "refcount",
     "mapcount",
