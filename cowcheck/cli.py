@@ -328,7 +328,7 @@ def replay_cmd(
         out.print()
         out.print(rp.describe(), markup=False)
         if rp.outcome != "inconclusive":  # there, describe() already names the check
-            out.print(f"check every path: {rp.command}", markup=False)
+            out.print(f"check every path: {rp.command}{rp.scenario_note}", markup=False)
     raise typer.Exit(rp.exit_code)
 
 
@@ -665,7 +665,7 @@ def show_cmd(
     if fmt == "columns":
         cmds = [f"reproduce: {shown.source}"]
         if rp.outcome != "inconclusive":  # there, describe() already names the check
-            cmds.append(f"check every path: {shown.check}")
+            cmds.append(f"check every path: {shown.check}{rp.scenario_note}")
         text = "\n".join([render_columns(rp.trace, shown.title), "", rp.describe(), *cmds])
     else:
         text = to_markdown(shown) if fmt == "markdown" else to_html(shown)

@@ -379,34 +379,39 @@ def _check_refs(r: _Reader, actors: list[Actor]) -> None:
 
 def _check_after_cycles(r: _Reader, actors: list[Actor]) -> None:
     """Steps wait for their program's previous step and for their ``after`` steps: a
-    cycle among those waits means none of its steps can ever run."""
-    state: dict[tuple[int, int], int] = {}  # 1: on the DFS stack, 2: done
+    cycle among those waits means none of its steps can ever run. An iterative DFS:
+    a chain of waits may be as long as the programs."""
+    state: dict[tuple[int, int], int] = {}  # 1: on the DFS path, 2: done
 
     def deps(n: tuple[int, int]) -> list[tuple[int, int]]:
         ai, j = n
         return ([(ai, j - 1)] if j > 0 else []) + list(actors[ai].steps[j].after)
 
-    def visit(n: tuple[int, int], path: list[tuple[int, int]]) -> None:
-        state[n] = 1
-        path.append(n)
-        for d in deps(n):
-            if state.get(d) == 1:
-                cyc = [*path[path.index(d) :], d]
-                text = " -> ".join(f"{actors[a].name}:{k + 1}" for a, k in cyc)
-                ai, j = n
-                raise r.err(
-                    f"actor[{ai}].steps[{j}].after",
-                    f"expected no cycle of waits, got {text} (each waits for the next, so none can run)",
-                )
-            if d not in state:
-                visit(d, path)
-        path.pop()
-        state[n] = 2
-
-    for ai, act in enumerate(actors):
-        for j in range(len(act.steps)):
-            if (ai, j) not in state:
-                visit((ai, j), [])
+    for ai0, act in enumerate(actors):
+        for j0 in range(len(act.steps)):
+            if (ai0, j0) in state:
+                continue
+            path: list[tuple[int, int]] = [(ai0, j0)]
+            todo: list[list[tuple[int, int]]] = [deps((ai0, j0))]
+            state[ai0, j0] = 1
+            while todo:
+                if not todo[-1]:
+                    state[path.pop()] = 2
+                    todo.pop()
+                    continue
+                d = todo[-1].pop(0)
+                if state.get(d) == 1:
+                    cyc = [*path[path.index(d) :], d]
+                    text = " -> ".join(f"{actors[a].name}:{k + 1}" for a, k in cyc)
+                    ai, j = path[-1]
+                    raise r.err(
+                        f"actor[{ai}].steps[{j}].after",
+                        f"expected no cycle of waits, got {text} (each waits for the next, so none can run)",
+                    )
+                if d not in state:
+                    state[d] = 1
+                    path.append(d)
+                    todo.append(deps(d))
 
 
 def _known_rules(r: _Reader, fld: str, keys: dict[str, str]) -> None:

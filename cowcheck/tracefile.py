@@ -59,7 +59,7 @@ FORMAT = "cowcheck-trace"
 VERSION = 1
 
 _REQUIRED = ("format", "version", "rule", "scenario", "steps", "violation")
-_OPTIONAL = ("properties", "form", "strict", "bounds", "search", "rule_file", "options", "command")
+_OPTIONAL = ("properties", "form", "strict", "bounds", "search", "rule_file", "options", "command", "digest")
 _STEP_FIELDS = ("actor", "label", "notes", "action")
 _OPTION_FIELDS = tuple(CheckOptions("", "").saved())
 
@@ -72,7 +72,7 @@ def to_document(report: CheckReport, where: Path | None = None) -> dict[str, Any
         raise ValueError("only a violated check has a counterexample to save")
     sc = report.scenario
     st = report.stats
-    return {
+    doc: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "rule": report.rule.name,
@@ -96,6 +96,21 @@ def to_document(report: CheckReport, where: Path | None = None) -> dict[str, Any
             for s in report.trace.steps
         ],
     }
+    doc["digest"] = digest(doc)
+    return doc
+
+
+def digest(doc: dict[str, Any]) -> str:
+    """What a replay asks, fixed: the rule, the options, the actions and the violation.
+    A trace cut short or reordered by hand can still be followed, and would replay as
+    "fixed"; with a digest it is invalid instead (drop the field to replay an edited
+    trace on purpose)."""
+    parts = {k: doc.get(k) for k in ("rule", "rule_file", "properties", "form", "strict", "options", "violation")}
+    steps = doc.get("steps")
+    parts["steps"] = (
+        [s.get("action") if isinstance(s, dict) else s for s in steps] if isinstance(steps, list) else steps
+    )
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
 def _rule_file_field(rule: Rule, where: Path | None) -> dict[str, str]:
@@ -281,6 +296,12 @@ def _check_document(where: str, doc: object) -> None:
     for key in ("name", "toml", "path", "sha256"):
         if key in sc or key in ("name", "toml"):  # the first two are required
             _want(where, f"scenario.{key}", sc.get(key), isinstance(sc.get(key), str), "a string")
+    # The digests saved with the trace: an edited scenario or trace is another
+    # question, and its replay must not pass for the saved bug's.
+    if "sha256" in sc and hashlib.sha256(sc["toml"].encode()).hexdigest() != sc["sha256"]:
+        raise InputError(where, "scenario.toml", "does not match scenario.sha256 (the embedded scenario was edited)")
+    if "digest" in doc:
+        _want(where, "digest", doc["digest"], isinstance(doc["digest"], str), "a string")
     props = doc.get("properties", [])
     _want(where, "properties", props, isinstance(props, list), "a list of property ids")
     for i, p in enumerate(props):
@@ -471,6 +492,18 @@ def check_file(path: str | Path) -> None:
     the gate asks of every saved counterexample before it runs anything."""
     doc = load_document(path)
     steps_of(str(path), doc, parse_scenario(doc["scenario"]["toml"], f"{path} (embedded scenario)"))
+    _check_digest(str(path), doc)
+
+
+def _check_digest(where: str, doc: dict[str, Any]) -> None:
+    """Checked after the steps, so that a step that is wrong in itself is named."""
+    if "digest" in doc and doc["digest"] != digest(doc):
+        raise InputError(
+            where,
+            "digest",
+            "does not match the steps, violation and options (the trace was edited; drop the field "
+            "to replay it as edited)",
+        )
 
 
 def _saved_rule(doc: dict[str, Any], path: Path) -> Rule:
@@ -544,6 +577,7 @@ def replay_file(
     doc = load_document(path)
     scenario = parse_scenario(doc["scenario"]["toml"], f"{where} (embedded scenario)")
     actions = steps_of(where, doc, scenario)
+    _check_digest(where, doc)
     overrides: list[str] = []
     if rule is None:
         if reuse is not None:

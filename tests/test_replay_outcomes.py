@@ -322,9 +322,30 @@ def test_the_deciding_check_names_the_file_that_holds_the_embedded_scenario(tmp_
     assert replay_file(p, "anon-exclusive").command == "cowcheck check gup-fast-fork -r anon-exclusive"  # bundled first
     doc["scenario"]["toml"] = src + "\n# edited\n"
     p.write_text(json.dumps(doc))
+    with pytest.raises(InputError, match=r"scenario\.toml: does not match scenario\.sha256"):
+        replay_file(p, "anon-exclusive")
+    del doc["scenario"]["sha256"]  # edited on purpose: replayed as edited
+    p.write_text(json.dumps(doc))
     rp = replay_file(p, "anon-exclusive")
     assert rp.command == "cowcheck check gup-fast-fork -r anon-exclusive"
     assert f"no file holds the scenario embedded in {p}" in rp.describe()
     (tmp_path / "mine.toml").write_text(src + "\n# edited\n")
     rp = replay_file(p, "anon-exclusive")
     assert rp.check.scenario.endswith("mine.toml") and "no file holds" not in rp.describe()
+
+
+def test_a_trace_cut_short_or_reordered_is_invalid_not_fixed(tmp_path: Path) -> None:
+    """A trace that can still be followed after an edit would replay as "fixed": its
+    digest makes the edit bad input instead, unless the digest is dropped on purpose."""
+    rc, _, err = run_cli_in(tmp_path, "check", "odirect-clear-refs", "-r", "page-count", "-q", "--save", "t.json")
+    assert rc == 1, err
+    doc = json.loads((tmp_path / "t.json").read_text())
+    for name, steps in (("cut", doc["steps"][:-1]), ("swapped", [doc["steps"][1], doc["steps"][0], *doc["steps"][2:]])):
+        (tmp_path / f"{name}.json").write_text(json.dumps({**doc, "steps": steps}))
+        rc, out, err = run_cli_in(tmp_path, "replay", f"{name}.json")
+        assert rc == 2 and out == "" and err.count("\n") == 1 and f"{name}.json: digest: does not match" in err
+    (tmp_path / "cut.json").write_text(
+        json.dumps({**{k: v for k, v in doc.items() if k != "digest"}, "steps": doc["steps"][:-1]})
+    )
+    rc, out, _ = run_cli_in(tmp_path, "replay", "cut.json")
+    assert rc == 0 and "fixed" in out

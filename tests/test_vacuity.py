@@ -147,6 +147,47 @@ def test_ends_at_a_depth_bound_are_checked(tmp_path: Path) -> None:
     assert search(ok, Bounds(max_depth=2)).verdict is Verdict.INCOMPLETE
 
 
+# From review: a mprotect(RO) that strands the store, racing the O_DIRECT read.
+MIX = """name = "mix2"
+kind = "litmus"
+[world]
+threads = 3
+vpages = 1
+cells = 2
+[[vpage]]
+state = "present"
+[[actor]]
+name = "thread0"
+steps = [ { op = "gup", flags = ["FOLL_GET", "FOLL_WRITE"], ref = "odirect" } ]
+[[actor]]
+name = "thread1"
+steps = [ { op = "write", cell = 1 } ]
+[[actor]]
+name = "other process"
+kind = "outsider"
+steps = [ { op = "clear_refs", process = 0 } ]
+[[actor]]
+name = "t2"
+steps = [ { op = "mprotect", prot = "ro" } ]
+[[actor]]
+name = "device"
+kind = "device"
+steps = [ { op = "dma_write", ref = "odirect", cell = 0 }, { op = "release", ref = "odirect" } ]
+
+"""
+
+
+def test_stuck_is_found_at_its_own_depth(tmp_path: Path) -> None:
+    """Stuck is checked where a state is stored, with the invariants: the shortest
+    violation is reported, stuck or not, serial or partitioned (stuck was found only
+    when a state was expanded, after its successors' violations)."""
+    model = build_model(write(tmp_path, MIX), "page-count", None, "observational", False)
+    runs = [search(model), search_parallel(model, workers=2), search_parallel(model, workers=3)]
+    lengths = {len(r.violation.path) for r in runs if r.violation is not None}
+    assert len(lengths) == 1 and all(r.verdict is Verdict.VIOLATED for r in runs)
+    assert lengths == {3} and runs[0].violation is not None and runs[0].violation.property_id == STUCK
+
+
 def test_every_bundled_litmus_run_finishes_under_every_rule() -> None:
     """With no property to stop it, every run of every bundled litmus scenario, under
     every rule, with and without --strict, finishes every program and runs every step:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from cowcheck.engine.expand import Expander
-from cowcheck.engine.model import STUCK, UNREACHED, Model
+from cowcheck.engine.model import UNREACHED, Model
 from cowcheck.engine.rebuild import chain, concrete_violation, maximal_run
 from cowcheck.engine.result import SearchResult, Stats, Verdict
 from cowcheck.engine.signals import Deadline, Interrupted, SearchTimeout, interrupted_reason
@@ -102,11 +102,9 @@ def search(
         violation = None
         if at is not None:
             init_index, path = chain(lambda i: (parents[i], acts[i]), at)
-            # extra -1: the state itself fails (STUCK), not a transition from it.
-            step = extra if extra is not None and extra >= 0 else None
-            if step is not None:
-                path.append(step)
-            violation = concrete_violation(model, init_index, path, prop, step is not None)
+            if extra is not None:
+                path.append(extra)
+            violation = concrete_violation(model, init_index, path, prop, extra is not None)
         elif verdict is Verdict.HOLDS and seen.exact() and (dead := ex.dead_goals()):
             verdict = Verdict.VIOLATED
             violation = maximal_run(model, UNREACHED, "runs on no path: " + "; ".join(dead))
@@ -152,10 +150,6 @@ def search(
         while frontier:
             stats.max_depth = depth
             if bounds.max_depth is not None and depth >= bounds.max_depth:
-                # The states at the bound are checked as every state is, ends included.
-                for idx, state in frontier:
-                    if ex.stuck_end(state):
-                        return finish(Verdict.VIOLATED, idx, STUCK, -1)
                 # Only incomplete if something lies beyond the bound.
                 if any(ex.can_move(s) for _, s in frontier):
                     reason = f"max-depth {bounds.max_depth} reached"

@@ -94,8 +94,8 @@ class PartitionActor:
     async def take(self, owner: int, phase: int) -> bytes:
         return self.outbox[phase][owner]
 
-    def at_bound(self) -> tuple[int, bool]:
-        return self.part.at_bound()
+    def can_move(self) -> bool:
+        return self.part.can_move()
 
     def link(self, gid: int) -> tuple[int, int]:
         return self.part.link(gid)

@@ -37,18 +37,21 @@ class Expander(Generic[S, A]):
         self.covered: set[int] = set()
 
     def bad_state(self, state: S) -> str | None:
-        """The id of the first invariant ``state`` violates, if any."""
+        """The id of the first invariant ``state`` violates, if any, or ``STUCK``.
+
+        Stuck is asked here, where a state is stored, and not when it is expanded:
+        then every search meets it at the state's own depth, with the invariants, and
+        the shortest violation is found whatever the frontier's order."""
         for inv in self.invariants:
             if inv.check(state) is not None:
                 return inv.id
-        return None
+        return STUCK if self.stuck_end(state) else None
 
     def successors(
         self, state: S, seen: Callable[[S], bool], canonicalise: bool = True
     ) -> tuple[list[tuple[S, int]], tuple[int, str] | None]:
         """Canonical successors with the index of the action that leads there, and the
-        first failing transition check as (action index, check id), or (-1, ``STUCK``)
-        when the state itself is an end its model calls stuck.
+        first failing transition check as (action index, check id).
 
         ``seen(concrete)`` is asked first: a successor that is itself a stored
         representative is a duplicate without computing its canonical form, which is
@@ -65,8 +68,7 @@ class Expander(Generic[S, A]):
             if amp is not None:
                 steps = amp
                 self.reduced += 1
-        stuck, goal_of = self.stuck, self.goal_of
-        moved: list[A] = []
+        goal_of = self.goal_of
         for i, step in steps:
             action = acts[i]
             if step is None:
@@ -74,8 +76,6 @@ class Expander(Generic[S, A]):
             if step is None:
                 continue
             self.transitions += 1
-            if stuck is not None:
-                moved.append(action)
             if goal_of is not None and (g := goal_of(action)) >= 0:
                 self.covered.add(g)
             for tc in self.tchecks:
@@ -88,8 +88,6 @@ class Expander(Generic[S, A]):
             if seen(ns):
                 continue
             out.append((canon(ns) if canonicalise else ns, i))
-        if stuck is not None and stuck(state, moved) is not None:
-            return out, (-1, STUCK)
         return out, None
 
     def dead_goals(self, covered: set[int] | None = None) -> list[str]:
@@ -121,8 +119,7 @@ class Expander(Generic[S, A]):
         return None
 
     def stuck_end(self, state: S) -> bool:
-        """``state`` is an end its model calls stuck: asked of the states at a depth
-        bound, which are not expanded."""
+        """``state`` is an end its model calls stuck."""
         if self.stuck is None:
             return False
         model = self.model

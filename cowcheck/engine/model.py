@@ -62,8 +62,8 @@ class Model(Protocol[S, A]):
     ``expand.py``). A model without them is searched without those features.
 
     Two more make a verdict that nothing was checked impossible (``expand.py``), as
-    SPIN's invalid end states do: ``stuck(state, moves)`` is asked of every expanded
-    state with the actions that had a successor there, and returns None, or what is
+    SPIN's invalid end states do: ``stuck(state, moves)`` is asked of every stored
+    state with the actions that have a successor there, and returns None, or what is
     blocked when the state is an end its programs should not have (the search then
     fails with ``STUCK``); ``coverage_goals()`` names things every complete search must
     see happen at least once (a program's steps), ``goal_of(action)`` the goal an

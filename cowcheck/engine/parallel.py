@@ -35,7 +35,7 @@ from cowcheck.engine.balance import Report, assign
 from cowcheck.engine.bfs import Bounds, peak_rss_mb
 from cowcheck.engine.errors import WorkerDied, how_it_ended, portable
 from cowcheck.engine.expand import Expander
-from cowcheck.engine.model import STUCK, UNREACHED, Model
+from cowcheck.engine.model import UNREACHED, Model
 from cowcheck.engine.rebuild import chain, concrete_violation, maximal_run
 from cowcheck.engine.result import SearchResult, Stats, Verdict
 from cowcheck.engine.signals import Deadline, Interrupted, SearchTimeout, become_worker, forking, interrupted_reason
@@ -201,8 +201,7 @@ class Partition(Generic[S, A]):
         for gid, state in self.frontier:
             succ, tv = self.ex.successors(state, local_dup, canonicalise=pk is None)
             if tv is not None and not bad:
-                # Action -1: the state itself is stuck (expand.py).
-                bad.append((gid, tv[0], tv[1], "transition" if tv[0] >= 0 else "state", gid))
+                bad.append((gid, tv[0], tv[1], "transition", gid))
             for key, ai in succ:
                 size = len(level)
                 level.add(key)
@@ -266,11 +265,8 @@ class Partition(Generic[S, A]):
         self._bad, self._nxt = [], []
         return [min(bad)] if bad else []
 
-    def at_bound(self) -> tuple[int, bool]:
-        """At a depth bound, where the frontier is not expanded: the first of its
-        states that is a stuck end (its gid, or -1), and whether any can move."""
-        stuck = next((gid for gid, s in self.frontier if self.ex.stuck_end(s)), -1)
-        return stuck, any(self.ex.can_move(s) for _, s in self.frontier)
+    def can_move(self) -> bool:
+        return any(self.ex.can_move(s) for _, s in self.frontier)
 
     def link(self, gid: int) -> tuple[int, int]:
         i = gid // self.n
@@ -350,8 +346,8 @@ def _serve_commands(part: Partition[Any, Any], conn: Connection, inboxes: list[A
             absorb_peers(0)
             absorb_peers(1)
             conn.send((part.close(), part.figures()))
-        elif cmd == "at_bound":
-            conn.send(part.at_bound())
+        elif cmd == "can_move":
+            conn.send(part.can_move())
         elif cmd == "link":
             conn.send(part.link(arg))
         elif cmd == "note":
@@ -537,11 +533,7 @@ def run_levels(
         while sum(f["frontier"] for f in figures):
             stats.max_depth = depth
             if bounds.max_depth is not None and depth >= bounds.max_depth:
-                answers = cluster.call("at_bound")
-                stuck = min((g for g, _ in answers if g >= 0), default=-1)
-                if stuck >= 0:
-                    return finish(Verdict.VIOLATED, (stuck, -1, STUCK, "state", stuck))
-                if any(move for _, move in answers):
+                if any(cluster.call("can_move")):
                     reason = f"max-depth {bounds.max_depth} reached"
                 break
             # A level: phase 1, the owners of its new keys, phase 2.

@@ -10,7 +10,7 @@ unmapped VMA, a page not present, a process that has exited or was never forked,
 
 from __future__ import annotations
 
-from cowcheck.mm.state import PTE_PRESENT, ZERO_FRAME, ForkOp, GupFastOp, MMState
+from cowcheck.mm.state import PTE_PRESENT, ZERO_FRAME, ForkOp, GupFastOp, InFlight, MMState
 from cowcheck.scenario import LitmusStep, Scenario
 
 
@@ -48,7 +48,7 @@ def explain(sc: Scenario, s: MMState) -> str | None:
     held = [i for i in range(len(sc.actors)) if not may_end(sc, s, i)]
     why = [f"{step_name(sc, i, min(s.pcs[i], len(sc.actors[i].steps) - 1))} cannot run: {_why(sc, s, i)}" for i in held]
     acting = {op.actor for op in s.inflight}
-    why += [f"{type(op).__name__} of actor {op.actor} cannot go on" for op in s.inflight if op.actor not in held]
+    why += [f"{_inflight(op)} cannot go on" for op in s.inflight if op.actor not in held]
     if not why and not acting:
         return None
     return "; ".join(why)
@@ -59,7 +59,7 @@ def _why(sc: Scenario, s: MMState, actor: int, depth: int = 0) -> str:
     pc = s.pcs[actor]
     busy = [op for op in s.inflight if op.actor == actor]
     if busy:
-        return f"its {type(busy[0]).__name__} is in flight and cannot go on"
+        return f"its {_inflight(busy[0])} is in flight and cannot go on"
     st = a.steps[pc]
     waits = [(aj, sj) for aj, sj in st.after if not _done(s, aj, sj)]
     if waits:
@@ -100,6 +100,15 @@ def _why_not_held(sc: Scenario, s: MMState, ref: str) -> str:
         return f"{step_name(sc, i, j)} released it"
     i, j = ran[-1]
     return f"{step_name(sc, i, j)} failed (-EFAULT: the VMA was read-only or unmapped when it ran)"
+
+
+def _inflight(op: InFlight) -> str:
+    """An operation in flight, by the kernel path it is in the middle of."""
+    if isinstance(op, ForkOp):
+        return f"fork of P{op.parent} (copy_page_range)"
+    if isinstance(op, GupFastOp):
+        return f"gup-fast of P{op.pid} (lockless_pages_from_mm)"
+    return f"reclaim of a page (shrink_page_list, stage {op.stage})"
 
 
 def _done(s: MMState, actor: int, step: int) -> bool:
