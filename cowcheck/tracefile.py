@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -32,6 +33,7 @@ from typing import Any, Literal
 from cowcheck.api import CheckReport, build_model, parse_store, resolve_rule
 from cowcheck.catalog import display_path
 from cowcheck.engine import STUCK, UNREACHED, Bounds
+from cowcheck.engine.parallel import MAX_WORKERS
 from cowcheck.errors import InputError
 from cowcheck.mm.actions import DEVICE, OUTSIDER, RECLAIM, SPECULATIVE, Action, ActionError, actor_thread
 from cowcheck.mm.model import MMModel, program_action
@@ -240,6 +242,8 @@ def load_document(path: str | Path) -> dict[str, Any]:
         raise InputError(where, None, f"cannot read: {e}") from None
     except json.JSONDecodeError as e:
         raise InputError(where, None, f"malformed JSON: {e}") from None
+    except ValueError as e:  # an integer of more digits than Python converts
+        raise InputError(where, None, f"malformed trace: {e}") from None
     except RecursionError:
         raise InputError(where, None, "malformed trace: JSON nested too deeply") from None
     _no_surrogates(where, doc)
@@ -363,9 +367,11 @@ def _options(where: str, opts: object) -> None:
         elif key in ("max_states", "max_depth", "workers"):
             ok = (v is None and key != "workers") or (type(v) is int and v >= 1)
             _want(where, fld, v, ok, "a positive integer" + ("" if key == "workers" else " or null"))
+            if key == "workers" and v > MAX_WORKERS:  # what --workers takes
+                raise InputError(where, fld, f"expected at most {MAX_WORKERS} worker processes, got {v}")
         elif key == "timeout":
-            ok = v is None or (type(v) in (int, float) and v > 0)
-            _want(where, fld, v, ok, "a positive number of seconds or null")
+            ok = v is None or (type(v) in (int, float) and math.isfinite(v) and v > 0)
+            _want(where, fld, v, ok, "a positive, finite number of seconds or null")
         elif key == "store":
             _want(where, fld, v, isinstance(v, str), "a store: exact, fingerprint or bitstate[:MiB]")
             try:

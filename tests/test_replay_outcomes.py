@@ -349,3 +349,23 @@ def test_a_trace_cut_short_or_reordered_is_invalid_not_fixed(tmp_path: Path) -> 
     )
     rc, out, _ = run_cli_in(tmp_path, "replay", "cut.json")
     assert rc == 0 and "fixed" in out
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("timeout", "Infinity", "options.timeout: expected"),
+        ("workers", "100000", "options.workers: expected at most"),
+        ("max_states", "9" * 5000, "malformed trace"),
+    ],
+    ids=["timeout-inf", "workers-100000", "max-states-5000-digits"],
+)
+def test_saved_options_out_of_range_are_bad_input(tmp_path: Path, key: str, value: str, words: str) -> None:
+    rc, _, err = run_cli_in(tmp_path, "check", "odirect-clear-refs", "-r", "page-count", "-q", "--save", "t.json")
+    assert rc == 1, err
+    doc = json.loads((tmp_path / "t.json").read_text())
+    del doc["digest"]
+    doc["options"][key] = 123454321  # a marker, replaced by the raw JSON text
+    (tmp_path / "e.json").write_text(json.dumps(doc).replace("123454321", value))
+    rc, out, err = run_cli_in(tmp_path, "replay", "e.json")
+    assert rc == 2 and out == "" and err.count("\n") == 1 and words in err, err
