@@ -115,10 +115,6 @@ GATE_WORKERS_HELP = (
 )
 
 
-def _workers(n: int) -> int:
-    return check_workers(n)
-
-
 # Output paths are checked before any search: a run must not end in a traceback, its
 # hour of work lost, because the file it was asked to write cannot be written.
 
@@ -259,7 +255,7 @@ def check_cmd(
     """Check a scenario under a rule: 'holds' with the figures, or a minimal counterexample."""
     if save_to is not None:
         _output_file("--save", save_to, make_parents=True)
-    _workers(workers)
+    check_workers(workers)
     rep = check(
         scenario,
         load_rule(rule, reuse),
@@ -442,7 +438,7 @@ def catalog_cmd(
         )
 
     with contextlib.suppress(Interrupted):  # a signal: report the rows finished
-        run_catalog(rule or None, on_row=row_out, workers=_workers(workers))
+        run_catalog(rule or None, on_row=row_out, workers=check_workers(workers))
     bad = [r for r in rows if not r.ok]
     if as_json:
         print(
@@ -556,7 +552,7 @@ def matrix_cmd(
         _output_dir("--save-dir", save_dir, create=True)
     rows: list[CatalogRow] = []
     try:
-        m = run_matrix(rules, on_row=rows.append, workers=_workers(workers))
+        m = run_matrix(rules, on_row=rows.append, workers=check_workers(workers))
     except Interrupted:
         _interrupted(sum(not _cut(r.report) for r in rows), "cells", to_stderr=True)
         raise typer.Exit(3) from None
@@ -600,7 +596,7 @@ def gate_cmd(
 ) -> None:
     """Run every check and replay every saved counterexample of the config; exit 1 on
     any change of verdict, in either direction."""
-    n_workers = _workers(workers)
+    n_workers = check_workers(workers)
     cfg = load_config(config if config is not None else find_config(Path.cwd()))
     _output_file("--junit", junit)
     if sarif is not None:

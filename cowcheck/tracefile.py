@@ -35,7 +35,7 @@ from cowcheck.catalog import display_path
 from cowcheck.engine import STUCK, UNREACHED, Bounds
 from cowcheck.engine.parallel import MAX_WORKERS
 from cowcheck.errors import InputError
-from cowcheck.mm.actions import DEVICE, OUTSIDER, RECLAIM, SPECULATIVE, Action, ActionError, actor_thread
+from cowcheck.mm.actions import DEVICE, OUTSIDER, RECLAIM, SPECULATIVE, Action, ActionError, actor_thread, json_type
 from cowcheck.mm.model import MMModel, program_action
 from cowcheck.mm.property import FORMS
 from cowcheck.mm.rule import Rule
@@ -269,14 +269,9 @@ def _no_surrogates(where: str, doc: object) -> None:
                 raise InputError(where, fld or None, f"expected Unicode text, got a lone surrogate at offset {bad}")
 
 
-def _kind(v: object) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array"}
-    return "null" if v is None else names.get(type(v), "an object" if isinstance(v, dict) else type(v).__name__)
-
-
 def _want(where: str, fld: str, v: object, ok: bool, expected: str) -> None:
     if not ok:
-        raise InputError(where, fld, f"expected {expected}, got {_kind(v)}")
+        raise InputError(where, fld, f"expected {expected}, got {json_type(v)}")
 
 
 def _check_document(where: str, doc: object) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Generic, TypeVar
 
 from cowcheck.engine.model import STUCK, Model, Step
+from cowcheck.engine.rebuild import stuck_message
 
 S = TypeVar("S")
 A = TypeVar("A")
@@ -120,10 +121,7 @@ class Expander(Generic[S, A]):
 
     def stuck_end(self, state: S) -> bool:
         """``state`` is an end its model calls stuck."""
-        if self.stuck is None:
-            return False
-        model = self.model
-        return self.stuck(state, [a for a in model.actions(state) if model.next_step(state, a) is not None]) is not None
+        return self.stuck is not None and stuck_message(self.model, state) is not None
 
     def can_move(self, state: S) -> bool:
         model = self.model

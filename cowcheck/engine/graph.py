@@ -26,6 +26,7 @@ class StateGraph(Generic[S, A]):
     graph: Any  # nx.DiGraph: networkx is untyped
     states: list[S]
     complete: bool  # False when max_states stopped the exploration
+    covered: set[int]  # the model's coverage goals its expanded states' moves achieve
 
 
 def state_graph(
@@ -41,6 +42,8 @@ def state_graph(
     g = nx.DiGraph()
     canon = model.canonical
     stuck = getattr(model, "stuck", None)
+    goal_of = getattr(model, "goal_of", None)
+    covered: set[int] = set()
     invariants = tuple(model.invariants())
     ids: dict[S, int] = {}
     states: list[S] = []
@@ -80,7 +83,11 @@ def state_graph(
                 g.add_edge(u, v, action=ai, label=edge_label(s, a) if edge_label else str(a))
         if stuck is not None:
             g.nodes[u]["stuck"] = stuck(s, moved) or ""
-    return StateGraph(g, states, complete)
+        if goal_of is not None:
+            # From the moves, not the edges: the graph keeps one edge where two steps
+            # lead to the same state.
+            covered.update(goal_of(a) for a in moved)
+    return StateGraph(g, states, complete, covered)
 
 
 @dataclass(frozen=True, slots=True)

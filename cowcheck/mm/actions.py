@@ -51,7 +51,7 @@ class Action(NamedTuple):
         a saved trace is user input, and a field of the wrong type must not replay as
         something else (``write: 1`` is not ``true``, ``vpage: "0"`` is not ``0``)."""
         if not isinstance(d, dict):
-            raise ActionError(None, f"expected an object with op and actor, got {_json_type(d)}")
+            raise ActionError(None, f"expected an object with op and actor, got {json_type(d)}")
         for k in d:
             if k not in _FIELD_TYPES:
                 raise ActionError(str(k), f"unknown field (expected one of: {', '.join(Action._fields)})")
@@ -62,7 +62,7 @@ class Action(NamedTuple):
             want = _FIELD_TYPES[k]
             # bool is an int to Python, not to a trace: each must be the one it says.
             if type(v) is not want:
-                raise ActionError(k, f"expected {_TYPE_NAMES[want]}, got {_json_type(v)}")
+                raise ActionError(k, f"expected {_TYPE_NAMES[want]}, got {json_type(v)}")
         return Action(**d)
 
 
@@ -80,19 +80,12 @@ _FIELD_TYPES: Final[dict[str, type]] = {k: type(v) for k, v in Action("", 0)._as
 _TYPE_NAMES: Final[dict[type, str]] = {str: "a string", int: "an integer", bool: "true or false"}
 
 
-def _json_type(v: object) -> str:
-    """A value's type as JSON names it."""
+def json_type(v: object) -> str:
+    """A value's type as JSON names it (in errors about saved traces)."""
     if v is None:
         return "null"
-    names = {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "an array",
-        dict: "an object",
-    }
-    return names.get(type(v), type(v).__name__)
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array"}
+    return names.get(type(v), "an object" if isinstance(v, dict) else type(v).__name__)
 
 
 def thread_actor(pid: int, tid: int) -> int:

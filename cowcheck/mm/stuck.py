@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from cowcheck.mm.state import PTE_PRESENT, ZERO_FRAME, ForkOp, GupFastOp, InFlight, MMState
 from cowcheck.scenario import LitmusStep, Scenario
+from cowcheck.scenario_schema import OP_BY_NAME
 
 
 def step_name(sc: Scenario, actor: int, step: int) -> str:
@@ -25,7 +26,7 @@ def describe_step(st: LitmusStep) -> str:
     parts = [st.op]
     if st.ref:
         parts.append(f"ref={st.ref}")
-    if st.op in ("write", "read", "gup", "munmap", "dontneed", "dontfork", "mprotect", "swapout", "spec_get"):
+    if "vpage" in OP_BY_NAME[st.op].fields:
         parts.append(f"vpage={st.vpage}")
     return " ".join(parts)
 
