@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from cowcheck.api import build_model
-from cowcheck.catalog import scenario_files
 from cowcheck.engine import search
+from cowcheck.input.bundled import scenario_files
 
 HERE = Path(__file__).resolve().parent.parent / "tests" / "scenarios"
 

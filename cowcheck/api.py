@@ -7,22 +7,22 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from cowcheck.catalog import find_scenario
+from cowcheck.checks.minimise import minimise as minimise_actions
 from cowcheck.engine import UNREACHED, Bounds, SearchResult, Stats, StoreSpec, Verdict, search, search_parallel
 from cowcheck.engine.parallel import MAX_WORKERS
 from cowcheck.engine.signals import stop_requested
 from cowcheck.errors import InputError
-from cowcheck.minimise import minimise as minimise_actions
+from cowcheck.input.bundled import find_scenario
+from cowcheck.input.properties import select
+from cowcheck.input.rule_files import load_rule
+from cowcheck.input.scenario import Scenario, load_scenario
 from cowcheck.mm.actions import Action
 from cowcheck.mm.model import MMModel
 from cowcheck.mm.property import FORMS
 from cowcheck.mm.rule import Rule
 from cowcheck.mm.state import MMState
-from cowcheck.properties import select
-from cowcheck.repro import CheckOptions, SearchOptions, rule_ref, scenario_ref, store_text
-from cowcheck.rules import load_rule
-from cowcheck.scenario import Scenario, load_scenario
-from cowcheck.trace import Trace, build_trace
+from cowcheck.report.counterexample import Trace, build_trace
+from cowcheck.report.repro import CheckOptions, SearchOptions, rule_ref, scenario_ref, store_text
 
 
 @dataclass(slots=True)

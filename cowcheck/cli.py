@@ -26,30 +26,30 @@ from rich.text import Text
 from cowcheck import __version__
 from cowcheck.api import CheckReport, check, check_workers
 from cowcheck.build import build_name
-from cowcheck.catalog import scenario_files
+from cowcheck.checks.catalog import CatalogRow, run_catalog
+from cowcheck.checks.gate import GateResult, find_config, load_config, run_gate, write_starter
+from cowcheck.checks.matrix import FORMATS, run_matrix
+from cowcheck.checks.saved_trace import replay_file, save
+from cowcheck.checks.verify import verify
 from cowcheck.engine import Bounds, Stats, Verdict
 from cowcheck.engine.bfs import peak_rss_mb
 from cowcheck.engine.errors import WorkerDied
 from cowcheck.engine.parallel import MAX_WORKERS
 from cowcheck.engine.signals import Interrupted, install, stop_requested
 from cowcheck.errors import InputError
-from cowcheck.expectations import CatalogRow, run_catalog
-from cowcheck.explore_graph import FORMATS as GRAPH_FORMATS
-from cowcheck.explore_graph import build as build_graph
-from cowcheck.explore_graph import export as export_graph
-from cowcheck.gate import GateResult, find_config, load_config, run_gate, write_starter
-from cowcheck.gate_report import write_junit, write_sarif
-from cowcheck.matrix import FORMATS, run_matrix
+from cowcheck.input.bundled import scenario_files
+from cowcheck.input.properties import all_properties
+from cowcheck.input.pyload import blame
+from cowcheck.input.reuse_expr import NAMES
+from cowcheck.input.rule_files import builtin_rules, load_rule
+from cowcheck.input.scenario import load_scenario
 from cowcheck.mm.rule import Rule
-from cowcheck.properties import all_properties
-from cowcheck.pyload import blame
-from cowcheck.render import render_columns
-from cowcheck.reuse_expr import NAMES
-from cowcheck.rules import builtin_rules, load_rule
-from cowcheck.scenario import load_scenario
-from cowcheck.show import ReportRow, Shown, report_html, to_html, to_markdown
-from cowcheck.tracefile import replay_file, save
-from cowcheck.verify import verify
+from cowcheck.report.ci import write_junit, write_sarif
+from cowcheck.report.diagram import render_columns
+from cowcheck.report.document import ReportRow, Shown, report_html, to_html, to_markdown
+from cowcheck.report.graph import FORMATS as GRAPH_FORMATS
+from cowcheck.report.graph import build as build_graph
+from cowcheck.report.graph import export as export_graph
 
 EXIT_BAD_INPUT = 2
 REUSE_HELP = (

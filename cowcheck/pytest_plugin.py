@@ -22,9 +22,9 @@ import pytest
 
 from cowcheck.api import CheckReport, check
 from cowcheck.engine import Bounds, Verdict
+from cowcheck.input.scenario import Scenario
 from cowcheck.mm.rule import Rule
-from cowcheck.render import render_columns
-from cowcheck.scenario import Scenario
+from cowcheck.report.diagram import render_columns
 
 
 def _run(

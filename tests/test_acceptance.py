@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from cowcheck.api import check
+from cowcheck.checks.catalog import outcome
 from cowcheck.engine import Verdict
-from cowcheck.expectations import outcome
 
 
 def test_odirect_clear_refs_is_the_seed_race_and_nothing_more() -> None:

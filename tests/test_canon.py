@@ -13,8 +13,8 @@ import pytest
 from conftest import explore
 
 from cowcheck.api import build_model
-from cowcheck.catalog import scenario_files
 from cowcheck.engine import search
+from cowcheck.input.bundled import scenario_files
 from cowcheck.mm.canon import canonical
 from cowcheck.mm.model import MMModel
 from cowcheck.mm.state import PTE_PRESENT, PTE_SWAP, ZERO_FRAME, GupFastOp, MMState, NamedRef, Ref, SwapoutOp

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from cowcheck.api import check
-from cowcheck.catalog import scenario_files
-from cowcheck.matrix import Matrix, run_matrix
-from cowcheck.rules import builtin_rules
-from cowcheck.scenario import load_scenario
+from cowcheck.checks.matrix import Matrix, run_matrix
+from cowcheck.input.bundled import scenario_files
+from cowcheck.input.rule_files import builtin_rules
+from cowcheck.input.scenario import load_scenario
 
 RULES = list(builtin_rules())
 CASES = [

@@ -36,12 +36,12 @@ PROBE = r"""
 import importlib.util, json, sys
 from cowcheck.api import check
 from cowcheck.build import compiled_modules
-from cowcheck.catalog import counterexamples_dir, scenario_files
+from cowcheck.input.bundled import counterexamples_dir, scenario_files
 from cowcheck.engine import Bounds
-from cowcheck.render import render_columns
-from cowcheck.rules import builtin_rules
-from cowcheck.scenario import load_scenario
-from cowcheck.tracefile import replay_file
+from cowcheck.report.diagram import render_columns
+from cowcheck.input.rule_files import builtin_rules
+from cowcheck.input.scenario import load_scenario
+from cowcheck.checks.saved_trace import replay_file
 
 import cowcheck.mm.work
 

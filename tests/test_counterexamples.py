@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from cowcheck.catalog import counterexamples_dir, find_scenario
-from cowcheck.scenario import load_scenario
-from cowcheck.tracefile import replay_file
+from cowcheck.checks.saved_trace import replay_file
+from cowcheck.input.bundled import counterexamples_dir, find_scenario
+from cowcheck.input.scenario import load_scenario
 
 FILES = sorted(counterexamples_dir().glob("*.json"))
 

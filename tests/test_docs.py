@@ -88,10 +88,10 @@ def test_guide_examples_load_and_run(tmp_path: Path) -> None:
 
 
 def test_scenario_reference_is_current() -> None:
-    from cowcheck.scenario_reference import render
+    from cowcheck.input.reference import render
 
     assert (DOCS / "scenario-format.md").read_text() == render(), (
-        "regenerate: python -m cowcheck.scenario_reference > docs/scenario-format.md"
+        "regenerate: python -m cowcheck.input.reference > docs/scenario-format.md"
     )
 
 

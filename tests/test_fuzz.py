@@ -56,8 +56,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from cowcheck.properties import DEFAULT as DEFAULT_PROPERTIES
-from cowcheck.rules import BUILTIN_ORDER
+from cowcheck.input.properties import DEFAULT as DEFAULT_PROPERTIES
+from cowcheck.input.rule_files import BUILTIN_ORDER
 
 ROOT = Path(__file__).resolve().parent.parent
 

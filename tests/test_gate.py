@@ -146,7 +146,7 @@ total = 3
 def test_gate_workers_give_the_serial_results(project: Path, rule: str) -> None:
     """`gate -j 2` runs the checks in a pool, and the open check expected to hold with
     the partitioned search: the same verdicts and traces as one process."""
-    from cowcheck.gate import GateRun, load_config, run_gate
+    from cowcheck.checks.gate import GateRun, load_config, run_gate
 
     (project / "small-open.toml").write_text(SMALL_OPEN)
     cfg = project / "cowcheck.toml"

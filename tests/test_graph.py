@@ -14,11 +14,11 @@ import networkx as nx
 import pytest
 
 from cowcheck.api import build_model
-from cowcheck.catalog import scenario_files
+from cowcheck.checks.saved_trace import replay_file
 from cowcheck.engine import Invariant, Step, TransitionCheck, search
 from cowcheck.engine.graph import find_lasso, state_graph
-from cowcheck.explore_graph import build, export
-from cowcheck.tracefile import replay_file
+from cowcheck.input.bundled import scenario_files
+from cowcheck.report.graph import build, export
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACE = ROOT / "counterexamples" / "odirect-swap--page-count.json"

@@ -16,9 +16,9 @@ import pytest
 from conftest import assert_reduced_matches
 
 from cowcheck.api import build_model, run_search
-from cowcheck.catalog import scenario_files
 from cowcheck.engine import Bounds, SearchResult, Verdict, search
 from cowcheck.engine.store import BitstateStore, FingerprintStore
+from cowcheck.input.bundled import scenario_files
 from cowcheck.mm.actions import Action
 from cowcheck.mm.state import MMState
 

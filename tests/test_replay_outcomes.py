@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from conftest import ROOT, run_cli_in
 
+from cowcheck.checks.gate import GateCounterexample, run_counterexample
+from cowcheck.checks.saved_trace import replay_file
 from cowcheck.errors import InputError
-from cowcheck.gate import GateCounterexample, run_counterexample
-from cowcheck.tracefile import replay_file
 
 TRACES = ROOT / "counterexamples"
 STRICT = TRACES / "fork-odirect--anon-exclusive--strict.json"  # missed-cow, 5 steps, litmus

@@ -16,10 +16,10 @@ import pytest
 from conftest import run_cli_in
 
 from cowcheck.api import check
+from cowcheck.checks.gate import GateCheck, run_check
+from cowcheck.checks.saved_trace import replay_file, save
 from cowcheck.engine import Bounds
-from cowcheck.gate import GateCheck, run_check
-from cowcheck.repro import CheckOptions, SearchOptions
-from cowcheck.tracefile import replay_file, save
+from cowcheck.report.repro import CheckOptions, SearchOptions
 
 RULE_FILE = """\
 from cowcheck.rules import rule_class

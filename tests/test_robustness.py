@@ -27,7 +27,7 @@ from cowcheck.engine.errors import WorkerFailed, portable
 from cowcheck.engine.parallel import MAX_WORKERS
 from cowcheck.engine.store import MAX_BITSTATE_MB, StoreSpec
 from cowcheck.errors import InputError
-from cowcheck.reuse_expr import MAX_DEPTH, MAX_LENGTH, compile_reuse
+from cowcheck.input.reuse_expr import MAX_DEPTH, MAX_LENGTH, compile_reuse
 
 SEED = str(ROOT / "models/scenarios/odirect-clear-refs.toml")
 GATE = """rule = "anon-exclusive"
@@ -83,7 +83,7 @@ def one_line(code: int, out: str, err: str) -> str:
 @pytest.fixture(scope="module")
 def trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from cowcheck.api import check
-    from cowcheck.tracefile import save
+    from cowcheck.checks.saved_trace import save
 
     return save(check(SEED, "page-count"), tmp_path_factory.mktemp("trace") / "t.json")
 

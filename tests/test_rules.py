@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from cowcheck.api import check
+from cowcheck.checks.catalog import outcome
 from cowcheck.errors import InputError
-from cowcheck.expectations import outcome
+from cowcheck.input.rule_files import builtin_rules, load_rule
 from cowcheck.mm.rule import GupFlags, PageView
-from cowcheck.rules import builtin_rules, load_rule
 
 
 def view(rc: int = 1, mc: int = 1, pins: int = 0, excl: bool = False, sc: bool = False, swaps: int = 0) -> PageView:
@@ -67,7 +67,7 @@ def test_gup_must_unshare_only_for_ro_pins() -> None:
 
 
 RULE_FILE = """
-from cowcheck.rules import builtin_rules
+from cowcheck.input.rule_files import builtin_rules
 from cowcheck.mm.rule import WpDecision
 
 Base = type(builtin_rules()["anon-exclusive"])
@@ -94,7 +94,7 @@ def test_a_rule_file_that_never_copies_leaks(tmp_path: Path) -> None:
 
 
 BUGGY_SWAPCACHE = """
-from cowcheck.rules import builtin_rules
+from cowcheck.input.rule_files import builtin_rules
 from cowcheck.mm.rule import WpDecision
 
 Base = type(builtin_rules()["anon-exclusive"])

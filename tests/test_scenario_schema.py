@@ -11,10 +11,9 @@ from conftest import explore
 
 from cowcheck.api import build_model
 from cowcheck.errors import InputError
-from cowcheck.mm.model import _budget_kind
-from cowcheck.properties import all_properties
-from cowcheck.scenario import LitmusStep, Scenario, parse_scenario
-from cowcheck.scenario_schema import (
+from cowcheck.input.properties import all_properties
+from cowcheck.input.scenario import LitmusStep, Scenario, parse_scenario
+from cowcheck.input.schema import (
     ACTOR,
     BUDGET_KINDS,
     CHOICE,
@@ -31,6 +30,7 @@ from cowcheck.scenario_schema import (
     Op,
     Table,
 )
+from cowcheck.mm.model import _budget_kind
 
 BASE = """
 name = "t"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import run_cli_in
 
-from cowcheck.show import Shown, to_html, to_markdown
-from cowcheck.tracefile import replay_file
+from cowcheck.checks.saved_trace import replay_file
+from cowcheck.report.document import Shown, to_html, to_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACE = ROOT / "counterexamples" / "odirect-swap--page-count.json"

@@ -20,15 +20,15 @@ import pytest
 from conftest import assert_reduced_matches, explore, run_cli
 
 from cowcheck.api import build_model, run_search
-from cowcheck.catalog import scenario_files
 from cowcheck.engine import Bounds, SearchResult, Verdict, search
 from cowcheck.engine.subsume import CoverStore
+from cowcheck.input.bundled import scenario_files
+from cowcheck.input.properties import select
+from cowcheck.input.rule_files import builtin_rules
 from cowcheck.mm.actions import Action
 from cowcheck.mm.model import MMModel
 from cowcheck.mm.property import MMProperty
 from cowcheck.mm.state import MMState
-from cowcheck.properties import select
-from cowcheck.rules import builtin_rules
 
 HERE = Path(__file__).parent / "scenarios"
 SCENARIOS = [f for f in scenario_files() if f.stem != "open-large"] + [

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from cowcheck.api import build_model, check
+from cowcheck.checks.minimise import minimise
+from cowcheck.checks.saved_trace import replay_file, save
 from cowcheck.errors import InputError
-from cowcheck.minimise import minimise
 from cowcheck.mm.actions import SPECULATIVE, Action
-from cowcheck.render import render_columns
-from cowcheck.trace import build_trace
-from cowcheck.tracefile import replay_file, save
+from cowcheck.report.counterexample import build_trace
+from cowcheck.report.diagram import render_columns
 
 TRACES = Path(__file__).resolve().parent.parent / "counterexamples"
 

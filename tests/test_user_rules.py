@@ -10,12 +10,12 @@ import pytest
 from conftest import run_cli
 
 from cowcheck.api import check
+from cowcheck.checks.catalog import outcome
+from cowcheck.checks.verify import verify
 from cowcheck.errors import InputError
-from cowcheck.expectations import outcome
+from cowcheck.input.reuse_expr import compile_reuse
+from cowcheck.input.rule_files import load_rule
 from cowcheck.mm.rule import PageView
-from cowcheck.reuse_expr import compile_reuse
-from cowcheck.rules import load_rule
-from cowcheck.verify import verify
 
 
 def readme_rule(root: Path) -> str:

@@ -11,14 +11,14 @@ import pytest
 from conftest import ROOT, run_cli, run_cli_in
 
 from cowcheck.api import build_model, check
-from cowcheck.catalog import scenario_files
+from cowcheck.checks.catalog import run_catalog
+from cowcheck.checks.verify import verify
 from cowcheck.engine import STUCK, UNREACHED, Bounds, Verdict, search, search_parallel
 from cowcheck.errors import InputError
-from cowcheck.expectations import run_catalog
+from cowcheck.input.bundled import scenario_files
+from cowcheck.input.rule_files import builtin_rules
+from cowcheck.input.scenario import load_scenario, parse_scenario
 from cowcheck.mm.model import MMModel
-from cowcheck.rules import builtin_rules
-from cowcheck.scenario import load_scenario, parse_scenario
-from cowcheck.verify import verify
 
 TWO_THREADS = """
 kind = "litmus"

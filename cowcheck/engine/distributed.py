@@ -120,7 +120,7 @@ class DaskCluster:
     ) -> None:
         import cloudpickle
 
-        from cowcheck.pyload import loaded_modules
+        from cowcheck.input.pyload import loaded_modules
 
         for mod in loaded_modules():
             cloudpickle.register_pickle_by_value(mod)

@@ -33,9 +33,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
+from cowcheck.input.scenario import LitmusStep, Scenario
 from cowcheck.mm.actions import Action
 from cowcheck.mm.state import NO_FRAME, PTE_PRESENT, PTE_SWAP, ZERO_FRAME, ForkOp, GupFastOp, MMState
-from cowcheck.scenario import LitmusStep, Scenario
 
 Res = tuple[object, ...]
 

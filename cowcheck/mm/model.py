@@ -8,6 +8,8 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 
 from cowcheck.engine import Invariant, Step, TransitionCheck
 from cowcheck.errors import InputError
+from cowcheck.input.scenario import Scenario
+from cowcheck.input.schema import OPS
 from cowcheck.mm import access, device, fork, gup, reclaim, syscalls
 from cowcheck.mm.actions import (
     DEVICE,
@@ -45,8 +47,6 @@ from cowcheck.mm.state import (
 )
 from cowcheck.mm.stuck import explain, step_name
 from cowcheck.mm.work import Blocked, ModelBug, Work
-from cowcheck.scenario import Scenario
-from cowcheck.scenario_schema import OPS
 
 # Which budget an action consumes. Release, DMA reads and continuations are free:
 # each reference can be released once, and reads by a device change nothing.

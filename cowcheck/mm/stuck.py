@@ -10,9 +10,9 @@ unmapped VMA, a page not present, a process that has exited or was never forked,
 
 from __future__ import annotations
 
+from cowcheck.input.scenario import LitmusStep, Scenario
+from cowcheck.input.schema import OP_BY_NAME
 from cowcheck.mm.state import PTE_PRESENT, ZERO_FRAME, ForkOp, GupFastOp, InFlight, MMState
-from cowcheck.scenario import LitmusStep, Scenario
-from cowcheck.scenario_schema import OP_BY_NAME
 
 
 def step_name(sc: Scenario, actor: int, step: int) -> str:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cowcheck.checks.catalog import CatalogRow, run_catalog
 from cowcheck.engine import Bounds
-from cowcheck.expectations import CatalogRow, run_catalog
 from cowcheck.mm.rule import Rule
 
 HOLDS, FAILS, UNKNOWN = "✓", "✗", "?"

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from cowcheck.api import CheckReport, check, resolve_rule
-from cowcheck.catalog import find_scenario, scenario_files
+from cowcheck.checks.matrix import FAILS, HOLDS, UNKNOWN, plain_table
 from cowcheck.engine import STUCK, UNREACHED, Bounds, Verdict
-from cowcheck.matrix import FAILS, HOLDS, UNKNOWN, plain_table
+from cowcheck.input.bundled import find_scenario, scenario_files
+from cowcheck.input.properties import all_properties
+from cowcheck.input.scenario import load_scenario
 from cowcheck.mm.rule import Rule
-from cowcheck.properties import all_properties
-from cowcheck.scenario import load_scenario
 
 
 @dataclass(frozen=True, slots=True)

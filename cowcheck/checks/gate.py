@@ -32,16 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from cowcheck.api import CheckReport, check, resolve_rule, resolve_scenario
-from cowcheck.catalog import find_scenario
+from cowcheck.checks.catalog import Job, outcome, run_pool
+from cowcheck.checks.saved_trace import Replay, check_file, replay_file
 from cowcheck.engine import Bounds
 from cowcheck.errors import InputError
-from cowcheck.expectations import Job, outcome, run_pool
-from cowcheck.properties import all_properties, select
-from cowcheck.render import render_columns
-from cowcheck.rules import load_rule
-from cowcheck.scenario import load_scenario
-from cowcheck.show import Shown
-from cowcheck.tracefile import Replay, check_file, replay_file
+from cowcheck.input.bundled import find_scenario
+from cowcheck.input.properties import all_properties, select
+from cowcheck.input.rule_files import load_rule
+from cowcheck.input.scenario import load_scenario
+from cowcheck.report.diagram import render_columns
+from cowcheck.report.document import Shown
 
 CONFIG_NAMES = ("cowcheck.toml", "pyproject.toml")
 _CHECK_FIELDS = ("name", "rule", "scenario", "expect", "properties", "strict", "max_states", "timeout")

@@ -7,9 +7,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from cowcheck.checks.gate import GateResult, GateRun
 from cowcheck.engine import STUCK, UNREACHED
-from cowcheck.gate import GateResult, GateRun
-from cowcheck.properties import all_properties
+from cowcheck.input.properties import all_properties
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 # Verdict changes that are not one property's violation.

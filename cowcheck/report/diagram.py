@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from cowcheck.mm.state import NO_FRAME, NO_SLOT, PTE_NONE, PTE_PRESENT, ZERO_FRAME, MMState
-from cowcheck.trace import Trace
+from cowcheck.report.counterexample import Trace
 
 COL = 30
 

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from cowcheck.api import CheckReport, build_model, check, resolve_rule, violation_trace
-from cowcheck.catalog import scenario_files
 from cowcheck.engine import Bounds, SearchResult, Stats, Verdict
 from cowcheck.engine.errors import WorkerDied, how_it_ended, portable
 from cowcheck.engine.signals import Interrupted, become_worker, forking, interrupted_reason
+from cowcheck.input.bundled import scenario_files
+from cowcheck.input.rule_files import builtin_rules
+from cowcheck.input.scenario import Scenario, load_scenario
 from cowcheck.mm.rule import Rule
-from cowcheck.rules import builtin_rules
-from cowcheck.scenario import Scenario, load_scenario
 
 
 def outcome(report: CheckReport) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import cache
 
-from cowcheck.catalog import properties_dir
 from cowcheck.errors import InputError
+from cowcheck.input.bundled import properties_dir
+from cowcheck.input.pyload import load_module
 from cowcheck.mm.property import MMProperty
-from cowcheck.pyload import load_module
 
 DEFAULT = ("missed-cow", "wrong-cow", "memory-safety", "unnecessary-cow")
 

@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cowcheck.catalog import scenarios_dir
 from cowcheck.engine import Bounds, StoreSpec
+from cowcheck.input.bundled import scenarios_dir
+from cowcheck.input.reuse_expr import split_spec
+from cowcheck.input.rule_files import builtin_rules
+from cowcheck.input.scenario import Scenario
 from cowcheck.mm.rule import Rule
-from cowcheck.reuse_expr import split_spec
-from cowcheck.rules import builtin_rules
-from cowcheck.scenario import Scenario
 
 DEFAULT_FORM = "observational"
 

@@ -14,14 +14,14 @@ from typing import Any
 import networkx as nx
 
 from cowcheck.api import build_model
+from cowcheck.checks.saved_trace import replay_file
 from cowcheck.engine.graph import Lasso, StateGraph, find_lasso, neighbourhood, state_graph, to_dot
 from cowcheck.errors import InputError
 from cowcheck.mm.actions import Action
 from cowcheck.mm.model import MMModel
 from cowcheck.mm.state import MMState
-from cowcheck.render import describe_state
-from cowcheck.trace import label_of
-from cowcheck.tracefile import replay_file
+from cowcheck.report.counterexample import label_of
+from cowcheck.report.diagram import describe_state
 
 FORMATS = ("dot", "graphml", "json")
 

@@ -31,16 +31,22 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cowcheck.api import CheckReport, build_model, parse_store, resolve_rule
-from cowcheck.catalog import display_path
 from cowcheck.engine import STUCK, UNREACHED, Bounds
 from cowcheck.engine.parallel import MAX_WORKERS
 from cowcheck.errors import InputError
+from cowcheck.input.bundled import display_path
+from cowcheck.input.properties import all_properties, select
+from cowcheck.input.reuse_expr import split_spec
+from cowcheck.input.rule_files import builtin_rules, load_rule
+from cowcheck.input.scenario import Scenario, parse_scenario
+from cowcheck.input.schema import OP_BY_NAME
 from cowcheck.mm.actions import DEVICE, OUTSIDER, RECLAIM, SPECULATIVE, Action, ActionError, actor_thread, json_type
 from cowcheck.mm.model import MMModel, program_action
 from cowcheck.mm.property import FORMS
 from cowcheck.mm.rule import Rule
-from cowcheck.properties import all_properties, select
-from cowcheck.repro import (
+from cowcheck.report.counterexample import Trace, build_trace
+from cowcheck.report.document import Shown
+from cowcheck.report.repro import (
     CheckOptions,
     SearchOptions,
     bundled_scenario_with,
@@ -50,12 +56,6 @@ from cowcheck.repro import (
     rule_ref,
     store_text,
 )
-from cowcheck.reuse_expr import split_spec
-from cowcheck.rules import builtin_rules, load_rule
-from cowcheck.scenario import Scenario, parse_scenario
-from cowcheck.scenario_schema import OP_BY_NAME
-from cowcheck.show import Shown
-from cowcheck.trace import Trace, build_trace
 
 FORMAT = "cowcheck-trace"
 VERSION = 1

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from cowcheck.render import describe_state, diverged_text, render_columns
-from cowcheck.trace import Trace
+from cowcheck.report.counterexample import Trace
+from cowcheck.report.diagram import describe_state, diverged_text, render_columns
 
 
 @dataclass(frozen=True, slots=True)

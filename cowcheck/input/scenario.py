@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cowcheck.errors import InputError
-from cowcheck.mm.rule import GupFlags
-from cowcheck.scenario_schema import (
+from cowcheck.input.schema import (
     ACTOR,
     ACTOR_KINDS,
     BOOLEAN,
@@ -42,6 +41,7 @@ from cowcheck.scenario_schema import (
     Field,
     Table,
 )
+from cowcheck.mm.rule import GupFlags
 
 NO_FLAGS = GupFlags(False, False, False)
 # Which litmus operations each kind of actor may run.
@@ -418,7 +418,7 @@ def _known_rules(r: _Reader, fld: str, keys: dict[str, str]) -> None:
     """An [expect] key names a built-in rule: a misspelt one would never be compared."""
     if not keys:
         return
-    from cowcheck.rules import builtin_rules  # the rules load Python files: only when needed
+    from cowcheck.input.rule_files import builtin_rules  # the rules load Python files: only when needed
 
     known = builtin_rules()
     for k in keys:
