@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
@@ -51,6 +51,37 @@ class TransitionCheck(Generic[S, A]):
     id: str
     check: Callable[[S, A, Step[S]], str | None]
     metric: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities(Generic[S, A]):
+    """What a model offers the search beyond the required methods, declared once
+    (``Model.capabilities``) rather than looked up by name. Each is optional; the
+    search runs without the feature where a model leaves it unset.
+
+    - ``symmetric``: the canonical form up to a symmetry the model allows (process
+      symmetry), used instead of ``canonical`` with ``SearchOptions.symmetry``; the
+      same contract as ``canonical``.
+    - ``partition_key``: a projection of a state that canonicalisation never changes,
+      which a partitioned search routes on (``engine/parallel.py``); it must not read
+      the resources ``split_resources`` splits off.
+    - ``split_resources``: ``(core, resources)`` for subsumption (``subsume.py``);
+      unset where a property reads the resources.
+    - ``ample_candidates``: proposed ample sets for partial-order reduction (C0-C2;
+      the engine checks C3).
+    - ``stuck(state, moves)``: None, or what is blocked when ``state`` is an end its
+      programs should not have (a violation of ``STUCK``).
+    - ``coverage_goals`` and ``goal_of(action)``: things every complete search must
+      see happen at least once, and the goal an action achieves (-1 for none).
+    """
+
+    symmetric: Callable[[S], S] | None = None
+    partition_key: Callable[[S], Hashable] | None = None
+    split_resources: Callable[[S], tuple[Hashable, tuple[int, ...]]] | None = None
+    ample_candidates: Callable[[S, Sequence[A]], Iterable[Sequence[int]]] | None = None
+    stuck: Callable[[S, list[A]], str | None] | None = None
+    coverage_goals: tuple[str, ...] = ()
+    goal_of: Callable[[A], int] | None = None
 
 
 class Model(Protocol[S, A]):

@@ -256,6 +256,11 @@ class StoreSpec:
             return StoreSpec(kind, int(digits))
         return StoreSpec(kind)
 
+    @property
+    def text(self) -> str:
+        """As ``--store`` takes it."""
+        return f"bitstate:{self.megabytes}" if self.kind == "bitstate" else self.kind
+
     def make(self) -> Store:
         if self.kind == "fingerprint":
             return FingerprintStore()
