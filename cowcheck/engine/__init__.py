@@ -6,8 +6,10 @@ stateright's ``Model`` trait), and the search returns a verdict with statistics 
 on a violation, the concrete path that reaches it.
 """
 
-from cowcheck.engine.bfs import Bounds, search
-from cowcheck.engine.model import STUCK, UNREACHED, Invariant, Model, Step, TransitionCheck
+from cowcheck.engine.bfs import search
+from cowcheck.engine.core import explore
+from cowcheck.engine.model import STUCK, UNREACHED, Capabilities, Invariant, Model, Step, TransitionCheck
+from cowcheck.engine.options import Bounds, OptionError, SearchOptions
 from cowcheck.engine.parallel import search_parallel
 from cowcheck.engine.replay import ReplayOutcome, replay
 from cowcheck.engine.result import Path, SearchResult, Stats, Verdict, Violation
@@ -17,10 +19,13 @@ __all__ = [
     "STUCK",
     "UNREACHED",
     "Bounds",
+    "Capabilities",
     "Invariant",
     "Model",
+    "OptionError",
     "Path",
     "ReplayOutcome",
+    "SearchOptions",
     "SearchResult",
     "Stats",
     "Step",
@@ -28,6 +33,7 @@ __all__ = [
     "TransitionCheck",
     "Verdict",
     "Violation",
+    "explore",
     "replay",
     "search",
     "search_parallel",

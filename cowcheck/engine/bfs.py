@@ -14,11 +14,11 @@ import resource
 import time
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from cowcheck.engine.expand import Expander
 from cowcheck.engine.model import UNREACHED, Model
+from cowcheck.engine.options import Bounds
 from cowcheck.engine.rebuild import chain, concrete_violation, maximal_run
 from cowcheck.engine.result import SearchResult, Stats, Verdict
 from cowcheck.engine.signals import Deadline, Interrupted, SearchTimeout, interrupted_reason
@@ -27,28 +27,6 @@ from cowcheck.engine.subsume import CoverStore, subsumption
 
 S = TypeVar("S")
 A = TypeVar("A")
-
-
-@dataclass(frozen=True, slots=True)
-class Bounds:
-    """Search bounds. Hitting any of them makes the verdict INCOMPLETE, never HOLDS."""
-
-    max_states: int | None = None
-    max_depth: int | None = None
-    timeout: float | None = None  # seconds
-    max_memory_mb: int | None = None
-
-    def describe(self) -> str:
-        parts = []
-        if self.max_states is not None:
-            parts.append(f"max-states {self.max_states}")
-        if self.max_depth is not None:
-            parts.append(f"max-depth {self.max_depth}")
-        if self.timeout is not None:
-            parts.append(f"timeout {self.timeout:g}s")
-        if self.max_memory_mb is not None:
-            parts.append(f"max-memory {self.max_memory_mb} MiB")
-        return ", ".join(parts) if parts else "none (exhaustive)"
 
 
 def peak_rss_mb() -> float:

@@ -31,8 +31,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from cowcheck.engine.balance import Report
-from cowcheck.engine.bfs import Bounds
 from cowcheck.engine.model import Model
+from cowcheck.engine.options import Bounds
 from cowcheck.engine.parallel import MAX_WORKERS, Partition, run_levels
 from cowcheck.engine.result import SearchResult, Stats
 from cowcheck.engine.store import StoreSpec

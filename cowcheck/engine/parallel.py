@@ -32,10 +32,11 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, Generic, Protocol, TypeVar
 
 from cowcheck.engine.balance import Report, assign
-from cowcheck.engine.bfs import Bounds, peak_rss_mb
+from cowcheck.engine.bfs import peak_rss_mb
 from cowcheck.engine.errors import WorkerDied, how_it_ended, portable
 from cowcheck.engine.expand import Expander
 from cowcheck.engine.model import UNREACHED, Model
+from cowcheck.engine.options import Bounds
 from cowcheck.engine.rebuild import chain, concrete_violation, maximal_run
 from cowcheck.engine.result import SearchResult, Stats, Verdict
 from cowcheck.engine.signals import Deadline, Interrupted, SearchTimeout, become_worker, forking, interrupted_reason
