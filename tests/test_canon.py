@@ -83,16 +83,22 @@ def test_canonical_is_idempotent_and_renaming_invariant() -> None:
 
 
 def test_the_record_layouts_built_by_position() -> None:
-    """canonical(), Work and the gup and reclaim paths rebuild records by position
-    (state.new_record), not with _replace() (a few times dearer): a field added or
-    moved must move there too. (Work.set_proc() goes by name, through _PROC_FIELD.)"""
-    from cowcheck.mm.state import GupFastOp, Page, Proc, Ref, Slot, SwapoutOp, Tok
+    """The model builds its records by position (mm/records.py), not with their own
+    constructors or _replace() (a few times dearer): a field added or moved must move
+    in every call of its builder too. (Work.set_proc() goes by name, through
+    _PROC_FIELD.)"""
+    from cowcheck.engine import Step
+    from cowcheck.mm.actions import Action
+    from cowcheck.mm.rule import GupFlags, PageView
+    from cowcheck.mm.state import ForkOp, GupFastOp, Holder, MMState, Page, Proc, Pte, Ref, Slot, SwapoutOp, Tok
 
-    assert Proc._fields == ("alive", "parent", "threads", "has_pinned", "wp_seq", "vmas", "ptes", "expect")
+    assert Pte._fields == ("kind", "target", "writable", "exclusive")
     assert Page._fields == ("refcount", "mapcount", "pincount", "anon_exclusive", "swapcache", "locked", "content")
     assert Slot._fields == ("swapcount", "cache", "content")
+    assert Proc._fields == ("alive", "parent", "threads", "has_pinned", "wp_seq", "vmas", "ptes", "expect")
     assert Tok._fields == ("writer", "device", "visible")
     assert Ref._fields == ("name", "owner", "vpage", "frame", "pin", "write", "longterm", "attached", "crossed")
+    assert ForkOp._fields == ("actor", "parent", "child", "next_vpage", "held")
     assert GupFastOp._fields == (
         "actor",
         "pid",
@@ -107,43 +113,96 @@ def test_the_record_layouts_built_by_position() -> None:
         "snap_writable",
     )
     assert SwapoutOp._fields == ("actor", "frame", "stage")
+    assert MMState._fields == (
+        "procs",
+        "pages",
+        "slots",
+        "refs",
+        "toks",
+        "inflight",
+        "spec",
+        "pcs",
+        "budget",
+        "bug",
+    )
+    assert Action._fields == (
+        "op",
+        "actor",
+        "pid",
+        "vpage",
+        "cell",
+        "idx",
+        "pin",
+        "write",
+        "longterm",
+        "fast",
+        "name",
+        "step",
+        "prot",
+    )
+    assert Step._fields == ("state", "notes", "events")
+    assert GupFlags._fields == ("pin", "write", "longterm")
+    assert PageView._fields == (
+        "refcount",
+        "mapcount",
+        "pincount",
+        "exclusive",
+        "swapcache",
+        "swapcount",
+        "locked",
+        "zero",
+    )
+    assert Holder._fields == ("kind", "pid", "detail")
 
 
 def test_the_hot_constructors_built_by_position() -> None:
-    """The model builds its per-state actions, steps, page views and new records by
-    position too (a NamedTuple's or frozen dataclass's own constructor runs Python
-    code): each must equal what the keyword constructor gives."""
+    """Each builder of mm/records.py makes what the record's own constructor makes,
+    of the same type; and the actions, steps and page views the model builds per
+    state are the ones the keyword constructors give."""
     from cowcheck.engine import Step
+    from cowcheck.mm import records
     from cowcheck.mm.actions import Action
     from cowcheck.mm.context import page_view
-    from cowcheck.mm.model import _action
+    from cowcheck.mm.ops.operation import new_action
     from cowcheck.mm.rule import GupFlags, PageView
-    from cowcheck.mm.state import ForkOp, Page, Pte
+    from cowcheck.mm.state import ForkOp, Page, Pte, Slot, SwapoutOp, Tok
     from cowcheck.mm.work import Work
 
-    assert _action("release", -1, 2, 3, idx=4) == Action("release", -1, 2, 3, idx=4)
-    assert _action("dma_write", -1, 0, 1, 1, idx=0) == Action("dma_write", -1, 0, 1, 1, idx=0)
-    assert _action("step", 16, idx=2) == Action("step", 16, idx=2)
-    assert Step._fields == ("state", "notes", "events")  # MMModel.next_step()
-    assert ForkOp._fields == ("actor", "parent", "child", "next_vpage", "held")  # fork_begin()
-    assert Pte._fields == ("kind", "target", "writable", "exclusive")
-    assert GupFlags._fields == ("pin", "write", "longterm")  # MMModel._apply(), gup_fast_step()
+    def same(got: object, want: object) -> None:
+        assert got == want and type(got) is type(want), (got, want)
+
+    same(records.pte((1, 3, True, False)), Pte(1, 3, True, False))
+    same(records.page((1, 2, 0, True, -1, False, (4, 5))), Page(1, 2, 0, True, -1, False, (4, 5)))
+    same(records.slot((1, -2, ())), Slot(1, -2, ()))
+    same(records.tok((0, True, 3)), Tok(0, True, 3))
+    same(records.fork_op((16, 0, 1, 0, False)), ForkOp(16, 0, 1, 0, False))
+    same(records.swapout_op((-2, 0, 1)), SwapoutOp(-2, 0, 1))
+    same(records.gup_flags((True, False, True)), GupFlags(True, False, True))
+    same(records.ref(("", 0, 0, 1, True, True, False, True, 0)), Ref("", 0, 0, 1, True, True, False, True, 0))
+    same(records.ref(("r", 0, 0, 1, True, True, False, True, 0)), NamedRef("r", 0, 0, 1, True, True, False, True, 0))
+    same(new_action("release", -1, 2, 3, idx=4), Action("release", -1, 2, 3, idx=4))
+    same(new_action("dma_write", -1, 0, 1, 1, idx=0), Action("dma_write", -1, 0, 1, 1, idx=0))
+    same(new_action("step", 16, idx=2), Action("step", 16, idx=2))
     m = build_model("odirect-swap", "anon-exclusive")
     (s,) = m.init_states()
+    same(records.step((s, ("n",), ())), Step(s, ("n",), ()))
     w = Work(s, True)
     f = s.pages[0][0]
     p: Page = w.page(f)
-    assert page_view(w, f, extra_refs=1) == PageView(
-        refcount=p.refcount + 1,
-        mapcount=p.mapcount,
-        pincount=p.pincount,
-        exclusive=p.anon_exclusive,
-        swapcache=False,
-        swapcount=0,
-        locked=False,
-        zero=False,
+    same(
+        page_view(w, f, extra_refs=1),
+        PageView(
+            refcount=p.refcount + 1,
+            mapcount=p.mapcount,
+            pincount=p.pincount,
+            exclusive=p.anon_exclusive,
+            swapcache=False,
+            swapcount=0,
+            locked=False,
+            zero=False,
+        ),
     )
-    assert page_view(w, -1) == PageView(1, 0, 0, False, False, 0, False, zero=True)
+    same(page_view(w, -1), PageView(1, 0, 0, False, False, 0, False, zero=True))
 
 
 def _renamed(s: MMState, rnd: random.Random) -> MMState:

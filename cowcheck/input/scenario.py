@@ -5,9 +5,10 @@ Two kinds:
   interleaving of the programs and of the kernel's internal steps.
 - ``open``: a budget per kind of action; the checker explores everything within it.
 
-The format is the schema in scenario_schema.py, which this loader reads through and
-docs/scenario-format.md renders. Every error names the file, the field and what was
-expected.
+The format is the schema in schema.py (its operations are the model's own table,
+``mm/ops``), which this loader reads through and docs/scenario-format.md renders.
+Every error names the file, the field and what was expected. What it builds is the
+model's plain description of the world (``mm/world.py``) and the file's own fields.
 """
 
 from __future__ import annotations
@@ -42,64 +43,22 @@ from cowcheck.input.schema import (
     Table,
 )
 from cowcheck.mm.rule import GupFlags
+from cowcheck.mm.world import NO_FLAGS, Actor, GupKind, LitmusStep, VpageInit, World
 
-NO_FLAGS = GupFlags(False, False, False)
 # Which litmus operations each kind of actor may run.
 ACTOR_OPS: dict[str, tuple[str, ...]] = {k: tuple(op.name for op in OPS if k in op.actors) for k in ACTOR_KINDS}
 
 
-@dataclass(frozen=True, slots=True)
-class VpageInit:
-    state: str = "none"
-    writable: bool = True
-    dontfork: bool = False
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scenario(World):
+    """A scenario file: the world the model explores (``mm/world.py``), and what
+    the file says about it besides."""
 
-
-@dataclass(frozen=True, slots=True)
-class LitmusStep:
-    op: str
-    vpage: int = 0
-    cell: int = 0
-    flags: GupFlags = NO_FLAGS
-    fast: bool = False
-    ref: str = ""
-    prot: str = ""
-    process: int = 0
-    after: tuple[tuple[int, int], ...] = ()  # (actor index, step index), 0-based
-    label: str = ""
-    optional: bool = False  # a run may end before it runs (mm/stuck.py)
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    name: str
-    kind: str
-    process: int  # threads: the process it belongs to
-    steps: tuple[LitmusStep, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class GupKind:
-    flags: GupFlags
-    fast: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Scenario:
-    name: str
     title: str
-    kind: str  # "litmus" | "open"
     path: str
     text: str  # the TOML source, embedded in saved traces so they replay standalone
     description: str = ""
     source: str = ""
-    threads: int = 1
-    vpages: tuple[VpageInit, ...] = (VpageInit(),)
-    cells: int = 2
-    max_processes: int = 2
-    actors: tuple[Actor, ...] = ()
-    budget: tuple[tuple[str, int], ...] = ()
-    gup_kinds: tuple[GupKind, ...] = ()
     expect: dict[str, str] = field(default_factory=dict)
     expect_strict: dict[str, str] = field(default_factory=dict)
     expect_notes: str = ""

@@ -2,14 +2,18 @@
 
 The loader (``scenario.py``) reads files through these tables, so the field names,
 types, defaults and ranges it enforces are the ones written here, and
-``scenario_reference.py`` renders the format reference (docs/scenario-format.md)
-from the same tables. A field added here without loader support fails the tests
-(tests/test_scenario_schema.py), and so does one the loader reads but this omits.
+``reference.py`` renders the format reference (docs/scenario-format.md) from the
+same tables. The operations are the model's own table (``mm/ops``). A field added
+here without loader support fails the tests (tests/test_scenario_schema.py), and so
+does one the loader reads but this omits.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from cowcheck.mm.ops import OPERATIONS
+from cowcheck.mm.ops.operation import Operation
 
 # A field's type, as the reference names it.
 STRING = "string"
@@ -167,56 +171,28 @@ STEP = Table(
 STEP_COMMON = ("op", "after", "label", "optional")
 
 
-@dataclass(frozen=True, slots=True)
-class Op:
-    name: str
-    actors: tuple[str, ...]  # the kinds of actor that may run it
-    fields: tuple[str, ...]  # step fields it takes, besides STEP_COMMON
-    required: tuple[str, ...]  # of those, the ones without a default
-    kernel: str  # the kernel path it models
-    budget: str  # the open-scenario budget kind that charges it; "" = free
-
-
-OPS: tuple[Op, ...] = (
-    Op("write", ("thread",), ("vpage", "cell"), (),
-       "CPU store: `handle_mm_fault` -> `do_anonymous_page`, `do_swap_page` or `do_wp_page` as the PTE needs", "write"),
-    Op("read", ("thread",), ("vpage", "cell"), (),
-       "CPU load: `do_anonymous_page` (zero page) or `do_swap_page` when not present", "read"),
-    Op("fork", ("thread",), (), (), "`dup_mmap` / `copy_page_range` in steps, under `write_protect_seq`", "fork"),
-    Op("gup", ("thread",), ("vpage", "flags", "fast", "ref"), ("flags", "ref"),
-       "`__get_user_pages` (`follow_page_pte`, `faultin_page`); with `fast = true`, "
-       "`lockless_pages_from_mm` in steps", "gup"),
-    Op("release", ("thread", "device"), ("ref",), ("ref",), "`put_page` / `unpin_user_page`", ""),
-    Op("mprotect", ("thread",), ("vpage", "prot"), (), "`change_pte_range`", "mprotect"),
-    Op("munmap", ("thread",), ("vpage",), (), "`zap_pte_range` and the VMA's removal", "munmap"),
-    Op("dontneed", ("thread",), ("vpage",), (), "MADV_DONTNEED: `zap_page_range`", "dontneed"),
-    Op("dontfork", ("thread",), ("vpage",), (), "MADV_DONTFORK: `VM_DONTCOPY`", "dontfork"),
-    Op("exit", ("thread",), (), (), "`exit_mmap`", "exit"),
-    Op("clear_refs", ("thread", "outsider"), ("process",), (),
-       "`clear_refs_write` -> `clear_soft_dirty` on the target process", "clear_refs"),
-    Op("dma_write", ("device",), ("ref", "cell"), ("ref",), "The device stores through the reference", "dma_write"),
-    Op("dma_read", ("device",), ("ref", "cell"), ("ref",), "The device loads through the reference", ""),
-    Op("swapout", ("kernel",), ("process", "vpage"), (),
-       "`shrink_page_list` in three phases: `add_to_swap`, `try_to_unmap`, `pageout` + `__remove_mapping`", "swapout"),
-    Op("spec_get", ("kernel",), ("process", "vpage"), (),
-       "A speculative `get_page_unless_zero`, as compaction, KSM or a pagecache lookup takes", "spec_ref"),
-    Op("spec_put", ("kernel",), (), (), "Drops the speculative reference", ""),
-)  # fmt: skip
+# The operations a step may name, and the budget kinds they spend: the model's own
+# table (mm/ops), so that the format and the model cannot disagree on an operation's
+# actors, fields or budget.
+Op = Operation
+OPS: tuple[Operation, ...] = OPERATIONS
 OP_BY_NAME = {op.name: op for op in OPS}
 
-# Budget kinds beyond the operations' own, and the ones without an operation above.
+# What spends the budget kinds that are not an operation's own: a GUP with `fast`, and
+# every charged action.
 BUDGET_EXTRA: tuple[tuple[str, str], ...] = (
     ("gup_fast", "A GUP through gup-fast (open scenarios try both paths within their own budgets)."),
     ("total", "Every charged action also spends one of these: a bound on the run's length."),
 )
 BUDGET_KINDS: tuple[str, ...] = (
     *dict.fromkeys(op.budget for op in OPS if op.budget),
-    *(k for k, _doc in BUDGET_EXTRA),
+    *dict.fromkeys(op.fast_budget for op in OPS if op.fast_budget),
+    "total",
 )
 BUDGET_MAX = 16
 # A litmus scenario's programs are fixed; its budget can only add the environment
-# (MMModel._environment_actions): an outsider's clear_refs, reclaim, speculative references.
-LITMUS_BUDGET_KINDS = ("clear_refs", "swapout", "spec_ref", "total")
+# (Operation.environment): an outsider's clear_refs, reclaim, speculative references.
+LITMUS_BUDGET_KINDS: tuple[str, ...] = (*(op.budget for op in OPS if op.environment and op.budget), "total")
 
 EXPECT_FIELDS = (
     Field("notes", STRING, "Why each rule gets its verdict.", default=""),

@@ -1,7 +1,8 @@
 """Actions: what an actor can do next, as small serialisable records.
 
 An action names everything needed to re-execute it, so a trace is a list of actions
-that replays exactly (stateright keeps traces as action paths the same way).
+that replays exactly (stateright keeps traces as action paths the same way). What
+each ``op`` does, and how a trace names it, is its entry in ``mm/ops``.
 """
 
 from __future__ import annotations
@@ -100,53 +101,3 @@ def cell_addr(vpage: int, cell: int) -> str:
     """Cells are 512-byte sectors of a page, as in seed 004 (vaddr+0, vaddr+512)."""
     off = vpage * 4096 + cell * 512
     return f"vaddr+{off}"
-
-
-def describe(a: Action) -> str:
-    """The action as a kernel developer would write it in a diagram column."""
-    op = a.op
-    if op == "write":
-        return f"write {cell_addr(a.vpage, a.cell)}"
-    if op == "read":
-        return f"read {cell_addr(a.vpage, a.cell)}"
-    if op == "gup":
-        fn = ("pin_user_pages" if a.pin else "get_user_pages") + ("_fast" if a.fast else "")
-        nm = f" [{a.name}]" if a.name else ""
-        return f"{fn}({a.flags.describe()}) vaddr+{a.vpage * 4096}{nm}"
-    if op == "fork":
-        return "fork()"
-    if op == "release":
-        return f"release {a.name or f'reference {a.idx}'}"
-    if op == "dma_write":
-        where = cell_addr(a.vpage, a.cell) if a.vpage >= 0 else f"cell {a.cell}"
-        return f"DMA write {where} via {a.name or f'reference {a.idx}'}"
-    if op == "dma_read":
-        return f"DMA read cell {a.cell} via {a.name or f'reference {a.idx}'}"
-    if op == "clear_refs":
-        return f"echo 4 > /proc/P{a.pid}/clear_refs"
-    if op == "mprotect":
-        prot = "PROT_READ" if a.prot == "ro" else "PROT_READ|PROT_WRITE"
-        return f"mprotect(vaddr+{a.vpage * 4096}, {prot})"
-    if op == "munmap":
-        return f"munmap(vaddr+{a.vpage * 4096})"
-    if op == "dontneed":
-        return f"madvise(vaddr+{a.vpage * 4096}, MADV_DONTNEED)"
-    if op == "dontfork":
-        return f"madvise(vaddr+{a.vpage * 4096}, MADV_DONTFORK)"
-    if op == "exit":
-        return "exit()"
-    if op == "swapout":
-        return (
-            f"reclaim: swap out page of P{a.pid} vaddr+{a.vpage * 4096}"
-            if a.pid >= 0
-            else f"reclaim: swap out page #{a.idx}"
-        )
-    if op == "spec_get":
-        return (
-            f"speculative get_page(#{a.idx})" if a.pid < 0 else f"speculative get_page(P{a.pid} vaddr+{a.vpage * 4096})"
-        )
-    if op == "spec_put":
-        return "speculative put_page"
-    if op == "step":
-        return "(continues)"
-    return op

@@ -23,6 +23,7 @@ from __future__ import annotations
 from itertools import permutations, product
 from typing import Final
 
+from cowcheck.mm import records
 from cowcheck.mm.actions import actor_thread, thread_actor
 from cowcheck.mm.gup import gup_fast_op_with
 from cowcheck.mm.state import (
@@ -35,13 +36,10 @@ from cowcheck.mm.state import (
     ForkOp,
     GupFastOp,
     MMState,
-    Page,
     Proc,
-    Pte,
     Slot,
     SwapoutOp,
     Tok,
-    new_record,
 )
 
 # The numbers canonical() never renames, as the maps it starts from: copied at each
@@ -49,6 +47,18 @@ from cowcheck.mm.state import (
 _FRAMES0: Final = {ZERO_FRAME: ZERO_FRAME, NO_FRAME: NO_FRAME}
 _SLOTS0: Final = {NO_SLOT: NO_SLOT}
 _TOKENS0: Final = {ZERO_TOKEN: ZERO_TOKEN}
+# How many of each there are: new numbers start after them.
+_KEPT_FRAMES: Final = 2
+_KEPT_SLOTS: Final = 1
+_KEPT_TOKENS: Final = 0
+
+
+def _first_sight(ids: dict[int, int], x: int, kept: int) -> bool:
+    """Number ``x``, seen for the first time: the next number after the ``kept``
+    numbers that are never renamed. Whether it is its own new number."""
+    n = len(ids) - kept
+    ids[x] = n
+    return x == n
 
 
 def canonical(s: MMState) -> MMState:
@@ -66,57 +76,39 @@ def canonical(s: MMState) -> MMState:
             kind, t = pte[0], pte[1]
             if kind == PTE_PRESENT:
                 if t not in fmap:
-                    n = len(fmap) - 2
-                    fmap[t] = n
-                    same = same and t == n
+                    same = _first_sight(fmap, t, _KEPT_FRAMES) and same
             elif kind == PTE_SWAP:
                 if t not in smap:
-                    n = len(smap) - 1
-                    smap[t] = n
-                    same = same and t == n
+                    same = _first_sight(smap, t, _KEPT_SLOTS) and same
                 if slots is None:
                     slots = dict(s.slots)
                 sv = slots.get(t)
                 c = sv.cache if sv is not None else NO_FRAME
                 if c not in fmap:
-                    n = len(fmap) - 2
-                    fmap[c] = n
-                    same = same and c == n
+                    same = _first_sight(fmap, c, _KEPT_FRAMES) and same
     for r in s.refs:
         f = r.frame
         if f not in fmap:
-            n = len(fmap) - 2
-            fmap[f] = n
-            same = same and f == n
+            same = _first_sight(fmap, f, _KEPT_FRAMES) and same
     for op in s.inflight:
         f = op.snap_frame if type(op) is GupFastOp else op.frame if type(op) is SwapoutOp else NO_FRAME
         if f not in fmap:
-            n = len(fmap) - 2
-            fmap[f] = n
-            same = same and f == n
+            same = _first_sight(fmap, f, _KEPT_FRAMES) and same
     for f in s.spec:
         if f not in fmap:
-            n = len(fmap) - 2
-            fmap[f] = n
-            same = same and f == n
+            same = _first_sight(fmap, f, _KEPT_FRAMES) and same
     for f, _p in s.pages:  # sorted by frame: unreachable pages (leaks) last
         if f not in fmap:
-            n = len(fmap) - 2
-            fmap[f] = n
-            same = same and f == n
+            same = _first_sight(fmap, f, _KEPT_FRAMES) and same
     # With every frame its own number, the new order of the pages is their order.
     page_order = s.pages if same else tuple(sorted(s.pages, key=lambda fp: fmap[fp[0]]))
     for _f, p in page_order:
         x = p.swapcache
         if x not in smap:
-            n = len(smap) - 1
-            smap[x] = n
-            same = same and x == n
+            same = _first_sight(smap, x, _KEPT_SLOTS) and same
     for x, _sl in s.slots:
         if x not in smap:
-            n = len(smap) - 1
-            smap[x] = n
-            same = same and x == n
+            same = _first_sight(smap, x, _KEPT_SLOTS) and same
     slot_order = s.slots if same else tuple(sorted(s.slots, key=lambda xs: smap[xs[0]]))
 
     # Pass 2: tokens, in the new frame/slot order.
@@ -130,9 +122,7 @@ def canonical(s: MMState) -> MMState:
                 if len(cell) == 1:
                     t = cell[0]
                     if t not in tmap:
-                        n = len(tmap)
-                        tmap[t] = n
-                        same = same and t == n
+                        same = _first_sight(tmap, t, _KEPT_TOKENS) and same
                     continue
                 fresh = [t for t in cell if t not in tmap]
                 if len(fresh) > 1:
@@ -141,21 +131,15 @@ def canonical(s: MMState) -> MMState:
                     tok_of = tokd.get
                     fresh.sort(key=lambda t: (tok_of(t) or (), t))
                 for t in fresh:
-                    n = len(tmap)
-                    tmap[t] = n
-                    same = same and t == n
+                    same = _first_sight(tmap, t, _KEPT_TOKENS) and same
     for _f, p in page_order:
         for t in p.content:
             if t not in tmap:
-                n = len(tmap)
-                tmap[t] = n
-                same = same and t == n
+                same = _first_sight(tmap, t, _KEPT_TOKENS) and same
     for _x, sl in slot_order:
         for t in sl.content:
             if t not in tmap:
-                n = len(tmap)
-                tmap[t] = n
-                same = same and t == n
+                same = _first_sight(tmap, t, _KEPT_TOKENS) and same
 
     # write_protect_seq: only its parity and its equality with a gup-fast snapshot
     # are ever read (gup.py), so subtract the same even number from both.
@@ -178,20 +162,19 @@ def canonical(s: MMState) -> MMState:
     for pr in s.procs:
         expect = tuple(tuple(tuple(sorted([tmap[t] for t in cell])) for cell in ex) for ex in pr.expect)
         ptes = tuple(
-            new_record(Pte, (p[0], fmap[p[1]], p[2], p[3]))
+            records.pte((p[0], fmap[p[1]], p[2], p[3]))
             if p[0] == PTE_PRESENT
-            else new_record(Pte, (p[0], smap[p[1]], p[2], p[3]))
+            else records.pte((p[0], smap[p[1]], p[2], p[3]))
             if p[0] == PTE_SWAP
             else p
             for p in pr.ptes
         )
         wp_seq = pr.wp_seq - base[len(procs)]
-        procs.append(new_record(Proc, (pr.alive, pr.parent, pr.threads, pr.has_pinned, wp_seq, pr.vmas, ptes, expect)))
+        procs.append(records.proc((pr.alive, pr.parent, pr.threads, pr.has_pinned, wp_seq, pr.vmas, ptes, expect)))
     new_pages = tuple(
         (
             fmap[f],
-            new_record(
-                Page,
+            records.page(
                 (
                     p.refcount,
                     p.mapcount,
@@ -206,37 +189,37 @@ def canonical(s: MMState) -> MMState:
         for f, p in page_order
     )
     new_slots = tuple(
-        (smap[x], new_record(Slot, (sl.swapcount, fmap[sl.cache], tuple([tmap[t] for t in sl.content]))))
+        (smap[x], records.slot((sl.swapcount, fmap[sl.cache], tuple([tmap[t] for t in sl.content]))))
         for x, sl in slot_order
     )
     new_toks = tuple((new, tok) for old, new in tmap.items() if (tok := tok_of(old)) is not None)
-    # As _replace() would, by position and keeping each record's type: Ref.frame,
-    # GupFastOp.seq and .snap_frame, SwapoutOp.frame.
+    # As _replace() would, by position (records.py): Ref.frame, GupFastOp.seq and
+    # .snap_frame, SwapoutOp.frame.
     refs = tuple(
-        new_record(
-            type(r), (r.name, r.owner, r.vpage, fmap[r.frame], r.pin, r.write, r.longterm, r.attached, r.crossed)
-        )
+        records.ref((r.name, r.owner, r.vpage, fmap[r.frame], r.pin, r.write, r.longterm, r.attached, r.crossed))
         for r in s.refs
     )
     inflight = tuple(
         gup_fast_op_with(op, op.stage, op.seq - base[op.pid], fmap[op.snap_frame], op.snap_writable)
         if type(op) is GupFastOp
-        else new_record(SwapoutOp, (op.actor, fmap[op.frame], op.stage))
+        else records.swapout_op((op.actor, fmap[op.frame], op.stage))
         if type(op) is SwapoutOp
         else op
         for op in s.inflight
     )
-    return MMState(
-        tuple(procs),
-        new_pages,
-        new_slots,
-        refs,
-        new_toks,
-        inflight,
-        tuple(sorted([fmap[f] for f in s.spec])),
-        s.pcs,
-        s.budget,
-        s.bug,
+    return records.mm_state(
+        (
+            tuple(procs),
+            new_pages,
+            new_slots,
+            refs,
+            new_toks,
+            inflight,
+            tuple(sorted([fmap[f] for f in s.spec])),
+            s.pcs,
+            s.budget,
+            s.bug,
+        )
     )
 
 
@@ -265,7 +248,7 @@ def permute(s: MMState, perm: tuple[int, ...]) -> MMState:
         procs[perm[old]] = pr._replace(parent=perm[pr.parent] if pr.parent >= 0 else pr.parent)
     refs = tuple(r._replace(owner=perm[r.owner], crossed=_bits(r.crossed, perm)) for r in s.refs)
     toks = tuple(
-        (t, new_record(Tok, (perm[k.writer] if k.writer >= 0 else k.writer, k.device, _bits(k.visible, perm))))
+        (t, records.tok((perm[k.writer] if k.writer >= 0 else k.writer, k.device, _bits(k.visible, perm))))
         for t, k in s.toks
     )
     inflight = []

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from cowcheck.mm import records
 from cowcheck.mm.rule import PageView, Rule
-from cowcheck.mm.state import NO_SLOT, ZERO_FRAME, new_record
+from cowcheck.mm.state import NO_SLOT, ZERO_FRAME
 from cowcheck.mm.work import Work
 
 
@@ -13,6 +14,9 @@ class Ctx(NamedTuple):
     rule: Rule
     cells: int
     strict: bool  # contract without the fork exception for FOLL_GET (seed 004)
+    litmus: bool  # fixed programs: a step that fails (-EFAULT, nothing to change) still runs
+    max_processes: int
+    vpages: int
 
 
 _ZERO_PAGE_VIEW = PageView(1, 0, 0, False, False, 0, False, True)
@@ -28,10 +32,8 @@ def page_view(w: Work, f: int, extra_refs: int = 0, own_lock: bool = False) -> P
     swapcount = 0
     if p.swapcache != NO_SLOT:
         swapcount = w.slot(p.swapcache).swapcount
-    # By position (state.new_record): PageView's own constructor runs Python code,
-    # and every rule hook call on the hot path gets a fresh view.
-    return new_record(
-        PageView,
+    # By position (records.py): every rule hook call on the hot path gets a fresh view.
+    return records.page_view(
         (
             p.refcount + extra_refs,
             p.mapcount,

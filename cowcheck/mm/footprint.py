@@ -23,7 +23,9 @@ An action joins an ample set alone (``ample_singletons``) when:
 - it is a litmus program step: in open scenarios every action but the free ones
   (continuations, releases) spends the shared budget, so it can disable every other
   one, and the free ones all write what the properties read.
-The cycle proviso (C3) is the engine's. What the model gives up: the DMA read of a
+What each operation reads and writes is its entry's in the table of operations
+(``Operation.footprint``, ``thread_writes``, ``device_writes``). The cycle proviso
+(C3) is the engine's. What the model gives up: the DMA read of a
 litmus device is the one action that qualifies; the reduction is measured, per
 scenario, in BENCHMARKS.md.
 """
@@ -31,13 +33,14 @@ scenario, in BENCHMARKS.md.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple
 
-from cowcheck.input.scenario import LitmusStep, Scenario
 from cowcheck.mm.actions import Action
+from cowcheck.mm.ops import OPERATION
+from cowcheck.mm.ops.operation import Footprint, Res
 from cowcheck.mm.state import NO_FRAME, PTE_PRESENT, PTE_SWAP, ZERO_FRAME, ForkOp, GupFastOp, MMState
+from cowcheck.mm.world import LitmusStep, World
 
-Res = tuple[object, ...]
+__all__ = ["ALL_KINDS", "MM_KINDS", "Footprint", "Res", "ample_singletons", "future_writes", "reach"]
 
 # Every resource kind; a property that does not declare what it reads reads them all.
 ALL_KINDS = frozenset(
@@ -46,11 +49,6 @@ ALL_KINDS = frozenset(
 
 # What the mm holds: everything but the litmus programs' counters and the budget.
 MM_KINDS = ALL_KINDS - {"pc", "budget"}
-
-
-class Footprint(NamedTuple):
-    reads: frozenset[Res]
-    writes: frozenset[Res]
 
 
 def reach(s: MMState, pid: int) -> set[int]:
@@ -77,57 +75,52 @@ def _ref_frame(s: MMState, name: str) -> int | None:
 
 
 def action_footprint(s: MMState, a: Action) -> Footprint | None:
-    """What ``a`` reads and writes in ``s``; None where it is not bounded here."""
-    if a.op == "dma_read":
-        f = _ref_frame(s, a.name)
-        if f is None:
-            return None
-        return Footprint(frozenset({("ref", a.name), ("content", f)}), frozenset({("pc", a.actor)}))
-    return None
+    """What ``a`` reads and writes in ``s`` (its operation's ``footprint``); None
+    where it is not bounded."""
+    fp = OPERATION[a.op].footprint
+    return None if fp is None else fp(s, a)
 
 
-def _thread_future(s: MMState, pid: int, names: set[str]) -> set[Res] | None:
+def _thread_future(s: MMState, pid: int, rest: Sequence[LitmusStep]) -> set[Res] | None:
     if pid >= len(s.procs) or any(isinstance(op, ForkOp) and op.child == pid for op in s.inflight):
         return None
     out: set[Res] = {("mm", pid), ("pte", pid), ("expect", pid), ("tok",), ("procs",), ("inflight",), ("budget",)}
     for f in reach(s, pid):
         out |= {("content", f), ("count", f)}
     out.update(("slot", p.target) for p in s.procs[pid].ptes if p.kind == PTE_SWAP)
-    # A reference's frame never changes; only a release removes it (munmap and exit
-    # only detach it, which a DMA does not look at).
-    out.update(("ref", n) for n in names)
+    for st in rest:
+        out |= OPERATION[st.op].thread_writes(st)
     return out
 
 
 def _device_future(s: MMState, steps: Sequence[LitmusStep]) -> set[Res] | None:
+    """What an actor that is not a thread (a device, reclaim, an outsider) may write:
+    each of its steps goes through a named reference, which must be held."""
     out: set[Res] = {("tok",)}
     for st in steps:
+        writes = OPERATION[st.op].device_writes
         f = _ref_frame(s, st.ref)
-        if f is None:
+        if writes is None or f is None:
             return None
-        if st.op == "release":
-            out |= {("ref", st.ref), ("count", f), ("content", f)}  # the last put frees it
-        elif st.op == "dma_write":
-            # The owner's expectations and those of the children that crossed.
-            out |= {("content", f)} | {("expect", q) for q in range(len(s.procs))}
+        out |= writes(s, st, f)
     return out
 
 
-def future_writes(sc: Scenario, s: MMState, actor: int) -> set[Res] | None:
+def future_writes(world: World, s: MMState, actor: int) -> set[Res] | None:
     """What litmus actor ``actor`` may write from ``s`` on (its remaining program,
     and any step of its own still in flight)."""
-    act = sc.actors[actor]
+    act = world.actors[actor]
     busy = any(op.actor == actor for op in s.inflight)
     rest = act.steps[s.pcs[actor] :]
     if not rest and not busy:
         return set()
     if act.kind == "thread":
-        return _thread_future(s, act.process, {st.ref for st in rest if st.op == "release"})
+        return _thread_future(s, act.process, rest)
     return _device_future(s, rest)
 
 
 def ample_singletons(
-    sc: Scenario, s: MMState, actions: Sequence[Action], prop_reads: frozenset[str], environment: bool
+    world: World, s: MMState, actions: Sequence[Action], prop_reads: frozenset[str], environment: bool
 ) -> Iterator[list[int]]:
     """Indices of actions that are each, alone, an ample set of ``s`` (C0-C2)."""
     if "pc" in prop_reads or environment:
@@ -138,15 +131,15 @@ def ample_singletons(
         fp = action_footprint(s, a)
         if fp is None or fp.writes != {("pc", a.actor)}:
             continue
-        if _independent(sc, s, a.actor, fp):
+        if _independent(world, s, a.actor, fp):
             yield [i]
 
 
-def _independent(sc: Scenario, s: MMState, me: int, fp: Footprint) -> bool:
-    for other in range(len(sc.actors)):
+def _independent(world: World, s: MMState, me: int, fp: Footprint) -> bool:
+    for other in range(len(world.actors)):
         if other == me:
             continue
-        w = future_writes(sc, s, other)
+        w = future_writes(world, s, other)
         if w is None or not w.isdisjoint(fp.reads):
             return False
     return True

@@ -17,6 +17,7 @@ step: nothing a lockless path does can change what (2) writes.
 
 from __future__ import annotations
 
+from cowcheck.mm import records
 from cowcheck.mm.context import Ctx, page_view
 from cowcheck.mm.state import (
     PTE_EMPTY,
@@ -27,10 +28,8 @@ from cowcheck.mm.state import (
     ZERO_FRAME,
     ForkOp,
     Proc,
-    Pte,
     Vma,
     bit,
-    new_record,
 )
 from cowcheck.mm.work import Work
 
@@ -53,7 +52,7 @@ def fork_begin(w: Work, ctx: Ctx, actor: int, pid: int) -> int:
     if ctx.rule.has_write_protect_seq:
         w.set_proc(pid, wp_seq=parent.wp_seq + 1)
         w.note("copy_page_range: raw_write_seqcount_begin(write_protect_seq)")
-    w.inflight.append(new_record(ForkOp, (actor, pid, child, 0, False)))
+    w.inflight.append(records.fork_op((actor, pid, child, 0, False)))
     w.note(f"fork: mmap_write_lock(P{pid}); child P{child}")
     return child
 
@@ -103,7 +102,7 @@ def _copy_one(w: Work, ctx: Ctx, pid: int, child: int, v: int) -> bool:
         if pte.exclusive:
             w.set_pte(pid, v, pte._replace(exclusive=False))
             w.note("copy_nonpresent_pte: swap entry marked shared")
-        w.set_pte(child, v, new_record(Pte, (PTE_SWAP, pte.target, False, False)))
+        w.set_pte(child, v, records.pte((PTE_SWAP, pte.target, False, False)))
         w.note(f"copy_nonpresent_pte: swap_duplicate(slot {pte.target})")
         return False
     assert pte.kind == PTE_PRESENT

@@ -15,6 +15,7 @@ it drops the reference and falls back to the slow path.
 
 from __future__ import annotations
 
+from cowcheck.mm import records
 from cowcheck.mm.context import Ctx, page_view
 from cowcheck.mm.fault import READ, UNSHARE, WRITE, handle_mm_fault
 from cowcheck.mm.rule import GupFlags
@@ -26,8 +27,6 @@ from cowcheck.mm.state import (
     ZERO_FRAME,
     GupFastOp,
     frame_name,
-    new_record,
-    ref_type,
 )
 from cowcheck.mm.work import ModelBug, Work
 
@@ -36,7 +35,7 @@ _MAX_RETRIES = 4  # a fault always makes progress here; more means a model bug
 
 def _take_ref(w: Work, pid: int, v: int, f: int, flags: GupFlags, name: str, how: str) -> None:
     w.get_page(f, flags.pin)
-    w.refs.append(new_record(ref_type(name), (name, pid, v, f, flags.pin, flags.write, flags.longterm, True, 0)))
+    w.refs.append(records.ref((name, pid, v, f, flags.pin, flags.write, flags.longterm, True, 0)))
     rc = "" if f == ZERO_FRAME else f" (refcount {w.page(f).refcount})"
     w.note(f"{how}: {flags.describe()} reference on {frame_name(f)}{rc}")
 
@@ -84,7 +83,7 @@ def gup_fast_start(w: Work, ctx: Ctx, actor: int, pid: int, v: int, flags: GupFl
     if flags.pin:
         w.set_proc(pid, has_pinned=True)
     seq = pr.wp_seq
-    op = new_record(GupFastOp, (actor, pid, v, flags.pin, flags.write, flags.longterm, name, GUPF_SLOW, seq, -2, False))
+    op = records.gup_fast_op((actor, pid, v, flags.pin, flags.write, flags.longterm, name, GUPF_SLOW, seq, -2, False))
     if flags.pin and ctx.rule.gup_fast_checks_seq(flags) and seq & 1:
         w.note("lockless_pages_from_mm: write_protect_seq odd (fork running) -> slow path")
         w.inflight.append(op)
@@ -100,12 +99,10 @@ def gup_fast_start(w: Work, ctx: Ctx, actor: int, pid: int, v: int, flags: GupFl
 
 
 def gup_fast_op_with(op: GupFastOp, stage: int, seq: int, snap_frame: int, snap_writable: bool) -> GupFastOp:
-    """As op._replace(stage=, seq=, snap_frame=, snap_writable=), field by field
-    (state.new_record; work.py says why not as (*op[:7], stage, *op[8:])). canon.py
-    renames a gup-fast in flight through it too."""
-    return new_record(
-        GupFastOp,
-        (op.actor, op.pid, op.vpage, op.pin, op.write, op.longterm, op.name, stage, seq, snap_frame, snap_writable),
+    """As op._replace(stage=, seq=, snap_frame=, snap_writable=), by position
+    (records.py). canon.py renames a gup-fast in flight through it too."""
+    return records.gup_fast_op(
+        (op.actor, op.pid, op.vpage, op.pin, op.write, op.longterm, op.name, stage, seq, snap_frame, snap_writable)
     )
 
 
@@ -120,7 +117,7 @@ def _at_stage(op: GupFastOp, stage: int, snap_frame: int | None = None, snap_wri
 
 
 def gup_fast_step(w: Work, ctx: Ctx, idx: int, op: GupFastOp) -> None:
-    flags = new_record(GupFlags, (op.pin, op.write, op.longterm))
+    flags = records.gup_flags((op.pin, op.write, op.longterm))
     f = op.snap_frame
     if op.stage == GUPF_GRAB:
         if f not in w.pages:
@@ -146,9 +143,7 @@ def gup_fast_step(w: Work, ctx: Ctx, idx: int, op: GupFastOp) -> None:
             w.note(f"gup-fast re-check: {fail} -> drop reference, slow path")
             return
         del w.inflight[idx]
-        w.refs.append(
-            new_record(ref_type(op.name), (op.name, op.pid, op.vpage, f, op.pin, op.write, op.longterm, True, 0))
-        )
+        w.refs.append(records.ref((op.name, op.pid, op.vpage, f, op.pin, op.write, op.longterm, True, 0)))
         w.note(f"gup-fast re-check passes: {flags.describe()} reference on page #{f}")
         return
     # GUPF_SLOW: the caller checked that the mmap lock can be taken.

@@ -10,8 +10,8 @@ checking every read that could happen.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import NamedTuple
 
+from cowcheck.mm import records
 from cowcheck.mm.state import (
     GUPF_RECHECK,
     NO_FRAME,
@@ -22,13 +22,13 @@ from cowcheck.mm.state import (
     ZERO_TOKEN,
     ForkOp,
     GupFastOp,
+    Holder,
     MMState,
     Page,
     Ref,
     Slot,
     SwapoutOp,
     Tok,
-    new_record,
 )
 
 
@@ -86,18 +86,10 @@ def frame_content(s: MMState, f: int, cells: int) -> tuple[int, ...] | None:
     return None if p is None else p.content
 
 
-class Holder(NamedTuple):
-    """Something that keeps a page alive, for bookkeeping checks and reachability."""
-
-    kind: str  # "pte", "swapcache", "ref", "gup-fast", "reclaim", "speculative"
-    pid: int  # owning process, or -1
-    detail: str
-
-
 def _holder(kind: str, pid: int, detail: str) -> Holder:
-    # By position (state.new_record): Holder's own constructor runs Python code, and
-    # memory-safety asks for a holder of every page of every state.
-    return new_record(Holder, (kind, pid, detail))
+    # By position (records.py): memory-safety asks for a holder of every page of
+    # every state.
+    return records.holder((kind, pid, detail))
 
 
 def holders(s: MMState, f: int) -> Iterator[Holder]:

@@ -18,6 +18,7 @@ weak-memory race of B11 (see models/anon_exclusive_6_1.py).
 
 from __future__ import annotations
 
+from cowcheck.mm import records
 from cowcheck.mm.context import Ctx, page_view
 from cowcheck.mm.fork import pte_locked
 from cowcheck.mm.state import (
@@ -27,10 +28,7 @@ from cowcheck.mm.state import (
     PTE_SWAP,
     SWAPOUT_UNMAP,
     SWAPOUT_WRITE,
-    Pte,
-    Slot,
     SwapoutOp,
-    new_record,
 )
 from cowcheck.mm.work import Blocked, Work
 
@@ -57,7 +55,7 @@ def swapout_start(w: Work, ctx: Ctx, actor: int, f: int) -> None:
         w.note(f"add_to_swap: page #{f} -> swapcache, slot {s}")
     else:
         w.note(f"shrink_page_list: page #{f} already in the swapcache")
-    w.inflight.append(new_record(SwapoutOp, (actor, f, SWAPOUT_UNMAP)))
+    w.inflight.append(records.swapout_op((actor, f, SWAPOUT_UNMAP)))
 
 
 def swapout_step(w: Work, ctx: Ctx, idx: int, op: SwapoutOp) -> None:
@@ -70,7 +68,7 @@ def swapout_step(w: Work, ctx: Ctx, idx: int, op: SwapoutOp) -> None:
             if pte.kind == PTE_PRESENT and pte.target == f
         ]
         if not mapped:
-            w.inflight[idx] = new_record(SwapoutOp, (op.actor, f, SWAPOUT_WRITE))
+            w.inflight[idx] = records.swapout_op((op.actor, f, SWAPOUT_WRITE))
             w.note(f"try_to_unmap: page #{f} mapped nowhere")
             return
         pid, v = mapped[0]
@@ -87,12 +85,12 @@ def swapout_step(w: Work, ctx: Ctx, idx: int, op: SwapoutOp) -> None:
         exclusive = w.page(f).anon_exclusive
         w.unmap_page(pid, v)
         w.swap_duplicate(s)
-        w.set_pte(pid, v, new_record(Pte, (PTE_SWAP, s, False, exclusive)))
+        w.set_pte(pid, v, records.pte((PTE_SWAP, s, False, exclusive)))
         w.set_exclusive(f, False)
         w.put_page(f)
         w.note(f"try_to_unmap_one: P{pid} PTE -> swap entry (slot {s}{', exclusive' if exclusive else ''})")
         if len(mapped) == 1:
-            w.inflight[idx] = new_record(SwapoutOp, (op.actor, f, SWAPOUT_WRITE))
+            w.inflight[idx] = records.swapout_op((op.actor, f, SWAPOUT_WRITE))
         return
     assert op.stage == SWAPOUT_WRITE
     del w.inflight[idx]
@@ -103,7 +101,7 @@ def swapout_step(w: Work, ctx: Ctx, idx: int, op: SwapoutOp) -> None:
         return
     s = p.swapcache
     sl = w.slot(s)
-    w.slots[s] = new_record(Slot, (sl.swapcount, sl.cache, p.content))
+    w.slots[s] = records.slot((sl.swapcount, sl.cache, p.content))
     w.note(f"pageout: page #{f} written to slot {s}")
     if p.refcount == 2:  # the swapcache and our isolation reference
         w.note("__remove_mapping: refcount 2 -> free the page")

@@ -30,15 +30,11 @@ def _stable(text: str) -> int:
 
 
 # Final: the compiled build (mypyc) folds these into its C code instead of looking
-# them up in a module dict at each use (-1.9 % instructions per state).
+# them up in a module dict at each use.
 ZERO_FRAME: Final = -1  # the shared zero page: never allocated, never freed, not refcounted
 NO_SLOT: Final = -1
 NO_FRAME: Final = -2
 ZERO_TOKEN: Final = 0  # the content of a freshly zeroed page, visible to every process
-
-# A record from its fields, without NamedTuple's Python-level __new__ (or _replace):
-# the hot paths of work.py and canon.py build records with it, a few times cheaper.
-new_record = tuple.__new__
 
 # A vpage's expectation (Proc.expect): per cell, the tokens a read may show.
 Expect = tuple[tuple[int, ...], ...]
@@ -122,19 +118,14 @@ class NamedRef(Ref):
     """A reference with a name (litmus scenarios name theirs): it hashes its name
     stably. An unnamed one is a plain ``Ref`` and hashes as the tuple it is, since
     CPython hashes '' to 0 whatever the salt. A ``__hash__`` on every ``Ref`` would
-    be a Python-level call each time a state holding one is hashed: 2.4 % of the
-    compiled build's instructions on open-standard, whose references are all
-    unnamed. Build references through ``ref_type``, or ``type(r)`` to rebuild one."""
+    be a Python-level call each time a state holding one is hashed, and the open
+    scenarios' references are all unnamed. Build references through
+    ``records.ref``, which picks the type by the name."""
 
     __slots__ = ()
 
     def __hash__(self) -> int:
         return hash((_stable(self.name), self[1:]))
-
-
-def ref_type(name: str) -> type[Ref]:
-    """The record type of a reference named ``name`` ('' for none)."""
-    return NamedRef if name else Ref
 
 
 class Tok(NamedTuple):
@@ -215,6 +206,15 @@ class MMState(NamedTuple):
     # A bug string is salted by str hashing, which is harmless: a bug state is a
     # violation and the end of its path, never a parent or a tie-breaker.
     bug: str = ""  # set when a path hit a kernel BUG_ON-class inconsistency; terminal
+
+
+class Holder(NamedTuple):
+    """Something that keeps a page alive, for bookkeeping checks and reachability
+    (``observe.holders``)."""
+
+    kind: str  # "pte", "swapcache", "ref", "gup-fast", "reclaim", "speculative"
+    pid: int  # owning process, or -1
+    detail: str
 
 
 # MMState's fields before this index are the mm and the litmus programs' counters;

@@ -5,17 +5,20 @@ less than its scenario says (the step that never ran, and everything after it), 
 the search fails it, as SPIN fails an invalid end state. This module names the step
 each unfinished actor is held at and why: a reference no GUP holds, a read-only or
 unmapped VMA, a page not present, a process that has exited or was never forked, an
-``after`` that waits for a step that is itself held.
+``after`` that waits for a step that is itself held. Which of those may hold up a
+step is its operation's entry (``Operation.held_by``); how each is worded is here.
 """
 
 from __future__ import annotations
 
-from cowcheck.input.scenario import LitmusStep, Scenario
-from cowcheck.input.schema import OP_BY_NAME
+from collections.abc import Callable
+
+from cowcheck.mm.ops import OPERATION
 from cowcheck.mm.state import PTE_PRESENT, ZERO_FRAME, ForkOp, GupFastOp, InFlight, MMState
+from cowcheck.mm.world import LitmusStep, World
 
 
-def step_name(sc: Scenario, actor: int, step: int) -> str:
+def step_name(sc: World, actor: int, step: int) -> str:
     """``device:1 (dma_write ref=odirct)``: the actor's name, the step counted from 1
     as ``after`` counts it, and what the step does."""
     st = sc.actors[actor].steps[step]
@@ -26,12 +29,12 @@ def describe_step(st: LitmusStep) -> str:
     parts = [st.op]
     if st.ref:
         parts.append(f"ref={st.ref}")
-    if "vpage" in OP_BY_NAME[st.op].fields:
+    if "vpage" in OPERATION[st.op].fields:
         parts.append(f"vpage={st.vpage}")
     return " ".join(parts)
 
 
-def may_end(sc: Scenario, s: MMState, actor: int) -> bool:
+def may_end(sc: World, s: MMState, actor: int) -> bool:
     """The run may end with this actor where it is: finished, or idle before steps
     that are all ``optional``."""
     steps = sc.actors[actor].steps
@@ -43,7 +46,7 @@ def may_end(sc: Scenario, s: MMState, actor: int) -> bool:
     return all(st.optional for st in steps[pc:])
 
 
-def explain(sc: Scenario, s: MMState) -> str | None:
+def explain(sc: World, s: MMState) -> str | None:
     """What holds up the unfinished programs of end state ``s``, or None if every
     actor may end where it is and nothing is in flight."""
     held = [i for i in range(len(sc.actors)) if not may_end(sc, s, i)]
@@ -55,7 +58,7 @@ def explain(sc: Scenario, s: MMState) -> str | None:
     return "; ".join(why)
 
 
-def _why(sc: Scenario, s: MMState, actor: int, depth: int = 0) -> str:
+def _why(sc: World, s: MMState, actor: int, depth: int = 0) -> str:
     a = sc.actors[actor]
     pc = s.pcs[actor]
     busy = [op for op in s.inflight if op.actor == actor]
@@ -82,7 +85,7 @@ def _why(sc: Scenario, s: MMState, actor: int, depth: int = 0) -> str:
     return _why_op(sc, s, st, pid)
 
 
-def _why_not_held(sc: Scenario, s: MMState, ref: str) -> str:
+def _why_not_held(sc: World, s: MMState, ref: str) -> str:
     """The gup steps that take ``ref`` (the loader checked there is one) and what
     became of them on this run."""
     gups = [(i, j) for i, a in enumerate(sc.actors) for j, st in enumerate(a.steps) if st.op == "gup" and st.ref == ref]
@@ -117,37 +120,89 @@ def _done(s: MMState, actor: int, step: int) -> bool:
     return pc > step + 1 or (pc == step + 1 and not any(op.actor == actor for op in s.inflight))
 
 
-def _why_op(sc: Scenario, s: MMState, st: LitmusStep, pid: int) -> str:
-    op = st.op
-    if op in ("release", "dma_write", "dma_read"):
-        ref = next((r for r in s.refs if r.name == st.ref), None)
-        if ref is None:
-            return f"the reference {st.ref!r} is not held: {_why_not_held(sc, s, st.ref)}"
-        if op == "dma_write" and not ref.write:
-            return f"the reference {st.ref!r} was taken without FOLL_WRITE: the device cannot write through it"
-        return "not enabled in this state"
-    if pid >= len(s.procs) or not s.procs[pid].alive:
-        return f"process P{pid} does not exist or has exited"
-    pr = s.procs[pid]
-    if op in ("write", "read", "munmap", "dontneed", "dontfork", "mprotect", "gup"):
-        vma = pr.vmas[st.vpage]
-        if not vma.mapped:
-            return f"vpage {st.vpage} of P{pid} is unmapped" + (
-                " (the access would SIGSEGV)" if op in ("write", "read") else ""
-            )
-        if op == "write" and not vma.writable:
-            return f"the VMA of vpage {st.vpage} of P{pid} is read-only (the store would SIGSEGV)"
-    if op in ("swapout", "spec_get"):
-        pte = pr.ptes[st.vpage]
-        if pte.kind != PTE_PRESENT or pte.target == ZERO_FRAME:
-            return f"vpage {st.vpage} of P{pid} maps no anonymous page (not present)"
-        return "the page is already being reclaimed"
-    if op == "spec_put" and not s.spec:
-        return "no speculative reference is held"
-    if op == "fork" and len(s.procs) >= sc.max_processes:
-        return f"world.max_processes ({sc.max_processes}) processes exist already"
+def _why_op(sc: World, s: MMState, st: LitmusStep, pid: int) -> str:
+    for reason in OPERATION[st.op].held_by:
+        why = _REASONS[reason](sc, s, st, pid)
+        if why is not None:
+            return why
+    return "not enabled in this state"
+
+
+def _ref(sc: World, s: MMState, st: LitmusStep, pid: int) -> str | None:
+    if any(r.name == st.ref for r in s.refs):
+        return None
+    return f"the reference {st.ref!r} is not held: {_why_not_held(sc, s, st.ref)}"
+
+
+def _ref_write(sc: World, s: MMState, st: LitmusStep, pid: int) -> str | None:
+    ref = next(r for r in s.refs if r.name == st.ref)
+    if ref.write:
+        return None
+    return f"the reference {st.ref!r} was taken without FOLL_WRITE: the device cannot write through it"
+
+
+def _process(sc: World, s: MMState, st: LitmusStep, pid: int) -> str | None:
+    if pid < len(s.procs) and s.procs[pid].alive:
+        return None
+    return f"process P{pid} does not exist or has exited"
+
+
+def _vma(sc: World, s: MMState, st: LitmusStep, pid: int) -> str | None:
+    return None if s.procs[pid].vmas[st.vpage].mapped else f"vpage {st.vpage} of P{pid} is unmapped"
+
+
+def _vma_access(sc: World, s: MMState, st: LitmusStep, pid: int) -> str | None:
+    why = _vma(sc, s, st, pid)
+    return None if why is None else f"{why} (the access would SIGSEGV)"
+
+
+def _vm_write(sc: World, s: MMState, st: LitmusStep, pid: int) -> str | None:
+    if s.procs[pid].vmas[st.vpage].writable:
+        return None
+    return f"the VMA of vpage {st.vpage} of P{pid} is read-only (the store would SIGSEGV)"
+
+
+def _anon_page(sc: World, s: MMState, st: LitmusStep, pid: int) -> str | None:
+    pte = s.procs[pid].ptes[st.vpage]
+    if pte.kind != PTE_PRESENT or pte.target == ZERO_FRAME:
+        return f"vpage {st.vpage} of P{pid} maps no anonymous page (not present)"
+    return "the page is already being reclaimed"
+
+
+def _spec_ref(sc: World, s: MMState, st: LitmusStep, pid: int) -> str | None:
+    return None if s.spec else "no speculative reference is held"
+
+
+def _max_processes(sc: World, s: MMState, st: LitmusStep, pid: int) -> str | None:
+    if len(s.procs) < sc.max_processes:
+        return None
+    return f"world.max_processes ({sc.max_processes}) processes exist already"
+
+
+def _mmap_lock(sc: World, s: MMState, st: LitmusStep, pid: int) -> str | None:
     if any(isinstance(o, ForkOp) and o.parent == pid for o in s.inflight):
         return f"P{pid}'s mmap lock is held by a fork in progress"
-    if op == "exit" and any(isinstance(o, GupFastOp) and o.pid == pid for o in s.inflight):
+    return None
+
+
+def _gup_fast(sc: World, s: MMState, st: LitmusStep, pid: int) -> str | None:
+    if any(isinstance(o, GupFastOp) and o.pid == pid for o in s.inflight):
         return f"a gup-fast of P{pid} is in flight"
-    return "not enabled in this state"
+    return None
+
+
+# What may hold up a step (``Operation.held_by`` names them, in the order checked).
+_REASONS: dict[str, Callable[[World, MMState, LitmusStep, int], str | None]] = {
+    "ref": _ref,  # the reference it names is held
+    "ref_write": _ref_write,  # and was taken with FOLL_WRITE
+    "process": _process,  # its process exists and is alive
+    "vma": _vma,  # its vpage is mapped
+    "vma_access": _vma_access,  # its vpage is mapped, or the CPU access would SIGSEGV
+    "vm_write": _vm_write,  # VM_WRITE, or the store would SIGSEGV
+    "anon_page": _anon_page,  # its vpage maps an anonymous page not being reclaimed
+    "spec_ref": _spec_ref,  # a speculative reference is held
+    "max_processes": _max_processes,  # another process fits
+    "mmap_lock": _mmap_lock,  # no fork holds the process's mmap lock
+    "gup_fast": _gup_fast,  # no gup-fast of the process is in flight
+}
+REASONS = frozenset(_REASONS)

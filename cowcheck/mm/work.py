@@ -7,6 +7,9 @@ mechanism: rules never touch counts directly, they only answer hook questions.
 
 from __future__ import annotations
 
+from typing import cast
+
+from cowcheck.mm import records
 from cowcheck.mm.state import (
     NO_FRAME,
     NO_SLOT,
@@ -27,7 +30,6 @@ from cowcheck.mm.state import (
     SwapoutOp,
     Tok,
     bit,
-    new_record,
 )
 
 
@@ -41,13 +43,11 @@ class ModelBug(Exception):
 
 _PROC_FIELD = {name: i for i, name in enumerate(Proc._fields)}
 
-# The records below are rebuilt field by field, not as (*p[:3], x, *p[4:]): mypyc
-# builds a starred tuple through a list and a slice, about twice the cost of the
-# record itself (tests/test_canon.py pins the layouts).
+# Records are rebuilt by position, field by field (records.py says why).
 
 
 def _with_counts(p: Page, refcount: int, mapcount: int, pincount: int) -> Page:
-    return new_record(Page, (refcount, mapcount, pincount, p.anon_exclusive, p.swapcache, p.locked, p.content))
+    return records.page((refcount, mapcount, pincount, p.anon_exclusive, p.swapcache, p.locked, p.content))
 
 
 class Work:
@@ -105,8 +105,7 @@ class Work:
         charges (no operation reads or writes them); its ``bug`` field empty (a bug is
         set by the caller)."""
         s = self._s
-        return new_record(
-            MMState,
+        return records.mm_state(
             (
                 tuple(self.procs),
                 tuple(sorted(self.pages.items())),
@@ -137,7 +136,7 @@ class Work:
 
     def new_token(self, writer: int, device: bool, visible: int) -> int:
         t = max(self.toks, default=ZERO_TOKEN) + 1
-        self.toks[t] = new_record(Tok, (writer, device, visible))
+        self.toks[t] = records.tok((writer, device, visible))
         return t
 
     # pages ------------------------------------------------------------------------
@@ -155,7 +154,7 @@ class Work:
 
     def alloc_page(self, content: tuple[int, ...], exclusive: bool) -> int:
         f = self._new_frame_id()
-        self.pages[f] = new_record(Page, (1, 0, 0, exclusive and self._uses_pae, NO_SLOT, False, content))
+        self.pages[f] = records.page((1, 0, 0, exclusive and self._uses_pae, NO_SLOT, False, content))
         return f
 
     def get_page(self, f: int, pin: bool = False) -> None:
@@ -184,23 +183,21 @@ class Work:
             return
         p = self.page(f)
         if p.anon_exclusive != value:
-            self.pages[f] = new_record(
-                Page, (p.refcount, p.mapcount, p.pincount, value, p.swapcache, p.locked, p.content)
-            )
+            self.pages[f] = records.page((p.refcount, p.mapcount, p.pincount, value, p.swapcache, p.locked, p.content))
 
     def set_locked(self, f: int, value: bool) -> None:
         """PG_locked: set by reclaim's trylock_page(), cleared by its unlock_page()."""
         p = self.page(f)
-        self.pages[f] = new_record(
-            Page, (p.refcount, p.mapcount, p.pincount, p.anon_exclusive, p.swapcache, value, p.content)
+        self.pages[f] = records.page(
+            (p.refcount, p.mapcount, p.pincount, p.anon_exclusive, p.swapcache, value, p.content)
         )
 
     def write_cell(self, f: int, cell: int, token: int) -> None:
         p = self.page(f)
         c = list(p.content)
         c[cell] = token
-        self.pages[f] = new_record(
-            Page, (p.refcount, p.mapcount, p.pincount, p.anon_exclusive, p.swapcache, p.locked, tuple(c))
+        self.pages[f] = records.page(
+            (p.refcount, p.mapcount, p.pincount, p.anon_exclusive, p.swapcache, p.locked, tuple(c))
         )
 
     # rmap ---------------------------------------------------------------------------
@@ -210,7 +207,7 @@ class Work:
         if f != ZERO_FRAME:
             p = self.page(f)
             self.pages[f] = _with_counts(p, p.refcount, p.mapcount + 1, p.pincount)
-        self.set_pte(pid, v, new_record(Pte, (PTE_PRESENT, f, writable, False)))
+        self.set_pte(pid, v, records.pte((PTE_PRESENT, f, writable, False)))
 
     def unmap_page(self, pid: int, v: int) -> int:
         """page_remove_rmap() + clear the PTE; returns the frame (reference not dropped)."""
@@ -234,34 +231,32 @@ class Work:
 
     def new_slot(self, frame: int) -> int:
         s = max(self.slots, default=-1) + 1
-        self.slots[s] = new_record(Slot, (0, frame, ()))
+        self.slots[s] = records.slot((0, frame, ()))
         return s
 
     def add_to_swapcache(self, f: int, s: int) -> None:
         p = self.page(f)
-        self.pages[f] = new_record(
-            Page, (p.refcount + 1, p.mapcount, p.pincount, p.anon_exclusive, s, p.locked, p.content)
-        )
+        self.pages[f] = records.page((p.refcount + 1, p.mapcount, p.pincount, p.anon_exclusive, s, p.locked, p.content))
         sl = self.slot(s)
-        self.slots[s] = new_record(Slot, (sl.swapcount, f, sl.content))
+        self.slots[s] = records.slot((sl.swapcount, f, sl.content))
 
     def delete_from_swapcache(self, f: int) -> None:
         """delete_from_swap_cache(): drop the swapcache reference; free an unused slot."""
         p = self.page(f)
         s = p.swapcache
-        self.pages[f] = new_record(
-            Page, (p.refcount, p.mapcount, p.pincount, p.anon_exclusive, NO_SLOT, p.locked, p.content)
+        self.pages[f] = records.page(
+            (p.refcount, p.mapcount, p.pincount, p.anon_exclusive, NO_SLOT, p.locked, p.content)
         )
         sl = self.slot(s)
         if sl.swapcount == 0:
             del self.slots[s]
         else:
-            self.slots[s] = new_record(Slot, (sl.swapcount, NO_FRAME, sl.content))
+            self.slots[s] = records.slot((sl.swapcount, NO_FRAME, sl.content))
         self.put_page(f)
 
     def swap_duplicate(self, s: int) -> None:
         sl = self.slot(s)
-        self.slots[s] = new_record(Slot, (sl.swapcount + 1, sl.cache, sl.content))
+        self.slots[s] = records.slot((sl.swapcount + 1, sl.cache, sl.content))
 
     def swap_free(self, s: int) -> None:
         """swap_free(): drop one swap PTE's count; the swapcache page, if any, stays."""
@@ -271,7 +266,7 @@ class Work:
         if sl.swapcount == 1 and sl.cache == NO_FRAME:
             del self.slots[s]
         else:
-            self.slots[s] = new_record(Slot, (sl.swapcount - 1, sl.cache, sl.content))
+            self.slots[s] = records.slot((sl.swapcount - 1, sl.cache, sl.content))
 
     def free_swap_and_cache(self, s: int) -> None:
         """free_swap_and_cache() on zap: the last swap PTE gone, reclaim an unlocked
@@ -292,8 +287,8 @@ class Work:
         pr = self.procs[pid]
         ptes = list(pr.ptes)
         ptes[v] = pte
-        self.procs[pid] = new_record(
-            Proc, (pr.alive, pr.parent, pr.threads, pr.has_pinned, pr.wp_seq, pr.vmas, tuple(ptes), pr.expect)
+        self.procs[pid] = records.proc(
+            (pr.alive, pr.parent, pr.threads, pr.has_pinned, pr.wp_seq, pr.vmas, tuple(ptes), pr.expect)
         )
 
     def set_proc(self, pid: int, **changes: object) -> None:
@@ -302,7 +297,7 @@ class Work:
         fields = list(self.procs[pid])
         for name, value in changes.items():
             fields[_PROC_FIELD[name]] = value
-        self.procs[pid] = new_record(Proc, fields)
+        self.procs[pid] = records.proc(cast(records.ProcFields, tuple(fields)))
 
     def expect(self, pid: int, v: int) -> Expect:
         return self.procs[pid].expect[v]
@@ -311,8 +306,8 @@ class Work:
         pr = self.procs[pid]
         ex = list(pr.expect)
         ex[v] = value
-        self.procs[pid] = new_record(
-            Proc, (pr.alive, pr.parent, pr.threads, pr.has_pinned, pr.wp_seq, pr.vmas, pr.ptes, tuple(ex))
+        self.procs[pid] = records.proc(
+            (pr.alive, pr.parent, pr.threads, pr.has_pinned, pr.wp_seq, pr.vmas, pr.ptes, tuple(ex))
         )
 
     def set_expect_cell(self, pid: int, v: int, cell: int, toks: tuple[int, ...]) -> None:
@@ -328,7 +323,7 @@ class Work:
         b, c = bit(pid), bit(child)
         for t, tok in list(self.toks.items()):
             if tok.visible & b and (only is None or t in only):
-                self.toks[t] = new_record(Tok, (tok.writer, tok.device, tok.visible | c))
+                self.toks[t] = records.tok((tok.writer, tok.device, tok.visible | c))
 
     def zap_pte(self, pid: int, v: int) -> None:
         """zap_pte_range() for one PTE: drop the mapping's reference or swap count."""
@@ -344,8 +339,8 @@ class Work:
         """The owner's mapping is gone: its references owe coherency to nobody now."""
         for i, r in enumerate(self.refs):
             if r.owner == pid and (v is None or r.vpage == v) and r.attached:
-                self.refs[i] = new_record(
-                    type(r), (r.name, r.owner, r.vpage, r.frame, r.pin, r.write, r.longterm, False, r.crossed)
+                self.refs[i] = records.ref(
+                    (r.name, r.owner, r.vpage, r.frame, r.pin, r.write, r.longterm, False, r.crossed)
                 )
 
     def reclaim_holds(self, f: int) -> bool:

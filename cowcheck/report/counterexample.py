@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cowcheck.engine import replay
-from cowcheck.mm.actions import Action, describe
+from cowcheck.mm.actions import Action
 from cowcheck.mm.model import MMModel
+from cowcheck.mm.ops import describe
 from cowcheck.mm.state import GUPF_GRAB, GUPF_RECHECK, SWAPOUT_UNMAP, ForkOp, GupFastOp, MMState
 
 
