@@ -57,9 +57,11 @@ def _rss_mb() -> float:
 
 def one(scenario: str, rule: str, workers: int, store: str, dask: str, subsume: bool) -> dict[str, object]:
     from cowcheck.api import check
+    from cowcheck.engine import SearchOptions, StoreSpec
 
     base = _rss_mb()
-    rep = check(scenario, rule, workers=workers, store=store, minimise=False, dask=dask or None, subsume=subsume)
+    options = SearchOptions(store=StoreSpec.parse(store), subsume=subsume, workers=workers, dask=dask or None)
+    rep = check(scenario, rule, options=options, minimise=False)
     st = rep.stats
     peak = max(st.peak_rss_mb, _rss_mb())
     return {

@@ -21,10 +21,11 @@ SEARCH = """
 import sys
 from cowcheck.api import check
 from cowcheck.build import build_name
-from cowcheck.engine import Bounds
+from cowcheck.engine import Bounds, SearchOptions
 n = int(sys.argv[1])
 print(build_name())
-print(check("open-standard", "anon-exclusive", bounds=Bounds(max_states=n), minimise=False).stats.states)
+options = SearchOptions(Bounds(max_states=n))
+print(check("open-standard", "anon-exclusive", options=options, minimise=False).stats.states)
 """
 
 

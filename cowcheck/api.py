@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from cowcheck.checks.minimise import minimise as minimise_actions
-from cowcheck.engine import UNREACHED, Bounds, SearchResult, Stats, StoreSpec, Verdict, search, search_parallel
-from cowcheck.engine.parallel import MAX_WORKERS
+from cowcheck.engine import UNREACHED, Bounds, SearchOptions, SearchResult, Stats, Verdict, explore
 from cowcheck.engine.signals import stop_requested
 from cowcheck.errors import InputError
 from cowcheck.input.bundled import find_scenario
@@ -22,23 +21,39 @@ from cowcheck.mm.property import FORMS
 from cowcheck.mm.rule import Rule
 from cowcheck.mm.state import MMState
 from cowcheck.report.counterexample import Trace, build_trace
-from cowcheck.report.repro import CheckOptions, SearchOptions, rule_ref, scenario_ref, store_text
+from cowcheck.report.document import Shown
+from cowcheck.report.repro import CheckOptions, non_default, rule_ref, scenario_ref, search_text
 
 
 @dataclass(slots=True)
 class CheckReport:
+    """One check's verdict, with what decided it: the question (scenario, rule,
+    properties, form, contract) and the options its search ran with."""
+
     scenario: Scenario
     rule: Rule
     properties: list[str]  # as requested; empty means the defaults
     form: str
     strict: bool
-    bounds: Bounds
+    search: SearchOptions  # how it ran: the bounds, the store, the reductions, the transport
     result: SearchResult[MMState, Action]
     model: MMModel
     trace: Trace | None = None
     raw_length: int | None = None  # BFS path length before minimisation
     metrics: dict[str, int] = field(default_factory=dict)
-    search: SearchOptions = field(default_factory=SearchOptions)  # how it ran (repro.py: what the command carries)
+
+    @property
+    def bounds(self) -> Bounds:
+        return self.search.bounds
+
+    @property
+    def searched(self) -> SearchOptions:
+        """The options as the search ran, with the real worker count: a report built by
+        a pool (checks/catalog.run_pool) ran partitioned without saying so in ``search``."""
+        s = self.search
+        if self.stats.workers != s.workers and not self.stats.cluster:
+            return replace(s, workers=self.stats.workers)
+        return s
 
     @property
     def verdict(self) -> Verdict:
@@ -61,26 +76,20 @@ class CheckReport:
     def options(self) -> CheckOptions:
         """What decided this verdict, as ``cowcheck check`` takes it."""
         rule, reuse = rule_ref(self.rule)
-        # The real worker count: a report built by a pool (expectations.run_pool) ran
-        # partitioned without saying so in ``search``.
-        search = self.search
-        if self.stats.workers != search.workers and not self.stats.cluster:
-            search = SearchOptions(search.store, search.symmetry, search.por, search.subsume, self.stats.workers)
         return CheckOptions(
-            scenario_ref(self.scenario),
-            rule,
-            reuse,
-            self.strict,
-            tuple(self.properties),
-            self.form,
-            self.bounds,
-            search,
+            scenario_ref(self.scenario), rule, reuse, self.strict, tuple(self.properties), self.form, self.searched
         )
 
     @property
     def command(self) -> str:
         """The command that gives this verdict again (repro.py: one builder for all)."""
         return self.options.command
+
+    def shown(self) -> Shown | None:
+        """The counterexample with its command and options, for ``show`` and reports."""
+        if self.trace is None:
+            return None
+        return Shown(self.title, self.trace, self.command, search=non_default(self.searched))
 
     def summary(self) -> str:
         st = self.stats
@@ -97,18 +106,21 @@ class CheckReport:
         if st.subsume:
             figures += ", subsumption by budget"
         head = self.title
+        # The options: beside "holds" always (bounds_text), elsewhere where not the defaults.
+        search = non_default(self.searched)
+        search = f"; {search}" if search else ""
         if self.verdict is Verdict.HOLDS:
             store = "" if st.store.startswith("exact") else f"; {st.store}"
             return f"holds: {head}: {figures}; bounds: {self.bounds_text()}{store}; reproduce: {self.command}"
         if self.verdict is Verdict.INCOMPLETE:
             return (
-                f"incomplete: {head}: {self.result.incomplete_reason}; explored {figures}; "
+                f"incomplete: {head}: {self.result.incomplete_reason}; explored {figures}{search}; "
                 f"nothing found, but not every state within the bounds was explored; reproduce: {self.command}"
             )
         assert self.trace is not None
         return (
             f"violated: {head}: {self.trace.property_id} in {len(self.trace)} steps "
-            f"(shortest found by BFS: {self.raw_length}); explored {figures}; reproduce: {self.command}"
+            f"(shortest found by BFS: {self.raw_length}); explored {figures}{search}; reproduce: {self.command}"
         )
 
     def bounds_text(self) -> str:
@@ -120,11 +132,11 @@ class CheckReport:
         ]
         if budget:
             parts.append(f"budget: {budget}")
-        parts.append(f"search bounds: {self.bounds.describe()}")
+        parts.append(search_text(self.searched))  # "search bounds: ...", then the other options
         return "; ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
-        st = self.stats
+        st, s = self.stats, self.searched
         d: dict[str, Any] = {
             "verdict": self.verdict.value,
             "exit_code": self.exit_code,
@@ -135,6 +147,7 @@ class CheckReport:
             "strict": self.strict,
             "bounds": self.bounds_text(),
             "command": self.command,
+            "options": {**s.to_json(), "max_memory_mb": s.bounds.max_memory_mb, "dask": s.dask},
             "incomplete_reason": self.result.incomplete_reason,
             "stats": {
                 "states": st.states,
@@ -187,78 +200,16 @@ def build_model(
     return MMModel(resolve_scenario(scenario), resolve_rule(rule), props, form, strict, failing, symmetry)
 
 
-def parse_store(store: StoreSpec | str) -> StoreSpec:
-    if isinstance(store, StoreSpec):
-        return store
-    try:
-        return StoreSpec.parse(store)
-    except ValueError as e:
-        raise InputError("--store", None, str(e)) from None
-
-
-def check_workers(n: int, option: str = "--workers") -> int:
-    """A worker count, from 1 to MAX_WORKERS (engine/parallel.py says why that many)."""
-    if n < 1:
-        raise InputError(option, None, f"expected a positive number of worker processes, got {n}")
-    if n > MAX_WORKERS:
-        more = "more than the cores would only share them"
-        raise InputError(option, None, f"expected at most {MAX_WORKERS} worker processes, got {n} ({more})")
-    return n
-
-
 def run_search(
-    model: MMModel,
-    bounds: Bounds,
-    progress: Callable[[Stats, int], None] | None = None,
-    workers: int = 1,
-    store: StoreSpec | str = "exact",
-    dask: str | None = None,
-    por: bool = False,
-    subsume: bool = True,
+    model: MMModel, options: SearchOptions | None = None, progress: Callable[[Stats, int], None] | None = None
 ) -> SearchResult[MMState, Action]:
-    """The serial search, the partitioned one with ``workers`` > 1, or the partitioned
-    one on a Dask cluster (``dask``: ``local[:N]`` or a scheduler address; ``workers``
-    > 1 then sets the number of partitions, else one per worker thread). ``subsume``
-    skips states covered by one with more budget left (exact store, no ``por``)."""
-    check_workers(workers)
-    spec = parse_store(store)
+    """``model`` explored as ``options`` say (``engine.explore``: it checks them first,
+    an ``OptionError`` naming the option at fault)."""
     if stop_requested() is not None:
         # A signal ended an earlier search of this command (verify, catalog, gate run
         # many): start no more, so that the command reports what it finished.
         return SearchResult(Verdict.INCOMPLETE, Stats(), None, f"interrupted by {stop_requested()}", {})
-    if por and (workers > 1 or dask is not None):
-        raise InputError(
-            "--por",
-            None,
-            "partial-order reduction runs in the serial search only (its cycle proviso needs the "
-            "whole visited set); drop --workers/--dask or --por",
-        )
-    if dask is not None:
-        return _run_dask(model, bounds, progress, spec, dask, workers if workers > 1 else None, subsume)
-    if workers == 1:
-        return search(model, bounds, progress, spec, por, subsume)
-    return search_parallel(model, bounds, progress, spec, workers, subsume)
-
-
-def _run_dask(
-    model: MMModel,
-    bounds: Bounds,
-    progress: Callable[[Stats, int], None] | None,
-    spec: StoreSpec,
-    address: str,
-    partitions: int | None,
-    subsume: bool,
-) -> SearchResult[MMState, Action]:
-    try:
-        from cowcheck.engine.distributed import ClusterError, search_dask
-    except ImportError:
-        raise InputError(
-            "--dask", None, "the distributed mode needs Dask: pip install 'cowcheck[distributed]'"
-        ) from None
-    try:
-        return search_dask(model, address, bounds, progress, spec, partitions, subsume)
-    except ClusterError as e:
-        raise InputError("--dask", None, str(e)) from None
+    return explore(model, options, progress)
 
 
 def violation_trace(model: MMModel, actions: Sequence[Action], prop: str, message: str) -> Trace:
@@ -277,39 +228,29 @@ def check(
     *,
     form: str = "observational",
     strict: bool = False,
-    bounds: Bounds | None = None,
+    options: SearchOptions | None = None,
     minimise: bool = True,
     progress: Callable[[Stats, int], None] | None = None,
-    workers: int = 1,
-    store: StoreSpec | str = "exact",
-    symmetry: bool = False,
-    dask: str | None = None,
-    por: bool = False,
-    subsume: bool = True,
 ) -> CheckReport:
-    """Explore ``scenario`` under ``rule``; on a violation, minimise and keep the trace.
-
-    ``workers`` > 1 runs the partitioned search in that many processes;
-    ``store`` is exact, fingerprint or bitstate[:MiB]; ``symmetry`` allows process
-    symmetry in open scenarios (frames, slots and tokens are always relabelled);
-    ``dask`` runs the partitioned search on a Dask cluster (see ``run_search``);
-    ``por`` turns on partial-order reduction (serial search only); ``subsume``
-    (default) skips a state when one with the same mm and at least as much budget of
-    every kind was explored (``engine/subsume.py``; exact store only, not with ``por``)."""
-    bounds = bounds or Bounds()
-    model = build_model(scenario, rule, properties, form, strict, symmetry)
-    result = run_search(model, bounds, progress, workers, store, dask, por, subsume)
+    """Explore ``scenario`` under ``rule`` as ``options`` say (``engine.SearchOptions``:
+    the bounds, the store, the reductions, the workers or Dask cluster; the defaults:
+    an exhaustive serial search with subsumption); on a violation, minimise and keep
+    the trace."""
+    opts = options or SearchOptions()
+    # The model applies symmetry for now (until the engine reads it from the options).
+    sc = resolve_scenario(scenario)  # the model keeps only its world (mm/world.py)
+    model = build_model(sc, rule, properties, form, strict, opts.symmetry)
+    result = run_search(model, opts, progress)
     report = CheckReport(
-        model.scenario,
+        sc,
         model.rule,
         list(properties) if properties else [],
         form,
         strict,
-        bounds,
+        opts,
         result,
         model,
         metrics=dict(result.metrics),
-        search=SearchOptions(store_text(parse_store(store)), symmetry, por, subsume, workers),
     )
     v = result.violation
     if v is not None:

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 import pytest
 
 from cowcheck.api import CheckReport, check
-from cowcheck.engine import Bounds, Verdict
+from cowcheck.engine import Bounds, SearchOptions, Verdict
 from cowcheck.input.scenario import Scenario
 from cowcheck.mm.rule import Rule
 from cowcheck.report.diagram import render_columns
@@ -35,7 +35,8 @@ def _run(
     max_states: int | None,
     timeout: float | None,
 ) -> CheckReport:
-    return check(scenario, rule, properties, strict=strict, bounds=Bounds(max_states=max_states, timeout=timeout))
+    options = SearchOptions(Bounds(max_states=max_states, timeout=timeout))
+    return check(scenario, rule, properties, strict=strict, options=options)
 
 
 def _trace(rep: CheckReport) -> str:

@@ -13,6 +13,7 @@ import pytest
 
 from cowcheck.api import check
 from cowcheck.checks.matrix import Matrix, run_matrix
+from cowcheck.engine import SearchOptions
 from cowcheck.input.bundled import scenario_files
 from cowcheck.input.rule_files import builtin_rules
 from cowcheck.input.scenario import load_scenario
@@ -37,7 +38,7 @@ def _id(case: tuple[Path, str, bool]) -> str:
 
 @pytest.fixture(scope="session")
 def history() -> Matrix:
-    return run_matrix(workers=2)  # cells in two processes; results do not depend on it
+    return run_matrix(options=SearchOptions(workers=2))  # cells in two processes; results do not depend on it
 
 
 def test_every_scenario_states_a_verdict_for_every_rule() -> None:

@@ -34,10 +34,11 @@ from cowcheck import __version__
 
 PROBE = r"""
 import importlib.util, json, sys
+from dataclasses import replace
 from cowcheck.api import check
 from cowcheck.build import compiled_modules
 from cowcheck.input.bundled import counterexamples_dir, scenario_files
-from cowcheck.engine import Bounds
+from cowcheck.engine import Bounds, SearchOptions, StoreSpec
 from cowcheck.report.diagram import render_columns
 from cowcheck.input.rule_files import builtin_rules
 from cowcheck.input.scenario import load_scenario
@@ -49,39 +50,39 @@ def emit(kind, **fields):
     print(json.dumps({"kind": kind, **fields}, sort_keys=True))
 
 emit("build", compiled=compiled_modules(), work=cowcheck.mm.work.__file__.rsplit("/", 1)[-1])
-cap = Bounds(max_states=int(sys.argv[1]))
+cap = SearchOptions(Bounds(max_states=int(sys.argv[1])))
 for path in scenario_files():
     sc = load_scenario(path)
     for strict in (False, True):
         if strict and not sc.expect_strict:
             continue
         for name in sorted(builtin_rules()):
-            rep = check(sc, name, strict=strict, bounds=cap)
+            rep = check(sc, name, strict=strict, options=cap)
             st = rep.stats
             emit(
                 "cell", scenario=sc.name, rule=name, strict=strict, verdict=rep.verdict.name,
                 states=st.states, transitions=st.transitions, depth=st.max_depth,
                 trace=render_columns(rep.trace, rep.title) if rep.trace is not None else None,
             )
-modes = [("serial", {}), ("2 workers", {"workers": 2})]
+modes = [("serial", SearchOptions()), ("2 workers", SearchOptions(workers=2))]
 if importlib.util.find_spec("distributed") is not None:
-    modes.append(("dask local:2", {"dask": "local:2"}))
+    modes.append(("dask local:2", SearchOptions(dask="local:2")))
 for mode, how in modes:
-    rep = check("open-standard", "anon-exclusive", **how)
+    rep = check("open-standard", "anon-exclusive", options=how)
     emit("open-standard", mode=mode, verdict=rep.verdict.name, states=rep.stats.states)
 # The other search modes, each through its own compiled code path, bounded.
 options = {
-    "por": {"por": True},
-    "symmetry": {"symmetry": True},
-    "no-subsume": {"subsume": False},
-    "fingerprint": {"store": "fingerprint"},
-    "bitstate": {"store": "bitstate:1"},
+    "por": replace(cap, por=True),
+    "symmetry": replace(cap, symmetry=True),
+    "no-subsume": replace(cap, subsume=False),
+    "fingerprint": replace(cap, store=StoreSpec.parse("fingerprint")),
+    "bitstate": replace(cap, store=StoreSpec.parse("bitstate:1")),
 }
 cases = [("open-standard", "anon-exclusive"), ("open-standard", "page-count"), ("gup-fast-fork", "mapcount")]
 cases.append((sys.argv[2], "anon-exclusive"))  # a scenario where partial-order reduction reduces
 for name, how in options.items():
     for sc, rule in cases:
-        rep = check(sc, rule, bounds=cap, **how)
+        rep = check(sc, rule, options=how)
         st = rep.stats
         emit(
             "option", option=name, scenario=sc.rsplit("/", 1)[-1], rule=rule, verdict=rep.verdict.name,

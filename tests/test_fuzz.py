@@ -1298,7 +1298,7 @@ REGRESSIONS: list[Any] = [
     pytest.param(
         _gate(GATE_CONFIG.replace(b"odirect-clear-refs", b"no-such-scenario")), id="gate-check-unknown-scenario"
     ),
-    # Numeric options (robustness: cli.py).
+    # Numeric options (robustness: cli/).
     pytest.param(_check("--timeout", "inf", names=["--timeout"]), id="timeout-inf"),
     pytest.param(_check("--timeout", "1e309", names=["--timeout"]), id="timeout-1e309"),
     pytest.param(_check("--timeout", "1e-300", names=["--timeout"]), id="timeout-1e-300"),
@@ -1325,7 +1325,7 @@ REGRESSIONS: list[Any] = [
         Case((("catalog", "-j", str(2**63)),), names=("--workers", "-j"), reject=True), id="catalog-workers-2e63"
     ),
     pytest.param(_check("--store", "bitstate:99999999", names=["--store"], reject=True), id="store-bitstate-huge"),
-    # Output paths: checked before the search, nothing left behind (robustness: cli.py).
+    # Output paths: checked before the search, nothing left behind (robustness: cli/).
     pytest.param(_cmd("show", "t.json", "-o", "/dev/full", names=["/dev/full"], reject=True), id="show-to-dev-full"),
     pytest.param(
         _cmd("show", "t.json", "-o", "/proc/version", names=["/proc/version"], reject=True), id="show-to-proc"

@@ -147,13 +147,14 @@ def test_gate_workers_give_the_serial_results(project: Path, rule: str) -> None:
     """`gate -j 2` runs the checks in a pool, and the open check expected to hold with
     the partitioned search: the same verdicts and traces as one process."""
     from cowcheck.checks.gate import GateRun, load_config, run_gate
+    from cowcheck.engine import SearchOptions
 
     (project / "small-open.toml").write_text(SMALL_OPEN)
     cfg = project / "cowcheck.toml"
     text = cfg.read_text().replace('rule = "anon-exclusive"', f'rule = "{rule}"')
     cfg.write_text(text + '\n[[check]]\nscenario = "small-open.toml"\nexpect = "holds"\n')
     config = load_config(cfg)
-    serial, pooled = run_gate(config), run_gate(config, workers=2)
+    serial, pooled = run_gate(config), run_gate(config, options=SearchOptions(workers=2))
 
     def key(run: GateRun) -> list[tuple[str, str, str, bool, str]]:
         return [(r.name, r.expected, r.got, r.passed, r.trace_text) for r in run.results]

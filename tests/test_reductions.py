@@ -16,7 +16,7 @@ import pytest
 from conftest import assert_reduced_matches
 
 from cowcheck.api import build_model, run_search
-from cowcheck.engine import Bounds, SearchResult, Verdict, search
+from cowcheck.engine import Bounds, SearchOptions, SearchResult, Verdict, search
 from cowcheck.engine.store import BitstateStore, FingerprintStore
 from cowcheck.input.bundled import scenario_files
 from cowcheck.mm.actions import Action
@@ -47,7 +47,7 @@ def run(path: Path, rule: str, mode: str) -> Result:
             _cache[key] = search(build_model(str(path), rule, symmetry=False), por=True)
         elif mode == "workers":
             # Subsumption against the partitioned search: tests/test_subsume.py.
-            _cache[key] = run_search(m, Bounds(), workers=2, subsume=False)
+            _cache[key] = run_search(m, SearchOptions(workers=2, subsume=False))
         else:
             _cache[key] = search(m, store=mode)
     return _cache[key]
@@ -123,7 +123,7 @@ def test_open_large_workers_and_fingerprint_agree_on_failing_rule() -> None:
 
 def test_workers_are_deterministic() -> None:
     m = build_model("open-standard", "page-count")
-    a, b = run_search(m, Bounds(), workers=2), run_search(m, Bounds(), workers=2)
+    a, b = run_search(m, SearchOptions(workers=2)), run_search(m, SearchOptions(workers=2))
     assert a.violation is not None and b.violation is not None
     assert a.violation.path.actions == b.violation.path.actions
     assert a.stats.states == b.stats.states
@@ -131,11 +131,11 @@ def test_workers_are_deterministic() -> None:
 
 def test_workers_respect_bounds() -> None:
     m = build_model("open-standard", "anon-exclusive")
-    r = run_search(m, Bounds(max_depth=3), workers=2, subsume=False)
+    r = run_search(m, SearchOptions(Bounds(max_depth=3), workers=2, subsume=False))
     s = search(m, Bounds(max_depth=3))
     assert r.verdict is s.verdict is Verdict.INCOMPLETE
     assert r.stats.states == s.stats.states
-    assert run_search(m, Bounds(max_states=500), workers=2).verdict is Verdict.INCOMPLETE
+    assert run_search(m, SearchOptions(Bounds(max_states=500), workers=2)).verdict is Verdict.INCOMPLETE
 
 
 def test_fingerprint_table_is_compact_and_exact_on_distinct_keys() -> None:

@@ -18,8 +18,8 @@ from conftest import run_cli_in
 from cowcheck.api import check
 from cowcheck.checks.gate import GateCheck, run_check
 from cowcheck.checks.saved_trace import replay_file, save
-from cowcheck.engine import Bounds
-from cowcheck.report.repro import CheckOptions, SearchOptions
+from cowcheck.engine import Bounds, SearchOptions, StoreSpec
+from cowcheck.report.repro import CheckOptions
 
 RULE_FILE = """\
 from cowcheck.rules import rule_class
@@ -70,8 +70,14 @@ def test_every_verdict_affecting_option_is_in_the_command() -> None:
         True,
         ("wrong-cow", "missed-cow"),
         "structural",
-        Bounds(max_states=1000, max_depth=9, timeout=2.5),
-        SearchOptions("bitstate:8", symmetry=True, por=True, subsume=False, workers=2),
+        SearchOptions(
+            Bounds(max_states=1000, max_depth=9, timeout=2.5),
+            StoreSpec.parse("bitstate:8"),
+            symmetry=True,
+            por=True,
+            subsume=False,
+            workers=2,
+        ),
     )
     assert o.command == (
         "cowcheck check odirect-swap -r page-count --reuse 'refcount == 1' --strict -p wrong-cow -p missed-cow "
@@ -85,9 +91,10 @@ def test_reductions_are_carried_only_where_they_can_change_the_verdict() -> None
     verdict, so the command leaves them out; with a bound they decide what fits."""
     reduced = SearchOptions(symmetry=True, por=True, subsume=False, workers=4)
     assert CheckOptions("open-standard", "page-count", search=reduced).argv() == ["open-standard", "-r", "page-count"]
-    bounded = CheckOptions("open-standard", "page-count", bounds=Bounds(max_states=50), search=reduced)
+    bounded = CheckOptions("open-standard", "page-count", search=reduced.with_bounds(Bounds(max_states=50)))
     assert bounded.argv()[-6:] == ["50", "--symmetry", "--por", "--no-subsume", "-j", "4"]
-    lossy = CheckOptions("open-standard", "page-count", search=SearchOptions("fingerprint", symmetry=True))
+    fingerprint = StoreSpec.parse("fingerprint")
+    lossy = CheckOptions("open-standard", "page-count", search=SearchOptions(store=fingerprint, symmetry=True))
     assert lossy.argv()[-3:] == ["--store", "fingerprint", "--symmetry"]
 
 
@@ -96,11 +103,11 @@ def test_reductions_are_carried_only_where_they_can_change_the_verdict() -> None
     [
         ({}, "holds", "cowcheck check odirect-clear-refs -r anon-exclusive"),
         (
-            {"properties": ["wrong-cow"], "form": "structural", "bounds": Bounds(max_states=3)},
+            {"properties": ["wrong-cow"], "form": "structural", "options": SearchOptions(Bounds(max_states=3))},
             "incomplete",
             "cowcheck check odirect-clear-refs -r anon-exclusive -p wrong-cow --form structural --max-states 3",
         ),
-        ({"strict": True, "store": "bitstate:4"}, "violated", None),
+        ({"strict": True, "options": SearchOptions(store=StoreSpec.parse("bitstate:4"))}, "violated", None),
     ],
 )
 def test_the_summary_line_ends_with_the_command(kwargs: dict[str, object], verdict: str, want: str | None) -> None:
@@ -130,9 +137,8 @@ def test_a_rule_file_and_reuse_on_it_are_named_and_saved(tmp_path: Path) -> None
 
 
 def test_saved_bounds_and_store_reach_the_replays_check(tmp_path: Path) -> None:
-    rep = check(
-        "fork-odirect", "anon-exclusive", ["missed-cow"], strict=True, bounds=Bounds(max_states=500), store="bitstate:2"
-    )
+    options = SearchOptions(Bounds(max_states=500), StoreSpec.parse("bitstate:2"))
+    rep = check("fork-odirect", "anon-exclusive", ["missed-cow"], strict=True, options=options)
     p = save(rep, tmp_path / "t.json")
     doc = json.loads(p.read_text())
     assert doc["options"]["max_states"] == 500 and doc["options"]["store"] == "bitstate:2"

@@ -299,11 +299,12 @@ def test_internal_error_is_one_line_and_exit_2(
     """Whatever fails unexpectedly: exit 2, never exit 1 (CI's "violated"); the
     traceback only on request."""
     from cowcheck import cli
+    from cowcheck.cli import listing
 
     def broken() -> None:
         raise ZeroDivisionError("the unexpected")
 
-    monkeypatch.setattr(cli, "builtin_rules", broken)
+    monkeypatch.setattr(listing, "builtin_rules", broken)
     assert cli.run(["rules"]) == 2
     err = capsys.readouterr().err
     assert err == (

@@ -13,7 +13,7 @@ from conftest import ROOT, run_cli, run_cli_in
 from cowcheck.api import build_model, check
 from cowcheck.checks.catalog import run_catalog
 from cowcheck.checks.verify import verify
-from cowcheck.engine import STUCK, UNREACHED, Bounds, Verdict, search, search_parallel
+from cowcheck.engine import STUCK, UNREACHED, Bounds, SearchOptions, Verdict, search, search_parallel
 from cowcheck.errors import InputError
 from cowcheck.input.bundled import scenario_files
 from cowcheck.input.rule_files import builtin_rules
@@ -228,7 +228,7 @@ def test_verify_has_a_column_for_runs_that_end_early(tmp_path: Path) -> None:
 def test_catalog_rows_carry_it_in_the_pool_too(tmp_path: Path) -> None:
     files = [write(tmp_path, UNMAP_RACE), write(tmp_path, NEVER, "n.toml")]
     for workers in (1, 2):
-        rows = run_catalog(["anon-exclusive"], files, workers=workers)
+        rows = run_catalog(["anon-exclusive"], files, SearchOptions(workers=workers))
         assert [r.got for r in rows] == [STUCK, UNREACHED]
         assert rows[1].report.trace is not None and rows[1].report.trace.message is not None
         assert rows[1].report.trace.message.startswith("runs on no path")

@@ -7,13 +7,13 @@ import multiprocessing as mp
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
 from cowcheck.api import CheckReport, build_model, check, resolve_rule, violation_trace
-from cowcheck.engine import Bounds, SearchResult, Stats, Verdict
+from cowcheck.engine import SearchOptions, SearchResult, Stats, Verdict
 from cowcheck.engine.errors import WorkerDied, how_it_ended, portable
 from cowcheck.engine.signals import Interrupted, become_worker, forking, interrupted_reason
 from cowcheck.input.bundled import scenario_files
@@ -47,14 +47,15 @@ class CatalogRow:
         return self.expected is None or self.expected == self.got
 
 
-# A cell: scenario, rule, --strict, bounds, and the properties (empty: the defaults).
-Job = tuple[Scenario, Rule, bool, Bounds | None, tuple[str, ...]]
+# A cell: scenario, rule, --strict, how it searches in one process, and the properties
+# (empty: the defaults).
+Job = tuple[Scenario, Rule, bool, SearchOptions, tuple[str, ...]]
 _JOBS: list[Job] = []  # inherited by the pool's forked workers
 
 
 def _run_job(i: int, workers: int = 1) -> tuple[int, Any]:
-    sc, rule, strict, bounds, props = _JOBS[i]
-    rep = check(sc, rule, list(props) or None, strict=strict, bounds=bounds, workers=workers)
+    sc, rule, strict, options, props = _JOBS[i]
+    rep = check(sc, rule, list(props) or None, strict=strict, options=replace(options, workers=workers))
     r = rep.result
     actions = [s.action for s in rep.trace.steps] if rep.trace is not None else None
     prop = rep.trace.property_id if rep.trace is not None else None
@@ -190,13 +191,12 @@ def run_pool(jobs: list[Job], workers: int, expected: Sequence[str | None]) -> l
         if i not in done:  # not run, or cut short: the signal's
             done[i] = (Verdict.INCOMPLETE, Stats(), stopped, {}, None, None, None, None)
     reports = []
-    for i, (sc, rule, strict, bounds, props) in enumerate(jobs):
+    for i, (sc, rule, strict, options, props) in enumerate(jobs):
         verdict, stats, reason, metrics, actions, prop, msg, raw = done[i]
-        model = build_model(sc, rule, list(props) or None, "observational", strict)
+        model = build_model(sc, rule, list(props) or None, "observational", strict, options.symmetry)
         result: SearchResult[Any, Any] = SearchResult(verdict, stats, None, reason, metrics)
-        rep = CheckReport(
-            sc, rule, list(props), "observational", strict, bounds or Bounds(), result, model, metrics=metrics
-        )
+        # ``options`` as the job holds it: CheckReport.searched gives the real workers.
+        rep = CheckReport(sc, rule, list(props), "observational", strict, options, result, model, metrics=metrics)
         rep.raw_length = raw
         if actions is not None:
             rep.trace = violation_trace(model, actions, prop or "", msg or "")
@@ -207,12 +207,15 @@ def run_pool(jobs: list[Job], workers: int, expected: Sequence[str | None]) -> l
 def run_catalog(
     rules: Sequence[Rule | str] | None = None,
     scenarios: Sequence[str | Path] | None = None,
-    bounds: Bounds | None = None,
+    options: SearchOptions | None = None,
     on_row: Callable[[CatalogRow], None] | None = None,
-    workers: int = 1,
 ) -> list[CatalogRow]:
-    """Every scenario under every rule; with ``workers`` > 1 the cells run in that
-    many processes (rows still come back in catalog order)."""
+    """Every scenario under every rule, each cell searched as ``options`` say; with
+    ``options.workers`` > 1 the cells run in that many processes, the heavy ones with
+    the partitioned search over as many (``run_pool``; rows still come back in catalog
+    order)."""
+    opts = options or SearchOptions()
+    workers, one = opts.workers, replace(opts, workers=1)
     resolved = [resolve_rule(r) for r in rules] if rules else list(builtin_rules().values())
     files = [Path(s) for s in scenarios] if scenarios else scenario_files()
     jobs: list[Job] = []
@@ -224,13 +227,13 @@ def run_catalog(
             if strict and not table:
                 continue
             for rule in resolved:
-                jobs.append((sc, rule, strict, bounds, ()))
+                jobs.append((sc, rule, strict, one, ()))
                 expected.append(table.get(rule.name))
     rows: list[CatalogRow] = []
     if workers > 1:
         reports = run_pool(jobs, workers, expected)
-    for i, (sc, rule, strict, bounds_, _props) in enumerate(jobs):
-        rep = reports[i] if workers > 1 else check(sc, rule, strict=strict, bounds=bounds_)
+    for i, (sc, rule, strict, _one, _props) in enumerate(jobs):
+        rep = reports[i] if workers > 1 else check(sc, rule, strict=strict, options=opts)
         row = CatalogRow(sc.name, rule.name, strict, expected[i], rep)
         rows.append(row)
         if on_row is not None:

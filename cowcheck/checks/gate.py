@@ -27,14 +27,14 @@ from __future__ import annotations
 import time
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from cowcheck.api import CheckReport, check, resolve_rule, resolve_scenario
 from cowcheck.checks.catalog import Job, outcome, run_pool
 from cowcheck.checks.saved_trace import Replay, check_file, replay_file
-from cowcheck.engine import Bounds
+from cowcheck.engine import Bounds, SearchOptions
 from cowcheck.errors import InputError
 from cowcheck.input.bundled import find_scenario
 from cowcheck.input.properties import all_properties, select
@@ -42,6 +42,7 @@ from cowcheck.input.rule_files import load_rule
 from cowcheck.input.scenario import load_scenario
 from cowcheck.report.diagram import render_columns
 from cowcheck.report.document import Shown
+from cowcheck.report.repro import non_default
 
 CONFIG_NAMES = ("cowcheck.toml", "pyproject.toml")
 _CHECK_FIELDS = ("name", "rule", "scenario", "expect", "properties", "strict", "max_states", "timeout")
@@ -90,6 +91,13 @@ class GateResult:
     property_id: str | None = None
     shown: Shown | None = None  # the counterexample, for the HTML report
     command: str = ""  # what reproduces the result: a `cowcheck check` or `cowcheck replay`
+    search: str = ""  # the options of the search it ran, where not the defaults (repro.non_default)
+
+    @property
+    def detail(self) -> str:
+        """The message, with the search options where they are not the defaults: what
+        the JUnit, SARIF and HTML reports say of the result."""
+        return f"{self.message} ({self.search})" if self.search else self.message
 
 
 @dataclass(slots=True)
@@ -261,12 +269,14 @@ def _matches(expect: str, got: str) -> bool:
     return expect == got
 
 
-def _bounds(c: GateCheck) -> Bounds:
-    return Bounds(max_states=c.max_states, timeout=c.timeout)
+def check_options(c: GateCheck, options: SearchOptions | None = None) -> SearchOptions:
+    """How ``c`` searches: ``options`` (the defaults) in one process, with the check's
+    own bounds."""
+    return replace(options or SearchOptions(), bounds=Bounds(max_states=c.max_states, timeout=c.timeout), workers=1)
 
 
-def run_check(c: GateCheck) -> tuple[GateResult, CheckReport]:
-    rep = check(c.scenario, c.rule, list(c.properties) or None, strict=c.strict, bounds=_bounds(c))
+def run_check(c: GateCheck, options: SearchOptions | None = None) -> tuple[GateResult, CheckReport]:
+    rep = check(c.scenario, c.rule, list(c.properties) or None, strict=c.strict, options=check_options(c, options))
     return judge(c, rep), rep
 
 
@@ -283,7 +293,6 @@ def judge(c: GateCheck, rep: CheckReport) -> GateResult:
     else:
         msg = f"expected {c.expect}, got a violation: {rep.trace.message if rep.trace else got}"
     text = _with_command(render_columns(rep.trace, rep.title), rep.command) if rep.trace is not None else ""
-    shown = Shown(rep.title, rep.trace, rep.command) if rep.trace is not None else None
     return GateResult(
         "check",
         c.name,
@@ -295,8 +304,9 @@ def judge(c: GateCheck, rep: CheckReport) -> GateResult:
         text,
         rep.scenario.path,
         rep.trace.property_id if rep.trace is not None else None,
-        shown,
+        rep.shown(),
         rep.command,
+        non_default(rep.searched),
     )
 
 
@@ -333,19 +343,8 @@ def _decide(c: GateCounterexample, rp: Replay, t0: float) -> GateResult:
     """The saved trace's question, asked of every path: its embedded scenario under the
     replay's rule, with the trace's options. Still failing means the same property."""
     o = rp.check
-    s = o.carried_search()
     rep = check(
-        rp.scenario,
-        rp.rule,
-        list(o.properties) or None,
-        form=o.form,
-        strict=o.strict,
-        bounds=o.bounds,
-        workers=s.workers,
-        store=s.store,
-        symmetry=s.symmetry,
-        por=s.por,
-        subsume=s.subsume,
+        rp.scenario, rp.rule, list(o.properties) or None, form=o.form, strict=o.strict, options=o.carried_search()
     )
     got = outcome(rep)
     want = rp.expected_property
@@ -358,10 +357,11 @@ def _decide(c: GateCounterexample, rp: Replay, t0: float) -> GateResult:
     else:
         verdict = f"changed: {rp.reason}; the check finds {got}, not {want}"
     msg = f"{verdict}: {rp.command}{rp.scenario_note}"
+    search = non_default(rep.searched)
     if rep.trace is not None:
         # rp.command, not rep.command: rep ran the trace's embedded scenario, which
         # rp.command names by the file that holds it.
-        text, shown = render_columns(rep.trace, rep.title), Shown(rep.title, rep.trace, rp.command, msg)
+        text, shown = render_columns(rep.trace, rep.title), Shown(rep.title, rep.trace, rp.command, msg, search=search)
     else:
         text, shown = f"{render_columns(rp.trace, rp.title)}\n\n{rp.describe()}", rp.shown()
     return GateResult(
@@ -377,26 +377,31 @@ def _decide(c: GateCounterexample, rp: Replay, t0: float) -> GateResult:
         rep.trace.property_id if rep.trace is not None else None,
         shown,
         rp.command,
+        search,
     )
 
 
-def run_gate(config: GateConfig, on_result: Callable[[GateResult], None] | None = None, workers: int = 1) -> GateRun:
-    """Every check, then every saved counterexample. With ``workers`` > 1 the checks run
-    in that many processes, and open scenarios expected to hold (the ones explored in
-    full) with the partitioned search (``expectations.run_pool``): same verdicts,
-    state counts and traces as one process."""
+def run_gate(
+    config: GateConfig, on_result: Callable[[GateResult], None] | None = None, options: SearchOptions | None = None
+) -> GateRun:
+    """Every check, then every saved counterexample. Each check searches as ``options``
+    say, with its own bounds (``check_options``). With ``options.workers`` > 1 the
+    checks run in that many processes, and open scenarios expected to hold (the ones
+    explored in full) with the partitioned search over as many (``catalog.run_pool``):
+    same verdicts, state counts and traces as one process."""
+    workers = options.workers if options is not None else 1
     run = GateRun(config)
     for x in config.counterexamples:  # a corrupt trace is bad input: say so before any search runs
         check_file(x.path)
     reports: list[CheckReport] = []
     if workers > 1 and config.checks:
         jobs: list[Job] = [
-            (resolve_scenario(c.scenario), resolve_rule(c.rule), c.strict, _bounds(c), c.properties)
+            (resolve_scenario(c.scenario), resolve_rule(c.rule), c.strict, check_options(c, options), c.properties)
             for c in config.checks
         ]
         reports = run_pool(jobs, workers, [c.expect for c in config.checks])
     for i, c in enumerate(config.checks):
-        res = judge(c, reports[i]) if reports else run_check(c)[0]
+        res = judge(c, reports[i]) if reports else run_check(c, options)[0]
         run.results.append(res)
         if on_result is not None:
             on_result(res)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cowcheck.checks.catalog import CatalogRow, run_catalog
-from cowcheck.engine import Bounds
+from cowcheck.engine import SearchOptions
 from cowcheck.mm.rule import Rule
 
 HOLDS, FAILS, UNKNOWN = "✓", "✗", "?"
@@ -107,11 +107,12 @@ FORMATS = ("text", "md", "json")
 def run_matrix(
     rules: Sequence[Rule | str] | None = None,
     scenarios: Sequence[str | Path] | None = None,
-    bounds: Bounds | None = None,
+    options: SearchOptions | None = None,
     on_cell: Callable[[Cell], None] | None = None,
     on_row: Callable[[CatalogRow], None] | None = None,
-    workers: int = 1,
 ) -> Matrix:
+    """The catalog's rows as a table (``run_catalog``: ``options.workers`` > 1 runs the
+    cells in that many processes)."""
     t0 = time.perf_counter()
     cells: dict[tuple[str, str], Cell] = {}
 
@@ -123,7 +124,7 @@ def run_matrix(
         if on_row is not None:
             on_row(row)
 
-    rows = run_catalog(rules, scenarios, bounds, add, workers)
+    rows = run_catalog(rules, scenarios, options, add)
     rule_names = tuple(dict.fromkeys(r.rule for r in rows))
     scen = tuple(dict.fromkeys(s for s, _r in cells))
     return Matrix(rule_names, scen, cells, time.perf_counter() - t0)

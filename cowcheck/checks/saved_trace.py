@@ -30,9 +30,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from cowcheck.api import CheckReport, build_model, parse_store, resolve_rule
-from cowcheck.engine import STUCK, UNREACHED, Bounds
-from cowcheck.engine.parallel import MAX_WORKERS
+from cowcheck.api import CheckReport, build_model, resolve_rule
+from cowcheck.engine import STUCK, UNREACHED, Bounds, OptionError, SearchOptions, StoreSpec
 from cowcheck.errors import InputError
 from cowcheck.input.bundled import display_path
 from cowcheck.input.properties import all_properties, select
@@ -48,13 +47,12 @@ from cowcheck.report.counterexample import Trace, build_trace
 from cowcheck.report.document import Shown
 from cowcheck.report.repro import (
     CheckOptions,
-    SearchOptions,
     bundled_scenario_with,
     file_with,
+    non_default,
     relpath_from,
     rule_file,
     rule_ref,
-    store_text,
 )
 
 FORMAT = "cowcheck-trace"
@@ -187,7 +185,9 @@ class Replay:
 
     def shown(self) -> Shown:
         """The replayed trace for ``show`` and reports, with its outcome and both commands."""
-        return Shown(self.title, self.trace, self.replay_command, self.describe(), self.command)
+        return Shown(
+            self.title, self.trace, self.replay_command, self.describe(), self.command, non_default(self.check.search)
+        )
 
     @property
     def reason(self) -> str:
@@ -350,7 +350,8 @@ def _check_document(where: str, doc: object) -> None:
 
 
 def _options(where: str, opts: object) -> None:
-    """``options``: the rest of the command that found the trace (repro.CheckOptions)."""
+    """``options``: the rest of the command that found the trace (repro.CheckOptions),
+    each field of its type, and together a search that can run."""
     _want(where, "options", opts, isinstance(opts, dict), "an object")
     assert isinstance(opts, dict)
     for key, v in opts.items():
@@ -362,19 +363,48 @@ def _options(where: str, opts: object) -> None:
         elif key in ("max_states", "max_depth", "workers"):
             ok = (v is None and key != "workers") or (type(v) is int and v >= 1)
             _want(where, fld, v, ok, "a positive integer" + ("" if key == "workers" else " or null"))
-            if key == "workers" and v > MAX_WORKERS:  # what --workers takes
-                raise InputError(where, fld, f"expected at most {MAX_WORKERS} worker processes, got {v}")
         elif key == "timeout":
             ok = v is None or (type(v) in (int, float) and math.isfinite(v) and v > 0)
             _want(where, fld, v, ok, "a positive, finite number of seconds or null")
         elif key == "store":
             _want(where, fld, v, isinstance(v, str), "a store: exact, fingerprint or bitstate[:MiB]")
-            try:
-                parse_store(v)
-            except InputError as e:
-                raise InputError(where, fld, e.expected) from None
         else:
             _want(where, fld, v, type(v) is bool, "true or false")
+    try:
+        saved_options(opts).validate()
+    except OptionError as e:  # named by its command-line option: here, by its field
+        raise InputError(where, f"options.{_FIELD_OF.get(e.option, e.option)}", e.expected) from None
+
+
+# The JSON field of each command-line option that a saved trace records.
+_FIELD_OF = {
+    "--max-states": "max_states",
+    "--max-depth": "max_depth",
+    "--timeout": "timeout",
+    "--store": "store",
+    "--symmetry": "symmetry",
+    "--por": "por",
+    "--subsume": "subsume",
+    "--workers": "workers",
+}
+
+
+def saved_options(o: dict[str, Any]) -> SearchOptions:
+    """The search options of a trace's ``options`` (the defaults in traces saved before
+    it was recorded; ``options.reuse`` is in the rule's name too); OptionError naming
+    the option that cannot run."""
+    try:
+        store = StoreSpec.parse(o.get("store", "exact"))
+    except ValueError as e:
+        raise OptionError("--store", str(e)) from None
+    return SearchOptions(
+        Bounds(max_states=o.get("max_states"), max_depth=o.get("max_depth"), timeout=o.get("timeout")),
+        store,
+        o.get("symmetry", False),
+        o.get("por", False),
+        o.get("subsume", True),
+        o.get("workers", 1),
+    )
 
 
 # Actors outside the programs, and what each does (MMModel._environment_actions).
@@ -542,16 +572,6 @@ def _decisive_scenario(doc: dict[str, Any], sc: Scenario, path: Path) -> tuple[s
     return named, f" (no file holds the scenario embedded in {path}; {named} is not the same)"
 
 
-def _saved_search(doc: dict[str, Any]) -> tuple[Bounds, SearchOptions]:
-    """The bounds and search options saved with the trace (none in traces saved
-    before ``options`` was recorded). ``options.reuse`` is in the rule's name too."""
-    o = doc.get("options") or {}
-    b = Bounds(max_states=o.get("max_states"), max_depth=o.get("max_depth"), timeout=o.get("timeout"))
-    store = store_text(parse_store(o.get("store", "exact")))
-    s = SearchOptions(store, o.get("symmetry", False), o.get("por", False), o.get("subsume", True), o.get("workers", 1))
-    return b, s
-
-
 def checked_by(model: MMModel) -> frozenset[str]:
     """The properties whose absence along the replayed path means the trace is fixed.
     Not STUCK: a replay that does not end stuck has run a prefix of a run that goes on,
@@ -606,13 +626,13 @@ def replay_file(
         if "label" in saved:
             trace = replace(trace, blocked=f"{saved.get('actor', trace.blocked.split(':')[0])}: {saved['label']}")
     ref, expr = rule_ref(r)
-    bounds, search = _saved_search(doc)
+    search = saved_options(doc.get("options") or {})  # checked with the document
     sc_ref, note = _decisive_scenario(doc, scenario, Path(path))
     expected = str(doc["violation"]["property"])
     decide = list(eff_props)
     if decide and expected not in decide and expected in all_properties():
         decide.append(expected)  # the check must look for what the trace was saved for
-    check = CheckOptions(sc_ref, ref, expr, eff_strict, tuple(decide), eff_form, bounds, search)
+    check = CheckOptions(sc_ref, ref, expr, eff_strict, tuple(decide), eff_form, search)
     return Replay(
         doc,
         r,

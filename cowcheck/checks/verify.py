@@ -17,7 +17,7 @@ from typing import Any
 
 from cowcheck.api import CheckReport, check, resolve_rule
 from cowcheck.checks.matrix import FAILS, HOLDS, UNKNOWN, plain_table
-from cowcheck.engine import STUCK, UNREACHED, Bounds, Verdict
+from cowcheck.engine import STUCK, UNREACHED, SearchOptions, Verdict
 from cowcheck.input.bundled import find_scenario, scenario_files
 from cowcheck.input.properties import all_properties
 from cowcheck.input.scenario import load_scenario
@@ -91,9 +91,10 @@ def verify(
     scenarios: Sequence[str | Path] | None = None,
     *,
     strict: bool = False,
-    bounds: Bounds | None = None,
+    options: SearchOptions | None = None,
     on_run: Callable[[CheckReport], None] | None = None,
 ) -> Verification:
+    """``rule`` against every scenario (or these), each run searched as ``options`` say."""
     t0 = time.perf_counter()
     r = resolve_rule(rule)
     props = default_property_ids()
@@ -103,7 +104,7 @@ def verify(
         out.scenarios.append(sc.name)
         left = list(props)
         while left:
-            rep = check(sc, r, left, strict=strict, bounds=bounds)
+            rep = check(sc, r, left, strict=strict, options=options)
             out.runs.append(rep)
             if on_run is not None:
                 on_run(rep)

@@ -39,7 +39,7 @@ def write_junit(run: GateRun, path: Path) -> Path:
             fail = ET.SubElement(case, "failure", message=r.message, type=_rule_id(r))
             fail.text = r.trace_text or r.message
         out = ET.SubElement(case, "system-out")
-        out.text = f"expected {r.expected}, got {r.got}: {r.message}"
+        out.text = f"expected {r.expected}, got {r.got}: {r.detail}"
     ET.indent(suites)
     path.write_bytes(ET.tostring(suites, encoding="utf-8", xml_declaration=True) + b"\n")
     return path
@@ -76,7 +76,7 @@ def write_sarif(run: GateRun, path: Path) -> Path:
             "ruleId": rid,
             "ruleIndex": next(i for i, x in enumerate(rules) if x["id"] == rid),
             "level": "error",
-            "message": {"text": f"{r.name}: {r.message}"},
+            "message": {"text": f"{r.name}: {r.detail}"},
         }
         if r.file:
             res["locations"] = [{"physicalLocation": {"artifactLocation": {"uri": Path(r.file).as_posix()}}}]

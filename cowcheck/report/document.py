@@ -21,6 +21,7 @@ class Shown:
     source: str = ""  # how to reproduce it: a `cowcheck check` or a `cowcheck replay`, with every option
     outcome: str = ""  # a replay's verdict on the trace (Replay.describe())
     check: str = ""  # beside a replay: the `cowcheck check` that searches every path
+    search: str = ""  # the search options where not the defaults (repro.non_default)
 
 
 def headline(t: Trace) -> str:
@@ -47,6 +48,8 @@ def to_markdown(s: Shown) -> str:
     out += ["```", render_columns(t, s.title), "```"]
     if s.outcome:
         out += ["", s.outcome]
+    if s.search:
+        out += ["", s.search]
     commands = _commands(s)
     if commands:
         out += ["", *(f"{what}: `{cmd}`" for what, cmd in commands)]
@@ -108,6 +111,8 @@ def trace_section(s: Shown, anchor: str = "trace") -> str:
         verdict = '<p class="ok">no violation along this trace</p>'
     if s.outcome:
         verdict += f"<p>{escape(s.outcome)}</p>"
+    if s.search:
+        verdict += f"<p>{escape(s.search)}</p>"
     rows = []
     for n, st in enumerate(t.steps):
         after = "\n".join(describe_state(t.states[n + 1])) if n + 1 < len(t.states) else ""

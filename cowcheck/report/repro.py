@@ -16,7 +16,12 @@ reductions that give the same verdict (tests/test_reductions.py, test_vacuity.py
 with a bound, they change how many states fit under it, and with a lossy store which
 states collide, so there they can turn "holds" into "incomplete" or hide a violation,
 and they are carried. ``--dask`` never is: a cluster address does not travel, and its
-partitions are ``-j``'s.
+partitions are ``-j``'s. Nor is ``--max-memory``: it bounds the machine, not the
+question.
+
+The options are the engine's one record (``engine.SearchOptions``: the bounds, the
+store, the reductions, the transport), as the search ran with them; a report prints
+them where they differ from the defaults (``non_default``).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cowcheck.engine import Bounds, StoreSpec
+from cowcheck.engine import SearchOptions
 from cowcheck.input.bundled import scenarios_dir
 from cowcheck.input.reuse_expr import split_spec
 from cowcheck.input.rule_files import builtin_rules
@@ -37,18 +42,6 @@ from cowcheck.input.scenario import Scenario
 from cowcheck.mm.rule import Rule
 
 DEFAULT_FORM = "observational"
-
-
-@dataclass(frozen=True, slots=True)
-class SearchOptions:
-    """How the search ran: not part of the question, but carried where it can change
-    the answer (see the module's docstring)."""
-
-    store: str = "exact"  # as --store takes it: exact, fingerprint, bitstate[:MiB]
-    symmetry: bool = False
-    por: bool = False
-    subsume: bool = True
-    workers: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +54,7 @@ class CheckOptions:
     strict: bool = False
     properties: tuple[str, ...] = ()  # empty: the defaults
     form: str = DEFAULT_FORM
-    bounds: Bounds = field(default_factory=Bounds)
-    search: SearchOptions = field(default_factory=SearchOptions)
+    search: SearchOptions = field(default_factory=SearchOptions)  # the bounds with the rest
 
     def argv(self) -> list[str]:
         """The arguments after ``cowcheck check``."""
@@ -75,16 +67,16 @@ class CheckOptions:
             args += ["-p", p]
         if self.form != DEFAULT_FORM:
             args += ["--form", self.form]
-        b = self.bounds
+        s = self.carried_search()
+        b = s.bounds
         if b.max_states is not None:
             args += ["--max-states", str(b.max_states)]
         if b.max_depth is not None:
             args += ["--max-depth", str(b.max_depth)]
         if b.timeout is not None:
             args += ["--timeout", f"{b.timeout:g}"]
-        s = self.carried_search()
-        if s.store != "exact":
-            args += ["--store", s.store]
+        if s.store.kind != "exact":
+            args += ["--store", s.store.text]
         if s.symmetry:
             args.append("--symmetry")
         if s.por:
@@ -98,11 +90,10 @@ class CheckOptions:
     def carried_search(self) -> SearchOptions:
         """The search options that can change this verdict (the module's docstring);
         the others as their defaults, since they give the same verdict."""
-        b, s = self.bounds, self.search
-        bounded = b.max_states is not None or b.max_depth is not None or b.timeout is not None
-        if bounded or s.store != "exact":
+        s = self.search
+        if s.bounds.any or s.store.kind != "exact":
             return s
-        return SearchOptions()
+        return SearchOptions(bounds=s.bounds)
 
     @property
     def command(self) -> str:
@@ -112,23 +103,19 @@ class CheckOptions:
     def saved(self) -> dict[str, Any]:
         """What a saved trace records beyond its top-level rule, strict, properties and
         form: the rest of the command, so that a replay can print it again."""
-        b, s = self.bounds, self.search
-        return {
-            "reuse": self.reuse,
-            "max_states": b.max_states,
-            "max_depth": b.max_depth,
-            "timeout": b.timeout,
-            "store": s.store,
-            "symmetry": s.symmetry,
-            "por": s.por,
-            "subsume": s.subsume,
-            "workers": s.workers,
-        }
+        return {"reuse": self.reuse, **self.search.to_json()}
 
 
-def store_text(spec: StoreSpec) -> str:
-    """A store as ``--store`` takes it."""
-    return f"bitstate:{spec.megabytes}" if spec.kind == "bitstate" else spec.kind
+def search_text(options: SearchOptions) -> str:
+    """How a report words the options a search ran with: "search bounds: ..." and
+    then whatever is not the default."""
+    return f"search {options.describe()}"
+
+
+def non_default(options: SearchOptions) -> str:
+    """``search_text``, or "" where every option is the default: what a report adds
+    only when it says something."""
+    return "" if options == SearchOptions() else search_text(options)
 
 
 def _shown_path(p: Path) -> str:
