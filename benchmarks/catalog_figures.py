@@ -16,12 +16,12 @@ import sys
 import time
 from typing import Any
 
-from cowcheck.input.bundled import scenario_files
-from cowcheck.report.diagram import render_columns
-from cowcheck.input.scenario import load_scenario
-
 from cowcheck.api import check
+from cowcheck.engine import SearchOptions
+from cowcheck.input.bundled import scenario_files
 from cowcheck.input.rule_files import builtin_rules
+from cowcheck.input.scenario import load_scenario
+from cowcheck.report.diagram import render_columns
 
 MODES: dict[str, dict[str, Any]] = {
     "serial": {},
@@ -43,7 +43,7 @@ def cells() -> list[tuple[str, str, bool]]:
 
 
 def figures(scenario: str, rule: str, strict: bool, mode: str) -> dict[str, Any]:
-    rep = check(scenario, rule, strict=strict, **MODES[mode])
+    rep = check(scenario, rule, strict=strict, options=SearchOptions(**MODES[mode]))
     st = rep.stats
     d: dict[str, Any] = {
         "verdict": rep.verdict.value,
