@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from cowcheck.api import build_model
-from cowcheck.engine import search
+from cowcheck.engine import SearchOptions, explore
 from cowcheck.input.bundled import scenario_files
 
 HERE = Path(__file__).resolve().parent.parent / "tests" / "scenarios"
@@ -28,10 +28,11 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for f in files:
-        plain = search(build_model(str(f), rule, symmetry=False))
-        sym = search(build_model(str(f), rule, symmetry=True))
-        por = search(build_model(str(f), rule, symmetry=False), por=True)
-        sub = search(build_model(str(f), rule, symmetry=False), subsume=True)
+        model = build_model(str(f), rule)
+        plain = explore(model, SearchOptions(subsume=False))
+        sym = explore(model, SearchOptions(symmetry=True, subsume=False))
+        por = explore(model, SearchOptions(por=True, subsume=False))
+        sub = explore(model)
         assert plain.verdict is sym.verdict is por.verdict is sub.verdict, f
         u = plain.stats.states
         print(

@@ -53,7 +53,7 @@ from typing import NamedTuple
 
 from cowcheck.api import build_model, check
 from cowcheck.build import build_name
-from cowcheck.engine import Invariant, SearchOptions, Stats, Step, TransitionCheck, search
+from cowcheck.engine import Capabilities, Invariant, SearchOptions, Stats, Step, TransitionCheck, explore
 from cowcheck.mm.actions import Action
 from cowcheck.mm.model import MMModel
 from cowcheck.mm.state import MMState
@@ -77,6 +77,9 @@ class GraphModel:
 
     def next_step(self, state: int, action: int) -> Step[int] | None:
         return self.steps[state][action]
+
+    def capabilities(self) -> Capabilities[int, int]:
+        return Capabilities()
 
     def canonical(self, state: int) -> int:
         return state
@@ -155,7 +158,7 @@ class ReplayModel:
                 self.canon[id(st.state)] = index[m.canonical(st.state)]
             self.acts[id(s)] = acts
             self.steps[id(s)] = steps
-        self.split_resources = m.split_resources
+        self.split_resources = m.capabilities().split_resources
 
     def init_states(self) -> Sequence[MMState]:
         return self.inits
@@ -165,6 +168,9 @@ class ReplayModel:
 
     def next_step(self, state: MMState, action: Action) -> Step[MMState] | None:
         return self.steps[id(state)][id(action)]
+
+    def capabilities(self) -> Capabilities[MMState, Action]:
+        return Capabilities(split_resources=self.split_resources)
 
     def canonical(self, state: MMState) -> MMState:
         self.m.canonical(state)
@@ -179,10 +185,10 @@ class ReplayModel:
 
 def replayed(rm: ReplayModel, subsume: bool) -> Stats:
     """The best of 3 searches over the replay table, with or without subsumption."""
-    return min((search(rm, subsume=subsume).stats for _ in range(3)), key=lambda st: st.seconds)
+    return min((explore(rm, SearchOptions(subsume=subsume)).stats for _ in range(3)), key=lambda st: st.seconds)
 
 
-def explore() -> tuple[list[MMState], list[list[int]], list[int]]:
+def walk_graph() -> tuple[list[MMState], list[list[int]], list[int]]:
     """Every canonical state of the scenario, its successors by number (in action
     order, disabled actions left out), and the initial states' numbers."""
     m = build_model(SCENARIO, RULE)
@@ -283,7 +289,7 @@ class Setup(NamedTuple):
 def setup() -> Setup:
     """The graph and its models, checked to agree, built before any search is timed
     or counted."""
-    states, succ, inits = explore()
+    states, succ, inits = walk_graph()
     rm = ReplayModel(build_model(SCENARIO, RULE), states, inits)
     acts = [rm.acts[id(s)] for s in states]
     steps = [[rm.steps[id(s)][id(a)] for a in row] for s, row in zip(states, acts, strict=True)]
@@ -297,10 +303,10 @@ def setup() -> Setup:
 COUNTED: dict[str, Callable[[Setup], Stats]] = {
     "the search, no subsumption": lambda _: check(SCENARIO, RULE, options=NO_SUBSUME, minimise=False).stats,
     "the search, subsumption (the default)": lambda _: check(SCENARIO, RULE, minimise=False).stats,
-    "the engine alone over the graph": lambda su: search(su.gm).stats,
-    "the engine over the graph with the properties": lambda su: search(su.pgm).stats,
-    "replayed, no subsumption": lambda su: search(su.rm, subsume=False).stats,
-    "replayed, subsumption": lambda su: search(su.rm, subsume=True).stats,
+    "the engine alone over the graph": lambda su: explore(su.gm, SearchOptions(subsume=False)).stats,
+    "the engine over the graph with the properties": lambda su: explore(su.pgm, SearchOptions(subsume=False)).stats,
+    "replayed, no subsumption": lambda su: explore(su.rm, SearchOptions(subsume=False)).stats,
+    "replayed, subsumption": lambda su: explore(su.rm).stats,
 }
 SETUP_ONLY = "set-up only"
 
@@ -367,10 +373,10 @@ def main() -> None:
     )
     if (real.states, real.transitions) != (len(states), edges):
         raise SystemExit(f"graph {len(states)}/{edges} differs from the search's {real.states}/{real.transitions}")
-    eng = min((search(gm).stats for _ in range(3)), key=lambda st: st.seconds)
+    eng = min((explore(gm, SearchOptions(subsume=False)).stats for _ in range(3)), key=lambda st: st.seconds)
     if (eng.states, eng.transitions) != (len(states), edges):
         raise SystemExit(f"engine over the graph: {eng.states}/{eng.transitions}, expected {len(states)}/{edges}")
-    eng_p = min((search(pgm).stats for _ in range(3)), key=lambda st: st.seconds)
+    eng_p = min((explore(pgm, SearchOptions(subsume=False)).stats for _ in range(3)), key=lambda st: st.seconds)
     if (eng_p.states, eng_p.transitions) != (len(states), edges):
         raise SystemExit(f"engine with properties: {eng_p.states}/{eng_p.transitions}, expected {len(states)}/{edges}")
     parts = per_state(states)

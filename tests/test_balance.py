@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from cowcheck.api import build_model, run_search
-from cowcheck.engine import Bounds, search
+from cowcheck.api import build_model
+from cowcheck.engine import SearchOptions, explore
 from cowcheck.engine.balance import Report, assign
-from cowcheck.engine.parallel import Partition
-from cowcheck.engine.store import StoreSpec, fingerprint
+from cowcheck.engine.partition import Partition
+from cowcheck.engine.store import fingerprint
 
 
 def test_new_keys_go_heaviest_first_to_the_least_loaded() -> None:
@@ -46,14 +46,14 @@ def test_assignment_does_not_depend_on_report_order_within_a_worker() -> None:
 
 
 def _inline(scenario: str, rule: str, n: int) -> tuple[list[Partition[Any, Any]], list[list[tuple[int, Any]]]]:
-    """The level protocol of parallel.py run in this process, partitions in turn:
+    """The level protocol of partition.py run in this process, partitions in turn:
     expand, absorb the own batch of known keys, assign the new keys, absorb the own
     batch of those, then the peers' batches in the same order. Returns the
     partitions and every level's frontiers."""
     model = build_model(scenario, rule)
-    parts = [Partition(model, StoreSpec.parse("exact"), w, n, subsume=True) for w in range(n)]
+    parts = [Partition(model, SearchOptions(), w, n) for w in range(n)]
     for p in parts:
-        assert p.start() == []
+        assert p.start()[0] == []
     frontiers = [[s for p in parts for s in p.frontier]]
     while any(p.frontier for p in parts):
         reports, known = zip(*(p.expand() for p in parts), strict=True)
@@ -67,7 +67,7 @@ def _inline(scenario: str, rule: str, n: int) -> tuple[list[Partition[Any, Any]]
                 for o in range(n):
                     if o != w:
                         p.absorb(batches[o][w])
-            assert p.close() == []
+            assert p.close()[0] == []
         frontiers.append([(p.me, s) for p in parts for _, s in p.frontier])
     return parts, frontiers
 
@@ -82,14 +82,14 @@ def test_every_state_is_stored_by_the_owner_of_its_key(n: int) -> None:
     for level in frontiers[1:]:
         for me, state in level:
             assert directory[fingerprint(pk(state))] == me
-    serial = search(build_model("odirect-swap", "anon-exclusive"), subsume=True)
+    serial = explore(build_model("odirect-swap", "anon-exclusive"))
     assert sum(len(p.parents) for p in parts) == serial.stats.states
 
 
 def test_two_workers_split_open_standard_evenly() -> None:
     """By hash the 788 keys split open-standard's 49,557 states 27,528 / 22,029."""
     m = build_model("open-standard", "anon-exclusive")
-    r = run_search(m, Bounds(), workers=2)
-    assert sum(r.stats.owned) == r.stats.states == search(m, subsume=True).stats.states
+    r = explore(m, SearchOptions(workers=2))
+    assert sum(r.stats.owned) == r.stats.states == explore(m).stats.states
     assert max(r.stats.owned) / r.stats.states < 0.51
     assert 0 < r.stats.shipped < r.stats.transitions

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from distributed import LocalCluster
 
-from cowcheck.api import build_model, run_search
-from cowcheck.engine import Bounds, search
+from cowcheck.api import build_model
+from cowcheck.engine import Bounds, SearchOptions, explore
 from cowcheck.mm.model import MMModel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,9 +38,9 @@ def address() -> Iterator[str]:
 
 @pytest.mark.parametrize(("scenario", "rule"), CASES, ids=[f"{Path(s).stem}-{r}" for s, r in CASES])
 def test_dask_matches_serial_and_processes(address: str, scenario: str, rule: str) -> None:
-    serial = search(build_model(scenario, rule), subsume=True)  # run_search's default
-    procs = run_search(build_model(scenario, rule), Bounds(), workers=3)
-    dist = run_search(build_model(scenario, rule), Bounds(), workers=3, dask=address)
+    serial = explore(build_model(scenario, rule))  # run_search's default
+    procs = explore(build_model(scenario, rule), SearchOptions(workers=3))
+    dist = explore(build_model(scenario, rule), SearchOptions(workers=3, dask=address))
     assert dist.stats.workers == 3 and dist.stats.cluster.startswith("Dask")
     assert dist.verdict is serial.verdict
     if serial.violation is None:
@@ -61,14 +61,14 @@ def test_a_rule_file_reaches_the_workers_by_value(address: str, tmp_path: Path) 
     shutil.copy(ROOT / "models" / "page_count.py", src)
     model = build_model("fork-odirect-pin", str(src))
     src.unlink()
-    dist = run_search(model, Bounds(), dask=address)
-    serial = search(model, subsume=True)
+    dist = explore(model, SearchOptions(dask=address))
+    serial = explore(model)
     assert dist.verdict is serial.verdict
     assert dist.stats.states == serial.stats.states
 
 
 def test_bounds_stop_the_distributed_search(address: str) -> None:
-    r = run_search(build_model("open-standard", "anon-exclusive"), Bounds(max_states=2000), dask=address)
+    r = explore(build_model("open-standard", "anon-exclusive"), SearchOptions(Bounds(max_states=2000), dask=address))
     assert r.verdict.value == "incomplete" and r.stats.states >= 2000
 
 
@@ -92,7 +92,7 @@ def test_model_pickles_as_its_arguments() -> None:
     import cloudpickle
 
     m = build_model("open-standard", "page-count", strict=True)
-    want = search(m, Bounds())
+    want = explore(m)
     assert m._offer_cache  # filled by the search
 
     def settings(x: MMModel) -> tuple[object, ...]:
@@ -106,7 +106,7 @@ def test_model_pickles_as_its_arguments() -> None:
         assert type(copy) is MMModel and copy is not m
         assert settings(copy) == settings(m) and copy.ctx.strict
         assert copy._offer_cache == {}
-        got = search(copy, Bounds())
+        got = explore(copy)
         assert (got.verdict, got.stats.states, got.stats.transitions) == (
             want.verdict,
             want.stats.states,

@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cowcheck.engine import Bounds, Invariant, Step, TransitionCheck, Verdict, replay, search
+from cowcheck.engine import (
+    Bounds,
+    Capabilities,
+    Invariant,
+    SearchOptions,
+    Step,
+    TransitionCheck,
+    Verdict,
+    explore,
+    replay,
+)
 
 
 @dataclass
@@ -15,6 +25,9 @@ class Counter:
     top: int
     bad: int | None = None
     key_mod: int | None = None  # canonical key that merges states (to test reduction)
+
+    def capabilities(self) -> Capabilities[tuple[int, int], str]:
+        return Capabilities()
 
     def init_states(self) -> Sequence[tuple[int, int]]:
         return [(0, 0)]
@@ -44,7 +57,7 @@ class Counter:
 
 
 def test_holds_counts_every_state() -> None:
-    r = search(Counter(3))
+    r = explore(Counter(3))
     assert r.verdict is Verdict.HOLDS
     assert r.stats.states == 16
     assert r.stats.max_depth == 6
@@ -52,7 +65,7 @@ def test_holds_counts_every_state() -> None:
 
 
 def test_violation_is_shortest_and_replays() -> None:
-    r = search(Counter(3, bad=2))
+    r = explore(Counter(3, bad=2))
     assert r.verdict is Verdict.VIOLATED
     assert r.violation is not None
     path = r.violation.path
@@ -64,26 +77,26 @@ def test_violation_is_shortest_and_replays() -> None:
 
 
 def test_bounds_make_it_incomplete_never_holds() -> None:
-    r = search(Counter(3), Bounds(max_states=5))
+    r = explore(Counter(3), SearchOptions(Bounds(max_states=5)))
     assert r.verdict is Verdict.INCOMPLETE
     assert r.incomplete_reason is not None and "max-states" in r.incomplete_reason
-    r = search(Counter(3), Bounds(max_depth=2))
+    r = explore(Counter(3), SearchOptions(Bounds(max_depth=2)))
     assert r.verdict is Verdict.INCOMPLETE
     # A depth bound that cuts nothing off is not a reason for "incomplete".
-    assert search(Counter(3), Bounds(max_depth=6)).verdict is Verdict.HOLDS
+    assert explore(Counter(3), SearchOptions(Bounds(max_depth=6))).verdict is Verdict.HOLDS
 
 
 def test_canonical_key_reduces_but_keeps_verdict() -> None:
-    full = search(Counter(3, bad=2))
-    red = search(Counter(3, bad=2, key_mod=1))
+    full = explore(Counter(3, bad=2))
+    red = explore(Counter(3, bad=2, key_mod=1))
     assert red.verdict is full.verdict
     assert red.violation is not None and full.violation is not None
     assert len(red.violation.path) == len(full.violation.path)
-    assert search(Counter(3, key_mod=1)).stats.states == 10  # unordered pairs
+    assert explore(Counter(3, key_mod=1)).stats.states == 10  # unordered pairs
 
 
 def test_deterministic() -> None:
-    a, b = search(Counter(4, bad=3)), search(Counter(4, bad=3))
+    a, b = explore(Counter(4, bad=3)), explore(Counter(4, bad=3))
     assert a.violation is not None and b.violation is not None
     assert a.violation.path.actions == b.violation.path.actions
     assert a.stats.states == b.stats.states and a.stats.transitions == b.stats.transitions
@@ -95,13 +108,13 @@ def test_replay_reports_divergence() -> None:
 
 
 def test_timeout_and_interrupt_report_what_was_explored() -> None:
-    r = search(Counter(50), Bounds(timeout=1e-9))
+    r = explore(Counter(50), SearchOptions(Bounds(timeout=1e-9)))
     assert r.verdict is Verdict.INCOMPLETE and r.incomplete_reason is not None
     assert "timeout" in r.incomplete_reason and r.stats.states > 0
 
     def interrupt(stats: object, queue: int) -> None:
         raise KeyboardInterrupt
 
-    r = search(Counter(50), progress=interrupt)
+    r = explore(Counter(50), progress=interrupt)
     assert r.verdict is Verdict.INCOMPLETE and r.incomplete_reason == "interrupted"
     assert r.stats.states > 0 and r.stats.transitions > 0

@@ -16,7 +16,7 @@ import pytest
 from conftest import assert_reduced_matches
 
 from cowcheck.api import build_model, run_search
-from cowcheck.engine import Bounds, SearchOptions, SearchResult, Verdict, search
+from cowcheck.engine import Bounds, SearchOptions, SearchResult, StoreSpec, Verdict, explore
 from cowcheck.engine.store import BitstateStore, FingerprintStore
 from cowcheck.input.bundled import scenario_files
 from cowcheck.mm.actions import Action
@@ -42,14 +42,14 @@ def run(path: Path, rule: str, mode: str) -> Result:
     if key not in _cache:
         m = build_model(str(path), rule, symmetry=mode != "unreduced")
         if mode in ("unreduced", "reduced"):
-            _cache[key] = search(m)
+            _cache[key] = explore(m, SearchOptions(symmetry=mode == "reduced", subsume=False))
         elif mode == "por":
-            _cache[key] = search(build_model(str(path), rule, symmetry=False), por=True)
+            _cache[key] = explore(build_model(str(path), rule, symmetry=False), SearchOptions(por=True, subsume=False))
         elif mode == "workers":
             # Subsumption against the partitioned search: tests/test_subsume.py.
             _cache[key] = run_search(m, SearchOptions(workers=2, subsume=False))
         else:
-            _cache[key] = search(m, store=mode)
+            _cache[key] = explore(m, SearchOptions(store=StoreSpec.parse(mode), subsume=False))
     return _cache[key]
 
 
@@ -132,7 +132,7 @@ def test_workers_are_deterministic() -> None:
 def test_workers_respect_bounds() -> None:
     m = build_model("open-standard", "anon-exclusive")
     r = run_search(m, SearchOptions(Bounds(max_depth=3), workers=2, subsume=False))
-    s = search(m, Bounds(max_depth=3))
+    s = explore(m, SearchOptions(Bounds(max_depth=3), subsume=False))
     assert r.verdict is s.verdict is Verdict.INCOMPLETE
     assert r.stats.states == s.stats.states
     assert run_search(m, SearchOptions(Bounds(max_states=500), workers=2)).verdict is Verdict.INCOMPLETE

@@ -22,9 +22,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, run_cli_in
 
-from cowcheck.engine import Bounds, Step, Verdict, search, search_parallel
+from cowcheck.engine import MAX_WORKERS, Bounds, Capabilities, SearchOptions, Step, Verdict, explore
 from cowcheck.engine.errors import WorkerFailed, portable
-from cowcheck.engine.parallel import MAX_WORKERS
 from cowcheck.engine.store import MAX_BITSTATE_MB, StoreSpec
 from cowcheck.errors import InputError
 from cowcheck.input.reuse_expr import MAX_DEPTH, MAX_LENGTH, compile_reuse
@@ -371,6 +370,9 @@ class Stuck:
 
     at: int = 3
 
+    def capabilities(self) -> Capabilities[int, str]:
+        return Capabilities()
+
     def init_states(self) -> Sequence[int]:
         return [0]
 
@@ -398,7 +400,7 @@ def test_timeout_stops_a_model_that_never_returns(workers: int) -> None:
 
     t0 = time.monotonic()
     bounds = Bounds(timeout=0.5)
-    r = search(Stuck(), bounds) if workers == 1 else search_parallel(Stuck(), bounds, workers=workers)  # type: ignore[arg-type]
+    r = explore(Stuck(), SearchOptions(bounds, workers=workers))  # type: ignore[arg-type]
     assert time.monotonic() - t0 < 10
     assert r.verdict is Verdict.INCOMPLETE and r.incomplete_reason == "timeout 0.5s reached"
     assert r.stats.states >= 3  # the figures so far

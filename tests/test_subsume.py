@@ -1,4 +1,4 @@
-"""Subsumption by budget (engine/subsume.py) against the search without it.
+"""Subsumption by budget (engine/store/cover.py) against the search without it.
 
 Three layers: the model keeps the promise subsumption relies on (over every reachable
 state of two open scenarios); the store and its levels decide the same whatever the
@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 from conftest import assert_reduced_matches, explore, run_cli
 
-from cowcheck.api import build_model, run_search
-from cowcheck.engine import Bounds, SearchResult, Verdict, search
-from cowcheck.engine.subsume import CoverStore
+from cowcheck import engine
+from cowcheck.api import build_model
+from cowcheck.engine import Bounds, SearchOptions, SearchResult, StoreSpec, Verdict
+from cowcheck.engine.store.cover import CoverStore
 from cowcheck.input.bundled import scenario_files
 from cowcheck.input.properties import select
 from cowcheck.input.rule_files import builtin_rules
@@ -58,7 +59,7 @@ def test_more_budget_only_enables(scenario: str, rule: str, least: int) -> None:
     state with its budget clipped to ``total`` is bisimilar to it: the same actions,
     leading to the same states but for the budget, whose clipped budgets are equal."""
     m = build_model(scenario, rule)
-    assert m.split_resources is not None
+    assert m.capabilities().split_resources is not None
     invariants = m.invariants()
     checks = m.transition_checks()
     states, _ = explore(m)
@@ -107,8 +108,8 @@ def test_a_property_that_may_read_the_budget_turns_subsumption_off() -> None:
         ],
         failing_metrics=failing,
     )
-    assert m.split_resources is None
-    r = run_search(m, Bounds(max_depth=4))
+    assert m.capabilities().split_resources is None
+    r = engine.explore(m, SearchOptions(Bounds(max_depth=4)))
     assert not r.stats.subsume
 
 
@@ -231,11 +232,11 @@ def run(path: Path, rule: str, mode: str) -> Result:
     if key not in _cache:
         m = build_model(str(path), rule)
         if mode == "plain":
-            _cache[key] = search(m)
+            _cache[key] = engine.explore(m, SearchOptions(subsume=False))
         elif mode == "subsume":
-            _cache[key] = search(m, subsume=True)
+            _cache[key] = engine.explore(m)
         else:
-            _cache[key] = run_search(m, Bounds(), workers=2)
+            _cache[key] = engine.explore(m, SearchOptions(workers=2))
     return _cache[key]
 
 
@@ -272,15 +273,15 @@ def test_subsumption_saves_states_on_the_open_scenarios() -> None:
 
 def test_subsumption_is_deterministic_and_respects_bounds() -> None:
     m = build_model("open-standard", "mapcount-cor")
-    a, b = run_search(m, Bounds(), workers=2), search(m, subsume=True)
-    c = search(m, subsume=True)
+    a, b = engine.explore(m, SearchOptions(workers=2)), engine.explore(m)
+    c = engine.explore(m)
     assert a.violation is not None and b.violation is not None and c.violation is not None
     assert b.violation.path.actions == c.violation.path.actions
     assert b.stats.states == c.stats.states
     m = build_model("open-standard", "anon-exclusive")
     for bounds in (Bounds(max_depth=4), Bounds(max_states=2000)):
-        s = search(m, bounds, subsume=True)
-        p = run_search(m, bounds, workers=2)
+        s = engine.explore(m, SearchOptions(bounds))
+        p = engine.explore(m, SearchOptions(bounds, workers=2))
         assert s.verdict is p.verdict is Verdict.INCOMPLETE
         if bounds.max_depth is not None:
             assert s.stats.states == p.stats.states
@@ -288,9 +289,9 @@ def test_subsumption_is_deterministic_and_respects_bounds() -> None:
 
 def test_fingerprints_and_por_search_without_subsumption() -> None:
     m = build_model("odirect-swap", "anon-exclusive")
-    assert not run_search(m, Bounds(), store="fingerprint").stats.subsume
-    assert not run_search(m, Bounds(), por=True).stats.subsume
-    assert run_search(m, Bounds()).stats.subsume
+    assert not engine.explore(m, SearchOptions(store=StoreSpec("fingerprint"))).stats.subsume
+    assert not engine.explore(m, SearchOptions(por=True)).stats.subsume
+    assert engine.explore(m).stats.subsume
 
 
 def test_cli_no_subsume() -> None:

@@ -13,7 +13,7 @@ from conftest import ROOT, run_cli, run_cli_in
 from cowcheck.api import build_model, check
 from cowcheck.checks.catalog import run_catalog
 from cowcheck.checks.verify import verify
-from cowcheck.engine import STUCK, UNREACHED, Bounds, SearchOptions, Verdict, search, search_parallel
+from cowcheck.engine import STUCK, UNREACHED, Bounds, SearchOptions, StoreSpec, Verdict, explore
 from cowcheck.errors import InputError
 from cowcheck.input.bundled import scenario_files
 from cowcheck.input.rule_files import builtin_rules
@@ -121,12 +121,12 @@ def test_the_cli_exits_1_on_stuck_and_unreached(tmp_path: Path) -> None:
 @pytest.mark.parametrize("text", [UNMAP_RACE, UNMAP_RACE_OPTIONAL, NEVER, CHAIN], ids=["stuck", "ok", "unr", "chain"])
 def test_reductions_and_workers_agree_with_the_unreduced_search(tmp_path: Path, text: str) -> None:
     model = build_model(write(tmp_path, text), "anon-exclusive", None, "observational", False)
-    plain = search(model, subsume=False)
+    plain = explore(model, SearchOptions(subsume=False))
     for other in (
-        search(model, subsume=True),
-        search(model, por=True),
-        search(model, store="fingerprint"),
-        search_parallel(model, workers=2, subsume=True),
+        explore(model),
+        explore(model, SearchOptions(por=True)),
+        explore(model, SearchOptions(store=StoreSpec.parse("fingerprint"))),
+        explore(model, SearchOptions(workers=2)),
     ):
         assert other.verdict is plain.verdict
         got = other.violation and (other.violation.property_id, other.violation.message, len(other.violation.path))
@@ -138,13 +138,16 @@ def test_ends_at_a_depth_bound_are_checked(tmp_path: Path) -> None:
     """The states at --max-depth are not expanded, but an end among them is checked
     as every state is: the stuck run after one step is found with the bound at 1."""
     model = build_model(write(tmp_path, UNMAP_RACE), "anon-exclusive", None, "observational", False)
-    for r in (search(model, Bounds(max_depth=1)), search_parallel(model, Bounds(max_depth=1), workers=2)):
+    for r in (
+        explore(model, SearchOptions(Bounds(max_depth=1), subsume=False)),
+        explore(model, SearchOptions(Bounds(max_depth=1), workers=2, subsume=False)),
+    ):
         assert r.verdict is Verdict.VIOLATED and r.violation is not None
         assert r.violation.property_id == STUCK and len(r.violation.path) == 1
     # Nothing lies beyond depth 3, so the bound does not make it incomplete.
     ok = build_model(write(tmp_path, UNMAP_RACE_OPTIONAL), "anon-exclusive", None, "observational", False)
-    assert search(ok, Bounds(max_depth=3)).verdict is Verdict.HOLDS
-    assert search(ok, Bounds(max_depth=2)).verdict is Verdict.INCOMPLETE
+    assert explore(ok, SearchOptions(Bounds(max_depth=3), subsume=False)).verdict is Verdict.HOLDS
+    assert explore(ok, SearchOptions(Bounds(max_depth=2), subsume=False)).verdict is Verdict.INCOMPLETE
 
 
 # From review: a mprotect(RO) that strands the store, racing the O_DIRECT read.
@@ -182,7 +185,7 @@ def test_stuck_is_found_at_its_own_depth(tmp_path: Path) -> None:
     violation is reported, stuck or not, serial or partitioned (stuck was found only
     when a state was expanded, after its successors' violations)."""
     model = build_model(write(tmp_path, MIX), "page-count", None, "observational", False)
-    runs = [search(model), search_parallel(model, workers=2), search_parallel(model, workers=3)]
+    runs = [explore(model, SearchOptions(subsume=False, workers=n)) for n in (1, 2, 3)]
     lengths = {len(r.violation.path) for r in runs if r.violation is not None}
     assert len(lengths) == 1 and all(r.verdict is Verdict.VIOLATED for r in runs)
     assert lengths == {3} and runs[0].violation is not None and runs[0].violation.property_id == STUCK
@@ -199,7 +202,7 @@ def test_every_bundled_litmus_run_finishes_under_every_rule() -> None:
             continue
         for rule in rules:
             for strict in (False, True):
-                r = search(MMModel(sc, rule, (), strict=strict))
+                r = explore(MMModel(sc, rule, (), strict=strict), SearchOptions(subsume=False))
                 assert r.verdict is Verdict.HOLDS, (sc.name, rule.name, strict, r.violation and r.violation.message)
 
 

@@ -10,14 +10,14 @@ from typing import Any, NamedTuple
 
 from cowcheck.api import build_model
 from cowcheck.engine.expand import Expander
-from cowcheck.engine.wire import Decoder, Encoder
+from cowcheck.engine.transport.wire import Decoder, Encoder
 
 
 def _levels(scenario: str, depth: int) -> list[list[tuple[Any, int, int]]]:
     """Batches as the partitioned search sends them: the concrete successors of a
     few BFS levels, with (parent, action index)."""
     model = build_model(scenario, "anon-exclusive")
-    ex = Expander(model)
+    ex = Expander(model, model.capabilities(), model.canonical)
     frontier = [model.canonical(s) for s in model.init_states()]
     out = []
     for _ in range(depth):

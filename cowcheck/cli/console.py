@@ -15,7 +15,7 @@ from rich.console import Console
 
 from cowcheck.api import CheckReport
 from cowcheck.engine import Stats, Verdict
-from cowcheck.engine.bfs import peak_rss_mb
+from cowcheck.engine.limits import peak_rss_mb
 from cowcheck.engine.signals import stop_requested
 from cowcheck.errors import InputError
 

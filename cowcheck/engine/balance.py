@@ -2,24 +2,18 @@
 
 The partitioned search routes a state by a key its model names (``partition_key``),
 coarse enough that every state subsumption compares has one owner. Such keys are
-few (788 on open-standard, the heaviest holding 2.7 % of the states), so
-``hash(key) % N`` leaves the split to luck: 55/45 on open-standard, and a level takes
-as long as its busiest worker.
+few (hundreds on open-standard), so ``hash(key) % N`` leaves the split to luck, and a
+level takes as long as its busiest worker.
 
 Instead the coordinator keeps a directory, filled as keys first appear. After phase
 1 of a level every worker reports the keys it generated that have no owner yet, with
 how many distinct successors it has of each, and how many successors it routed to
 each owner of a known key: that is each worker's load for the level. The new keys are
 handed out heaviest first, each to the least loaded worker (on a tie, the one that
-generated most of its successors).
-
-Measured as the mean over levels of the even share of the frontier divided by the
-largest share (``BENCHMARKS.md``): with 2 workers 0.883 by hash and 0.949 by load on
-open-standard, and with 4 workers 0.794 and 0.871. Giving a new key to the worker that
-generated most of its successors when that worker was within 3 % of the least loaded
-sent a third fewer states between workers, but with 4 workers it fell to 0.729: the
-keys a worker finds are those its own states lead to, so its share grows level after
-level.
+generated most of its successors). Giving a key to the worker that generated most of
+it whenever that worker is nearly the least loaded would ship fewer states, but
+unbalances the split more with every level: the keys a worker finds are those its own
+states lead to. BENCHMARKS.md has the measured balance.
 
 Every input is a count and ties break by fingerprint and worker number, so the
 directory, and with it the state counts and traces, are the same on every run.

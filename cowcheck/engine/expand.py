@@ -1,12 +1,12 @@
-"""One search step, shared by the serial, multi-process and distributed searches:
-expand a stored representative into its canonical successors and check properties."""
+"""One search step, shared by every partition of the search: expand a stored
+representative into its canonical successors and check properties."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
-from cowcheck.engine.model import STUCK, Model, Step
+from cowcheck.engine.model import STUCK, Capabilities, Model, Step
 from cowcheck.engine.rebuild import stuck_message
 
 S = TypeVar("S")
@@ -14,27 +14,35 @@ A = TypeVar("A")
 
 
 class Expander(Generic[S, A]):
-    def __init__(self, model: Model[S, A], por: bool = False) -> None:
+    def __init__(
+        self,
+        model: Model[S, A],
+        caps: Capabilities[S, A],
+        canon: Callable[[S], S],
+        por: bool = False,
+        checks: bool = True,
+    ) -> None:
         self.model = model
+        self.caps = caps
+        self.canon = canon
         # Partial-order reduction: the model proposes ample sets (C0-C2, see
         # mm/footprint.py); the cycle proviso C3 is checked here. It needs the whole
-        # visited set, so only the serial search asks for it.
-        self.ample: Callable[[S, list[A]], Iterable[Sequence[int]]] | None = (
-            getattr(model, "ample_candidates", None) if por else None
-        )
+        # visited set, so only a search of one partition asks for it.
+        self.ample = caps.ample_candidates if por else None
         self.reduced = 0  # states expanded through an ample set
+        # Without ``checks`` (a visitor walking the whole graph) no property ends the
+        # search; the visitor is told what each state violates.
         self.invariants = tuple(model.invariants())
-        checks = tuple(model.transition_checks())
-        self.tchecks = tuple(c for c in checks if not c.metric)
-        self.metrics = tuple(c for c in checks if c.metric)
+        tchecks = tuple(model.transition_checks()) if checks else ()
+        self.tchecks = tuple(c for c in tchecks if not c.metric)
+        self.metrics = tuple(c for c in tchecks if c.metric)
         self.metric_counts = {m.id: 0 for m in self.metrics}
         self.transitions = 0
         # Vacuity (engine/model.py): end states the programs should not reach, and
         # goals no explored transition achieved.
-        self.stuck: Callable[[S, list[A]], str | None] | None = getattr(model, "stuck", None)
-        goals = getattr(model, "coverage_goals", None)
-        self.goals: tuple[str, ...] = tuple(goals()) if goals is not None else ()
-        self.goal_of: Callable[[A], int] | None = getattr(model, "goal_of", None) if self.goals else None
+        self.stuck = caps.stuck
+        self.goals = caps.coverage_goals
+        self.goal_of = caps.goal_of if self.goals else None
         self.covered: set[int] = set()
 
     def bad_state(self, state: S) -> str | None:
@@ -60,7 +68,7 @@ class Expander(Generic[S, A]):
         ``canonicalise`` the concrete successors are returned, for their owner to
         canonicalise (parallel.py)."""
         model = self.model
-        canon = model.canonical
+        canon = self.canon
         out: list[tuple[S, int]] = []
         acts = list(model.actions(state))
         steps: Iterable[tuple[int, Step[S] | None]] = ((i, None) for i in range(len(acts)))
@@ -91,12 +99,6 @@ class Expander(Generic[S, A]):
             out.append((canon(ns) if canonicalise else ns, i))
         return out, None
 
-    def dead_goals(self, covered: set[int] | None = None) -> list[str]:
-        """The coverage goals no explored transition achieved (``covered``: the union
-        over a partitioned search's expanders, else this one's)."""
-        done = self.covered if covered is None else covered
-        return [g for i, g in enumerate(self.goals) if i not in done]
-
     def _ample_steps(
         self, state: S, acts: list[A], seen: Callable[[S], bool]
     ) -> list[tuple[int, Step[S] | None]] | None:
@@ -105,7 +107,7 @@ class Expander(Generic[S, A]):
         already visited state is fully expanded, so every cycle of the reduced graph
         has a fully expanded state and no action is postponed forever."""
         assert self.ample is not None
-        model, canon = self.model, self.model.canonical
+        model, canon = self.model, self.canon
         for cand in self.ample(state, acts):
             if not cand or len(cand) >= len(acts):
                 continue
@@ -121,7 +123,7 @@ class Expander(Generic[S, A]):
 
     def stuck_end(self, state: S) -> bool:
         """``state`` is an end its model calls stuck."""
-        return self.stuck is not None and stuck_message(self.model, state) is not None
+        return self.stuck is not None and stuck_message(self.stuck, self.model, state) is not None
 
     def can_move(self, state: S) -> bool:
         model = self.model

@@ -1,4 +1,5 @@
-"""The explored state graph as a networkx DiGraph, and the questions it answers.
+"""The explored state graph as a networkx DiGraph, built by a visitor of the search,
+and the questions it answers.
 
 Nodes are canonical states numbered in BFS order (0 is the first initial state);
 each edge keeps the index of the action in ``model.actions(state)``, so any path
@@ -8,14 +9,16 @@ itself knows nothing of what a state means.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import networkx as nx
 
+from cowcheck.engine.core import explore
 from cowcheck.engine.model import Model
+from cowcheck.engine.options import Bounds, SearchOptions
+from cowcheck.engine.result import Verdict
 
 S = TypeVar("S")
 A = TypeVar("A")
@@ -29,65 +32,59 @@ class StateGraph(Generic[S, A]):
     covered: set[int]  # the model's coverage goals its expanded states' moves achieve
 
 
+class GraphVisitor(Generic[S, A]):
+    """Builds the state graph as the search walks it (``visitor.py``)."""
+
+    def __init__(
+        self,
+        model: Model[S, A],
+        node_label: Callable[[S], str] | None = None,
+        edge_label: Callable[[S, A], str] | None = None,
+    ) -> None:
+        caps = model.capabilities()
+        self.g = nx.DiGraph()
+        self.states: list[S] = []
+        self.covered: set[int] = set()
+        self._stuck = caps.stuck
+        self._goal_of = caps.goal_of
+        self._node_label = node_label
+        self._edge_label = edge_label
+
+    def state(self, gid: int, state: S, depth: int, violates: str) -> None:
+        self.states.append(state)
+        label = self._node_label(state) if self._node_label else str(gid)
+        self.g.add_node(gid, depth=depth, violates=violates, stuck="", label=label)
+
+    def edge(self, src: int, ai: int, action: A, dst: int) -> None:
+        if not self.g.has_edge(src, dst):
+            s = self.states[src]
+            label = self._edge_label(s, action) if self._edge_label else str(action)
+            self.g.add_edge(src, dst, action=ai, label=label)
+
+    def expanded(self, gid: int, state: S, moves: list[A]) -> None:
+        if self._stuck is not None:
+            self.g.nodes[gid]["stuck"] = self._stuck(state, moves) or ""
+        if self._goal_of is not None:
+            # From the moves, not the edges: the graph keeps one edge where two steps
+            # lead to the same state.
+            self.covered.update(self._goal_of(a) for a in moves)
+
+
 def state_graph(
     model: Model[S, A],
     max_states: int | None = None,
     node_label: Callable[[S], str] | None = None,
     edge_label: Callable[[S, A], str] | None = None,
 ) -> StateGraph[S, A]:
-    """Every reachable canonical state (up to ``max_states``) and every transition.
-    A node that violates an invariant is marked (``violates``) and not expanded, as in
-    the search; one the model calls stuck (``Model.stuck``) is marked ``stuck`` with
-    what blocks it."""
-    g = nx.DiGraph()
-    canon = model.canonical
-    stuck = getattr(model, "stuck", None)
-    goal_of = getattr(model, "goal_of", None)
-    covered: set[int] = set()
-    invariants = tuple(model.invariants())
-    ids: dict[S, int] = {}
-    states: list[S] = []
-    todo: deque[int] = deque()
-
-    def node(s: S, depth: int) -> int:
-        key = canon(s)
-        i = ids.get(key)
-        if i is None:
-            i = ids[key] = len(states)
-            states.append(key)
-            bad = next((inv.id for inv in invariants if inv.check(key) is not None), "")
-            label = node_label(key) if node_label else str(i)
-            g.add_node(i, depth=depth, violates=bad, stuck="", label=label)
-            if not bad:
-                todo.append(i)
-        return i
-
-    for init in model.init_states():
-        node(init, 0)
-    complete = True
-    while todo:
-        u = todo.popleft()
-        s = states[u]
-        depth = g.nodes[u]["depth"]
-        moved = []
-        for ai, a in enumerate(model.actions(s)):
-            step = model.next_step(s, a)
-            if step is None:
-                continue
-            moved.append(a)
-            if max_states is not None and len(states) >= max_states and canon(step.state) not in ids:
-                complete = False
-                continue
-            v = node(step.state, depth + 1)
-            if not g.has_edge(u, v):
-                g.add_edge(u, v, action=ai, label=edge_label(s, a) if edge_label else str(a))
-        if stuck is not None:
-            g.nodes[u]["stuck"] = stuck(s, moved) or ""
-        if goal_of is not None:
-            # From the moves, not the edges: the graph keeps one edge where two steps
-            # lead to the same state.
-            covered.update(goal_of(a) for a in moved)
-    return StateGraph(g, states, complete, covered)
+    """Every reachable canonical state (up to ``max_states``) and every transition,
+    walked by the search (``core.explore`` with a ``GraphVisitor``). A node that
+    violates an invariant is marked (``violates``) and not expanded, as in the search;
+    one the model calls stuck (``Capabilities.stuck``) is marked ``stuck`` with what
+    blocks it."""
+    v = GraphVisitor(model, node_label, edge_label)
+    opts = SearchOptions(bounds=Bounds(max_states=max_states), subsume=False)
+    result = explore(model, opts, visitor=v)
+    return StateGraph(v.g, v.states, result.verdict is not Verdict.INCOMPLETE, v.covered)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,8 @@ class Step(NamedTuple, Generic[S]):
     ``events`` are structured facts for transition properties and metrics.
 
     A NamedTuple, not a frozen dataclass: a model makes one per transition, and a
-    frozen dataclass's ``__init__`` (``object.__setattr__`` per field, in Python)
-    cost 4 % of a search's instructions. A model on the hot path can build it in C
+    frozen dataclass's ``__init__`` runs ``object.__setattr__`` per field, in
+    Python. A model on the hot path can build it in C
     with ``tuple.__new__(Step, (state, notes, events))``.
     """
 
@@ -85,21 +85,13 @@ class Capabilities(Generic[S, A]):
 
 
 class Model(Protocol[S, A]):
-    """What the search needs from a model.
+    """What the search needs from a model (stateright's ``Model`` trait): initial
+    states, the actions of a state in a fixed order, their successors, a canonical
+    form, the properties, and the optional features it declares (``Capabilities``)."""
 
-    Optional extras, looked up by name: ``partition_key(state)`` (what the partitioned
-    search routes on; ``parallel.py``), ``split_resources(state)`` (subsumption;
-    ``subsume.py``) and ``ample_candidates(state, actions)`` (partial-order reduction;
-    ``expand.py``). A model without them is searched without those features.
-
-    Two more make a verdict that nothing was checked impossible (``expand.py``), as
-    SPIN's invalid end states do: ``stuck(state, moves)`` is asked of every stored
-    state with the actions that have a successor there, and returns None, or what is
-    blocked when the state is an end its programs should not have (the search then
-    fails with ``STUCK``); ``coverage_goals()`` names things every complete search must
-    see happen at least once (a program's steps), ``goal_of(action)`` the goal an
-    action achieves (-1 for none). A goal never achieved turns "holds" into ``UNREACHED``.
-    """
+    def capabilities(self) -> Capabilities[S, A]:
+        """The optional features this model offers; asked once per search."""
+        ...
 
     def init_states(self) -> Sequence[S]: ...
 

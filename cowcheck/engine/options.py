@@ -32,6 +32,10 @@ class OptionError(ValueError):
         self.expected = expected
         super().__init__(f"{option}: {expected}")
 
+    def __reduce__(self) -> tuple[type[OptionError], tuple[str, str]]:
+        # Raised in a worker, it must cross back to the coordinator as itself.
+        return OptionError, (self.option, self.expected)
+
 
 @dataclass(frozen=True, slots=True)
 class Bounds:

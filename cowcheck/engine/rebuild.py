@@ -39,9 +39,15 @@ def chain(link: Callable[[int], tuple[int, int]], idx: int) -> tuple[int, list[i
 
 
 def concrete_violation(
-    model: Model[S, A], init_index: int, act_idxs: Sequence[int], property_id: str, transition: bool
+    model: Model[S, A],
+    canon: Callable[[S], S],
+    init_index: int,
+    act_idxs: Sequence[int],
+    property_id: str,
+    transition: bool,
 ) -> Violation[S, A]:
-    canon = model.canonical
+    """The concrete path to stored state ``act_idxs`` leads to, with ``canon`` the
+    search's canonical form."""
     init = model.init_states()[init_index]
     key = canon(init)
     targets = []
@@ -79,16 +85,15 @@ def concrete_violation(
     if not transition and inv is not None:
         message = inv.check(state) or ""
     elif property_id == STUCK:
-        message = stuck_message(model, state) or ""
+        message = stuck_message(model.capabilities().stuck, model, state) or ""
     if not message:
         raise UnsoundReduction(f"{property_id} holds on the concrete state its representative violates")
     return Violation(property_id, message, Path(tuple(states), tuple(actions), tuple(steps)))
 
 
-def stuck_message(model: Model[S, A], state: S) -> str | None:
-    """What ``model.stuck`` says of ``state``, asked as the search asks it: with every
-    action that has a successor there."""
-    stuck = getattr(model, "stuck", None)
+def stuck_message(stuck: Callable[[S, list[A]], str | None] | None, model: Model[S, A], state: S) -> str | None:
+    """What the model's ``stuck`` says of ``state``, asked as the search asks it: with
+    every action that has a successor there."""
     if stuck is None:
         return None
     moves = [a for a in model.actions(state) if model.next_step(state, a) is not None]

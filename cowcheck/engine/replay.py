@@ -58,7 +58,7 @@ def replay(model: Model[S, A], actions: Sequence[A], init_index: int = 0) -> Rep
         steps.append(step)
         check_state(i + 1, state)
     # A run that ends where its programs cannot go on fails as the search's STUCK does.
-    msg = stuck_message(model, state)
+    msg = stuck_message(model.capabilities().stuck, model, state)
     if msg is not None:
         violations.append((len(actions), STUCK, msg))
     return ReplayOutcome(tuple(states), tuple(steps), None, tuple(violations))

@@ -7,7 +7,7 @@ is a ~79 MB binary wheel with its own object store and raylet, and Dask's schedu
 runs anywhere Python does (``dask scheduler`` / ``dask worker``, SSH, Kubernetes, HPC
 job queues through dask-jobqueue).
 
-Each partition is a Dask actor wrapping ``parallel.Partition``. A level is three
+Each partition is a Dask actor wrapping a ``Partition``. A level is three
 rounds: every actor expands its frontier, keeps one encoded batch per owner of the
 successors whose owner is known, and reports the partition keys no worker owns yet;
 the coordinator names their owners (``balance.py``) and every actor batches the rest
@@ -28,24 +28,20 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from cowcheck.engine.balance import Report
 from cowcheck.engine.model import Model
-from cowcheck.engine.options import Bounds
-from cowcheck.engine.parallel import MAX_WORKERS, Partition, run_levels
-from cowcheck.engine.result import SearchResult, Stats
-from cowcheck.engine.store import StoreSpec
-from cowcheck.engine.wire import Decoder, Encoder
-
-S = TypeVar("S")
-A = TypeVar("A")
+from cowcheck.engine.options import MAX_WORKERS, SearchOptions
+from cowcheck.engine.partition import Answer, Partition
+from cowcheck.engine.transport import Partitioned
+from cowcheck.engine.transport.wire import Decoder, Encoder
 
 
 class PartitionActor:
     """One partition living on a Dask worker."""
 
-    def __init__(self, blob: bytes, spec: StoreSpec, me: int, n: int, subsume: bool = False) -> None:
+    def __init__(self, blob: bytes, options: SearchOptions, me: int, n: int) -> None:
         import gc
 
         import cloudpickle
@@ -54,14 +50,14 @@ class PartitionActor:
         # visited set (as in the serial search). It stays off in this worker process
         # until the worker exits; the worker is the search's.
         gc.disable()
-        self.part: Partition[Any, Any] = Partition(cloudpickle.loads(blob), spec, me, n, subsume)
+        self.part: Partition[Any, Any] = Partition(cloudpickle.loads(blob), options, me, n)
         self.me = me
         self.outbox: list[list[bytes]] = [[], []]  # per phase: known owners, then new keys
         self.encoders = [Encoder() for _ in range(n)]  # per peer
         self.decoders = [Decoder() for _ in range(n)]  # per sender
 
-    def start(self) -> tuple[list[Any], dict[str, Any]]:
-        return self.part.start(), self.part.figures()
+    def start(self) -> Answer:
+        return self.part.start()
 
     def expand(self) -> Report:
         report, known = self.part.expand()
@@ -71,10 +67,10 @@ class PartitionActor:
     def assign(self, table: dict[int, int]) -> None:
         self._post(1, self.part.assign(table))
 
-    def absorb(self, peers: list[Any]) -> tuple[list[Any], dict[str, Any]]:
+    def absorb(self, peers: list[Any]) -> Answer:
         self._absorb_peers(peers, 0)
         self._absorb_peers(peers, 1)
-        return self.part.close(), self.part.figures()
+        return self.part.close()
 
     def _post(self, phase: int, batches: list[Any]) -> None:
         """Keep the peers' batches encoded for them to pull; absorb our own. An
@@ -116,7 +112,7 @@ class DaskCluster:
     """N partition actors spread over the workers of a Dask client."""
 
     def __init__(
-        self, client: Any, model: Model[Any, Any], spec: StoreSpec, n: int, label: str = "Dask", subsume: bool = False
+        self, client: Any, model: Model[Any, Any], options: SearchOptions, n: int, label: str = "Dask"
     ) -> None:
         import cloudpickle
 
@@ -134,7 +130,7 @@ class DaskCluster:
         # Round-robin over the workers, so partitions spread evenly.
         futs = [
             client.submit(
-                PartitionActor, blob, spec, w, n, subsume, actor=True, workers=[workers[w % len(workers)]], pure=False
+                PartitionActor, blob, options, w, n, actor=True, workers=[workers[w % len(workers)]], pure=False
             )
             for w in range(n)
         ]
@@ -186,22 +182,21 @@ def connect(address: str, n: int | None, timeout: float = 20) -> tuple[Any, Call
     return client, close, n or max(1, threads)
 
 
-def search_dask(
-    model: Model[S, A],
-    address: str,
-    bounds: Bounds | None = None,
-    progress: Callable[[Stats, int], None] | None = None,
-    store: StoreSpec | str = "exact",
-    partitions: int | None = None,
-    subsume: bool = False,
-) -> SearchResult[S, A]:
-    spec = StoreSpec.parse(store) if isinstance(store, str) else store
-    client, close, n = connect(address, partitions)
-    try:
-        cluster = DaskCluster(client, model, spec, n, f"Dask {address}", subsume)
+class DaskTransport(Partitioned):
+    """The partitions as Dask actors; closing it closes the client (and the local
+    cluster it started)."""
+
+    def __init__(self, model: Model[Any, Any], options: SearchOptions) -> None:
+        assert options.dask is not None
+        client, self._close_client, n = connect(options.dask, options.workers if options.workers > 1 else None)
         try:
-            return run_levels(model, cluster, bounds or Bounds(), progress)
+            super().__init__(DaskCluster(client, model, options, n, f"Dask {options.dask}"))
+        except BaseException:
+            self._close_client()
+            raise
+
+    def close(self) -> None:
+        try:
+            super().close()
         finally:
-            cluster.close()
-    finally:
-        close()
+            self._close_client()

@@ -1,0 +1,82 @@
+"""Every catalog cell gives the figures recorded before the search was rebuilt as one
+loop (issue 22): the verdict, the states and transitions explored, the violated
+property, the trace's length and its rendering, serially and with two partitions
+(worker processes and Dask, which partition alike).
+
+The figures were written by ``benchmarks/catalog_figures.py`` (serial, j2 and dask:
+the last two are identical) from the search as it was before; that script checks a
+whole run against them. Here the catalog run that test_catalog.py makes anyway
+(``history``: light cells serial, heavy ones in two worker processes) is checked cell
+by cell, and a sample of cells on a local Dask cluster."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from distributed import LocalCluster
+
+from cowcheck.api import CheckReport, check
+from cowcheck.checks.matrix import Matrix
+from cowcheck.engine import SearchOptions
+from cowcheck.report.diagram import render_columns
+
+HERE = Path(__file__).parent
+SERIAL: dict[str, dict[str, Any]] = json.loads((HERE / "data/catalog-figures-serial.json").read_text())
+PARTITIONED: dict[str, dict[str, Any]] = json.loads((HERE / "data/catalog-figures-2-partitions.json").read_text())
+# Depth is not compared: the partitioned search used to report a violation one level
+# deeper than the serial one; the one loop reports the level it was expanding.
+COMPARED = ("verdict", "states", "transitions", "property", "steps", "trace")
+
+
+def figures(rep: CheckReport) -> dict[str, Any]:
+    import hashlib
+
+    d: dict[str, Any] = {"verdict": rep.verdict.value, "states": rep.stats.states}
+    d["transitions"] = rep.stats.transitions
+    if rep.trace is not None:
+        d["property"] = rep.trace.property_id
+        d["steps"] = len(rep.trace)
+        d["trace"] = hashlib.sha256(render_columns(rep.trace, rep.title).encode()).hexdigest()[:16]
+    return d
+
+
+def want(saved: dict[str, Any]) -> dict[str, Any]:
+    return {k: saved[k] for k in COMPARED if k in saved}
+
+
+def test_the_recorded_figures_cover_the_catalog(history: Matrix) -> None:
+    keys = {f"{c.scenario} {c.rule}" + (" --strict" if c.strict else "") for c in history.rows}
+    assert keys == set(SERIAL) == set(PARTITIONED)
+
+
+def test_every_cell_gives_its_recorded_figures(history: Matrix) -> None:
+    """Light cells ran serially, heavy ones in two worker processes (checks/catalog.py)."""
+    wrong = []
+    for row in history.rows:
+        key = f"{row.scenario} {row.rule}" + (" --strict" if row.strict else "")
+        saved = SERIAL if row.report.stats.workers == 1 else PARTITIONED
+        got = figures(row.report)
+        if got != want(saved[key]):
+            wrong.append(f"{key} ({row.report.stats.workers} partitions): {got} != {want(saved[key])}")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.fixture(scope="module")
+def address() -> Iterator[str]:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+SAMPLE = sorted(k for k in PARTITIONED if k.split()[0] in ("fork-odirect", "odirect-swap", "vmsplice-child"))
+
+
+@pytest.mark.parametrize("key", SAMPLE)
+def test_dask_and_processes_give_the_recorded_figures(address: str, key: str) -> None:
+    scenario, rule, *strict = key.split()
+    for opts in (SearchOptions(workers=2), SearchOptions(workers=2, dask=address)):
+        rep = check(scenario, rule, strict=bool(strict), options=opts)
+        assert figures(rep) == want(PARTITIONED[key]), opts
