@@ -192,12 +192,11 @@ def build_model(
     properties: Sequence[str] | None = None,
     form: str = "observational",
     strict: bool = False,
-    symmetry: bool = False,
 ) -> MMModel:
     if form not in FORMS:
         raise InputError("--form", None, f"unknown form {form!r} (expected one of: {', '.join(FORMS)})")
     props, failing = select(list(properties) if properties else None)
-    return MMModel(resolve_scenario(scenario), resolve_rule(rule), props, form, strict, failing, symmetry)
+    return MMModel(resolve_scenario(scenario), resolve_rule(rule), props, form, strict, failing)
 
 
 def run_search(
@@ -237,9 +236,8 @@ def check(
     an exhaustive serial search with subsumption); on a violation, minimise and keep
     the trace."""
     opts = options or SearchOptions()
-    # The model applies symmetry for now (until the engine reads it from the options).
     sc = resolve_scenario(scenario)  # the model keeps only its world (mm/world.py)
-    model = build_model(sc, rule, properties, form, strict, opts.symmetry)
+    model = build_model(sc, rule, properties, form, strict)
     result = run_search(model, opts, progress)
     report = CheckReport(
         sc,

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from cowcheck.engine import SearchResult
+from cowcheck.checks.catalog import CatalogRow
+from cowcheck.checks.matrix import Matrix, run_matrix
+from cowcheck.engine import SearchOptions, SearchResult
 from cowcheck.mm.actions import Action
 from cowcheck.mm.model import MMModel
 from cowcheck.mm.state import MMState
@@ -41,7 +43,7 @@ def run_cli_in(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tupl
     return p.returncode, p.stdout, p.stderr
 
 
-def explore(
+def reachable(
     m: MMModel, limit: int = 200_000, ops: set[str] | None = None, upto: int | None = None
 ) -> tuple[list[MMState], set[str]]:
     """Every state reachable in ``m`` (one per key of m.canonical) and every note seen;
@@ -83,3 +85,18 @@ def assert_reduced_matches(red: SearchResult[MMState, Action], unred: SearchResu
         assert len(red.violation.path) == len(unred.violation.path)
     else:
         assert red.violation is None
+
+
+@pytest.fixture(scope="session")
+def catalog_run() -> tuple[Matrix, list[CatalogRow]]:
+    """The whole catalog, once per session, with every cell's report: light cells
+    serially, heavy ones in two worker processes, two cells at a time
+    (checks/catalog.py). Its verdicts do not depend on that."""
+    rows: list[CatalogRow] = []
+    matrix = run_matrix(options=SearchOptions(workers=2), on_row=rows.append)
+    return matrix, rows
+
+
+@pytest.fixture(scope="session")
+def history(catalog_run: tuple[Matrix, list[CatalogRow]]) -> Matrix:
+    return catalog_run[0]

@@ -10,14 +10,17 @@ from __future__ import annotations
 import random
 
 import pytest
-from conftest import explore
+from conftest import reachable
 
 from cowcheck.api import build_model
-from cowcheck.engine import search
+from cowcheck.engine import SearchOptions, explore
 from cowcheck.input.bundled import scenario_files
 from cowcheck.mm.canon import canonical
 from cowcheck.mm.model import MMModel
 from cowcheck.mm.state import PTE_PRESENT, PTE_SWAP, ZERO_FRAME, GupFastOp, MMState, NamedRef, Ref, SwapoutOp
+
+# The unreduced search: the old search()'s defaults, against which reductions are compared.
+PLAIN = SearchOptions(subsume=False)
 
 
 class Unreduced(MMModel):
@@ -26,7 +29,7 @@ class Unreduced(MMModel):
 
 
 def _reachable(m: MMModel) -> list[MMState]:
-    return explore(m)[0]
+    return reachable(m)[0]
 
 
 def _unreduced(m: MMModel) -> Unreduced:
@@ -42,7 +45,7 @@ LITMUS = [f for f in scenario_files() if "open" not in f.stem]
 def test_reduced_search_matches_unreduced(f: object, rule: str) -> None:
     m = build_model(str(f), rule)
     u = _unreduced(m)
-    rr, ru = search(m), search(u)
+    rr, ru = explore(m, PLAIN), explore(u, PLAIN)
     assert rr.verdict is ru.verdict
     if rr.violation is not None and ru.violation is not None:
         assert len(rr.violation.path) == len(ru.violation.path)
@@ -51,7 +54,7 @@ def test_reduced_search_matches_unreduced(f: object, rule: str) -> None:
     # the set of canonical images.
     m_all = MMModel(m.scenario, m.rule, [])
     images = {canonical(s) for s in _reachable(_unreduced(m_all))}
-    assert search(m_all).stats.states == len(images)
+    assert explore(m_all, PLAIN).stats.states == len(images)
     assert {canonical(s) for s in _reachable(m_all)} == images
 
 
@@ -65,7 +68,7 @@ def test_a_reference_keeps_its_record_type() -> None:
     named = unnamed = 0
     for f, upto in [*((f, None) for f in LITMUS), ("open-standard", 5_000)]:
         m = build_model(str(f), "anon-exclusive")
-        for s in explore(_unreduced(MMModel(m.scenario, m.rule, [])), upto=upto)[0]:
+        for s in reachable(_unreduced(MMModel(m.scenario, m.rule, [])), upto=upto)[0]:
             for r in (*s.refs, *canonical(s).refs):
                 assert type(r) is (NamedRef if r.name else Ref), (f, r)
                 named += bool(r.name)
@@ -290,7 +293,7 @@ def test_canonical_sees_through_any_renaming(name: str, upto: int | None) -> Non
     all come back to it."""
     rnd = random.Random(7)
     m = build_model(name, "anon-exclusive")
-    states = explore(_unreduced(MMModel(m.scenario, m.rule, [])), upto=upto)[0]
+    states = reachable(_unreduced(MMModel(m.scenario, m.rule, [])), upto=upto)[0]
     kept = 0
     for s in states:
         c = canonical(s)

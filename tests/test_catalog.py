@@ -1,7 +1,8 @@
 """The catalog against the verdicts written in its scenario files, in both forms.
 
 The full history matrix (every built-in rule x every scenario) is computed once per
-session; the expected-verdict tests and the README check read it.
+session (conftest.py's ``history``); the expected-verdict tests and the README check
+read it.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from cowcheck.api import check
-from cowcheck.checks.matrix import Matrix, run_matrix
-from cowcheck.engine import SearchOptions
+from cowcheck.checks.matrix import Matrix
 from cowcheck.input.bundled import scenario_files
 from cowcheck.input.rule_files import builtin_rules
 from cowcheck.input.scenario import load_scenario
@@ -34,11 +34,6 @@ EXPENSIVE = {"open-large"}
 def _id(case: tuple[Path, str, bool]) -> str:
     f, rule, strict = case
     return f"{f.stem}-{rule}{'-strict' if strict else ''}"
-
-
-@pytest.fixture(scope="session")
-def history() -> Matrix:
-    return run_matrix(options=SearchOptions(workers=2))  # cells in two processes; results do not depend on it
 
 
 def test_every_scenario_states_a_verdict_for_every_rule() -> None:

@@ -6,7 +6,8 @@ property, the trace's length and its rendering, serially and with two partitions
 The figures were written by ``benchmarks/catalog_figures.py`` (serial, j2 and dask:
 the last two are identical) from the search as it was before; that script checks a
 whole run against them. Here the catalog run that test_catalog.py makes anyway
-(``history``: light cells serial, heavy ones in two worker processes) is checked cell
+(conftest.py's ``catalog_run``: light cells serial, heavy ones in two worker
+processes) is checked cell
 by cell, and a sample of cells on a local Dask cluster."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 from distributed import LocalCluster
 
 from cowcheck.api import CheckReport, check
+from cowcheck.checks.catalog import CatalogRow
 from cowcheck.checks.matrix import Matrix
 from cowcheck.engine import SearchOptions
 from cowcheck.report.diagram import render_columns
@@ -48,16 +50,19 @@ def want(saved: dict[str, Any]) -> dict[str, Any]:
     return {k: saved[k] for k in COMPARED if k in saved}
 
 
-def test_the_recorded_figures_cover_the_catalog(history: Matrix) -> None:
-    keys = {f"{c.scenario} {c.rule}" + (" --strict" if c.strict else "") for c in history.rows}
-    assert keys == set(SERIAL) == set(PARTITIONED)
+def key_of(row: CatalogRow) -> str:
+    return f"{row.scenario} {row.rule}" + (" --strict" if row.strict else "")
 
 
-def test_every_cell_gives_its_recorded_figures(history: Matrix) -> None:
+def test_the_recorded_figures_cover_the_catalog(catalog_run: tuple[Matrix, list[CatalogRow]]) -> None:
+    assert {key_of(row) for row in catalog_run[1]} == set(SERIAL) == set(PARTITIONED)
+
+
+def test_every_cell_gives_its_recorded_figures(catalog_run: tuple[Matrix, list[CatalogRow]]) -> None:
     """Light cells ran serially, heavy ones in two worker processes (checks/catalog.py)."""
     wrong = []
-    for row in history.rows:
-        key = f"{row.scenario} {row.rule}" + (" --strict" if row.strict else "")
+    for row in catalog_run[1]:
+        key = key_of(row)
         saved = SERIAL if row.report.stats.workers == 1 else PARTITIONED
         got = figures(row.report)
         if got != want(saved[key]):

@@ -99,7 +99,7 @@ def test_model_pickles_as_its_arguments() -> None:
         # Property ids, not the functions: once a Dask test has registered the property
         # files to travel by value (DaskCluster), cloudpickle copies their functions.
         props = tuple(p.id for p in x.properties)
-        return (x.scenario, x.rule.name, x.ctx.strict, x.symmetry, x.form, props, x.failing_metrics)
+        return (x.scenario, x.rule.name, x.ctx.strict, x.form, props, x.failing_metrics)
 
     for dumps in (pickle.dumps, cloudpickle.dumps):
         copy = pickle.loads(dumps(m))

@@ -6,7 +6,7 @@ come, its description is the trace's, and its footprint covers what it changes."
 from __future__ import annotations
 
 import pytest
-from conftest import explore
+from conftest import reachable
 
 from cowcheck.api import build_model
 from cowcheck.input.bundled import scenario_files
@@ -48,7 +48,7 @@ def _open_all() -> MMModel:
 @pytest.fixture(scope="module")
 def open_all() -> tuple[MMModel, list[MMState]]:
     m = _open_all()
-    return m, explore(m, upto=4_000)[0]
+    return m, reachable(m, upto=4_000)[0]
 
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=lambda o: o.name)
@@ -204,7 +204,7 @@ def test_footprints_cover_what_each_step_changes(f: object) -> None:
     m = build_model(str(f), "anon-exclusive")
     world = m.scenario
     checked = 0
-    for s in explore(MMModel(world, m.rule, []))[0]:
+    for s in reachable(MMModel(world, m.rule, []))[0]:
         for a in m.actions(s):
             if a.step < 0:
                 continue

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import explore
+from conftest import reachable
 
 from cowcheck.api import build_model
 from cowcheck.mm.model import MMModel
@@ -11,7 +11,7 @@ from cowcheck.mm.model import MMModel
 
 def _notes(scenario: str, rule: str) -> set[str]:
     m0 = build_model(scenario, rule)
-    return explore(MMModel(m0.scenario, m0.rule, []))[1]  # no properties: explore everything
+    return reachable(MMModel(m0.scenario, m0.rule, []))[1]  # no properties: explore everything
 
 
 @pytest.mark.parametrize(

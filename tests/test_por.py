@@ -9,9 +9,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from cowcheck.api import build_model
-from cowcheck.engine import Invariant, Step, TransitionCheck, Verdict, search
+from cowcheck.engine import Capabilities, Invariant, SearchOptions, Step, TransitionCheck, Verdict, explore
 
 DEMO = Path(__file__).parent / "scenarios" / "por-device-reads.toml"
+
+
+# The unreduced search: the old search()'s defaults, against which reductions are compared.
+PLAIN = SearchOptions(subsume=False)
 
 
 class Spinner:
@@ -19,6 +23,9 @@ class Spinner:
     The model claims {A's toggle} is always an ample set, which is true of C0-C2: the
     toggle is invisible and independent of B. Only the cycle proviso (C3) stops the
     search from postponing B forever."""
+
+    def capabilities(self) -> Capabilities[tuple[int, bool], str]:
+        return Capabilities(ample_candidates=self.ample_candidates)
 
     def init_states(self) -> Sequence[tuple[int, bool]]:
         return ((0, False),)
@@ -46,7 +53,7 @@ class Spinner:
 
 
 def test_cycle_proviso_keeps_postponed_actions() -> None:
-    r = search(Spinner(), por=True)
+    r = explore(Spinner(), SearchOptions(por=True, subsume=False))
     assert r.verdict is Verdict.VIOLATED
     # (0,F) -toggle-> (1,F) is new, so the ample set is used; from (1,F) the toggle
     # leads back to a visited state, so (1,F) is fully expanded and B runs. Without
@@ -57,8 +64,8 @@ def test_cycle_proviso_keeps_postponed_actions() -> None:
 
 def test_device_reads_of_an_unreachable_buffer_are_reduced() -> None:
     for rule in ("anon-exclusive", "mapcount"):
-        full = search(build_model(str(DEMO), rule))
-        red = search(build_model(str(DEMO), rule), por=True)
+        full = explore(build_model(str(DEMO), rule), PLAIN)
+        red = explore(build_model(str(DEMO), rule), SearchOptions(por=True, subsume=False))
         assert red.verdict is full.verdict is Verdict.HOLDS
         assert red.stats.ample > 0
         assert red.stats.states < full.stats.states
@@ -70,8 +77,8 @@ def test_no_ample_set_while_the_owner_still_maps_the_buffer(tmp_path: Path) -> N
     text = DEMO.read_text().replace('{ op = "munmap", vpage = 0 }', '{ op = "write", vpage = 0, cell = 1 }')
     f = tmp_path / "mapped.toml"
     f.write_text(text)
-    full = search(build_model(str(f), "anon-exclusive"))
-    red = search(build_model(str(f), "anon-exclusive"), por=True)
+    full = explore(build_model(str(f), "anon-exclusive"), PLAIN)
+    red = explore(build_model(str(f), "anon-exclusive"), SearchOptions(por=True, subsume=False))
     assert red.stats.ample == 0
     assert red.stats.states == full.stats.states
 
@@ -81,5 +88,5 @@ def test_a_property_reading_program_counters_turns_the_reduction_off(tmp_path: P
     declare what it reads reads everything, program counters included."""
     model = build_model(str(DEMO), "anon-exclusive")
     model._prop_reads = model._prop_reads | {"pc"}
-    r = search(model, por=True)
+    r = explore(model, SearchOptions(por=True, subsume=False))
     assert r.stats.ample == 0

@@ -40,11 +40,11 @@ _cache: dict[tuple[str, str, str], Result] = {}
 def run(path: Path, rule: str, mode: str) -> Result:
     key = (str(path), rule, mode)
     if key not in _cache:
-        m = build_model(str(path), rule, symmetry=mode != "unreduced")
+        m = build_model(str(path), rule)
         if mode in ("unreduced", "reduced"):
             _cache[key] = explore(m, SearchOptions(symmetry=mode == "reduced", subsume=False))
         elif mode == "por":
-            _cache[key] = explore(build_model(str(path), rule, symmetry=False), SearchOptions(por=True, subsume=False))
+            _cache[key] = explore(m, SearchOptions(por=True, subsume=False))
         elif mode == "workers":
             # Subsumption against the partitioned search: tests/test_subsume.py.
             _cache[key] = run_search(m, SearchOptions(workers=2, subsume=False))

@@ -17,11 +17,10 @@ from operator import ge
 from pathlib import Path
 
 import pytest
-from conftest import assert_reduced_matches, explore, run_cli
+from conftest import assert_reduced_matches, reachable, run_cli
 
-from cowcheck import engine
 from cowcheck.api import build_model
-from cowcheck.engine import Bounds, SearchOptions, SearchResult, StoreSpec, Verdict
+from cowcheck.engine import Bounds, SearchOptions, SearchResult, StoreSpec, Verdict, explore
 from cowcheck.engine.store.cover import CoverStore
 from cowcheck.input.bundled import scenario_files
 from cowcheck.input.properties import select
@@ -62,7 +61,7 @@ def test_more_budget_only_enables(scenario: str, rule: str, least: int) -> None:
     assert m.capabilities().split_resources is not None
     invariants = m.invariants()
     checks = m.transition_checks()
-    states, _ = explore(m)
+    states, _ = reachable(m)
     assert len(states) > least
     clips = 0
     for s in states:
@@ -109,7 +108,7 @@ def test_a_property_that_may_read_the_budget_turns_subsumption_off() -> None:
         failing_metrics=failing,
     )
     assert m.capabilities().split_resources is None
-    r = engine.explore(m, SearchOptions(Bounds(max_depth=4)))
+    r = explore(m, SearchOptions(Bounds(max_depth=4)))
     assert not r.stats.subsume
 
 
@@ -232,11 +231,11 @@ def run(path: Path, rule: str, mode: str) -> Result:
     if key not in _cache:
         m = build_model(str(path), rule)
         if mode == "plain":
-            _cache[key] = engine.explore(m, SearchOptions(subsume=False))
+            _cache[key] = explore(m, SearchOptions(subsume=False))
         elif mode == "subsume":
-            _cache[key] = engine.explore(m)
+            _cache[key] = explore(m)
         else:
-            _cache[key] = engine.explore(m, SearchOptions(workers=2))
+            _cache[key] = explore(m, SearchOptions(workers=2))
     return _cache[key]
 
 
@@ -273,15 +272,15 @@ def test_subsumption_saves_states_on_the_open_scenarios() -> None:
 
 def test_subsumption_is_deterministic_and_respects_bounds() -> None:
     m = build_model("open-standard", "mapcount-cor")
-    a, b = engine.explore(m, SearchOptions(workers=2)), engine.explore(m)
-    c = engine.explore(m)
+    a, b = explore(m, SearchOptions(workers=2)), explore(m)
+    c = explore(m)
     assert a.violation is not None and b.violation is not None and c.violation is not None
     assert b.violation.path.actions == c.violation.path.actions
     assert b.stats.states == c.stats.states
     m = build_model("open-standard", "anon-exclusive")
     for bounds in (Bounds(max_depth=4), Bounds(max_states=2000)):
-        s = engine.explore(m, SearchOptions(bounds))
-        p = engine.explore(m, SearchOptions(bounds, workers=2))
+        s = explore(m, SearchOptions(bounds))
+        p = explore(m, SearchOptions(bounds, workers=2))
         assert s.verdict is p.verdict is Verdict.INCOMPLETE
         if bounds.max_depth is not None:
             assert s.stats.states == p.stats.states
@@ -289,9 +288,9 @@ def test_subsumption_is_deterministic_and_respects_bounds() -> None:
 
 def test_fingerprints_and_por_search_without_subsumption() -> None:
     m = build_model("odirect-swap", "anon-exclusive")
-    assert not engine.explore(m, SearchOptions(store=StoreSpec("fingerprint"))).stats.subsume
-    assert not engine.explore(m, SearchOptions(por=True)).stats.subsume
-    assert engine.explore(m).stats.subsume
+    assert not explore(m, SearchOptions(store=StoreSpec("fingerprint"))).stats.subsume
+    assert not explore(m, SearchOptions(por=True)).stats.subsume
+    assert explore(m).stats.subsume
 
 
 def test_cli_no_subsume() -> None:

@@ -193,7 +193,7 @@ def run_pool(jobs: list[Job], workers: int, expected: Sequence[str | None]) -> l
     reports = []
     for i, (sc, rule, strict, options, props) in enumerate(jobs):
         verdict, stats, reason, metrics, actions, prop, msg, raw = done[i]
-        model = build_model(sc, rule, list(props) or None, "observational", strict, options.symmetry)
+        model = build_model(sc, rule, list(props) or None, "observational", strict)
         result: SearchResult[Any, Any] = SearchResult(verdict, stats, None, reason, metrics)
         # ``options`` as the job holds it: CheckReport.searched gives the real workers.
         rep = CheckReport(sc, rule, list(props), "observational", strict, options, result, model, metrics=metrics)

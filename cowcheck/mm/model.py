@@ -56,7 +56,6 @@ class MMModel:
         form: str = "observational",
         strict: bool = False,
         failing_metrics: Sequence[str] = (),
-        symmetry: bool = False,
     ) -> None:
         self.scenario = scenario
         self.rule = rule
@@ -69,41 +68,35 @@ class MMModel:
         self.failing_metrics = frozenset(failing_metrics)
         self.offers = Offers(scenario, self.budget)
         self._offer_cache = self.offers.cache  # what an idle thread may do (tests look at it)
-        # Process symmetry only where processes are anonymous (see canon.py).
-        self.symmetry = symmetry and not self.litmus
         self._prop_reads = frozenset().union(*(p.reads for p in self.properties))
         # Read once: a rule is a user's class, and reading its attribute is a lookup
         # by name through its class at every action.
         self._uses_pae = rule.uses_anon_exclusive
-        # Subsumption by budget (engine/subsume.py) is sound only if no property reads
-        # the budget; a property that does not say what it reads may read it.
-        self.split_resources: Callable[[MMState], tuple[Hashable, tuple[int, ...]]] | None = (
-            None if "budget" in self._prop_reads else self.split_budget
-        )
-        # Vacuity (engine/model.py): a litmus run must finish its programs, and each
-        # step must run on some run. Open scenarios have no programs to finish.
-        self.stuck: Callable[[MMState, list[Action]], str | None] | None = self._stuck if self.litmus else None
         self._goal_base: list[int] = []  # per actor, the goal number of its first step
         n = 0
         for actor in scenario.actors:
             self._goal_base.append(n)
             n += len(actor.steps)
+        # Process symmetry only where processes are anonymous (see canon.py).
+        # Subsumption by budget (engine/store/cover.py) is sound only if no property
+        # reads the budget; a property that does not say what it reads may read it.
+        # Vacuity (engine/model.py): a litmus run must finish its programs, and each
+        # step must run on some run; open scenarios have no programs to finish.
         self._capabilities: Capabilities[MMState, Action] = Capabilities(
             symmetric=None if self.litmus else self.symmetric,
             partition_key=self.partition_key,
-            split_resources=self.split_resources,
+            split_resources=None if "budget" in self._prop_reads else self.split_budget,
             ample_candidates=self.ample_candidates,
-            stuck=self.stuck,
-            coverage_goals=self.coverage_goals(),
+            stuck=self._stuck if self.litmus else None,
+            coverage_goals=self._coverage_goals(),
             goal_of=self.goal_of,
         )
 
     def __reduce__(self) -> tuple[type[MMModel], tuple[object, ...]]:
         # Pickled (for Dask's workers) as its constructor's arguments, without the
         # caches. The compiled build needs it: mypyc's classes pickle no attributes.
-        # (self.symmetry is already off for litmus scenarios, as the copy's would be.)
         fm = tuple(self.failing_metrics)
-        return MMModel, (self.scenario, self.rule, self.properties, self.form, self.ctx.strict, fm, self.symmetry)
+        return MMModel, (self.scenario, self.rule, self.properties, self.form, self.ctx.strict, fm)
 
     def capabilities(self) -> Capabilities[MMState, Action]:
         """What the search may use besides the required methods (engine/model.py)."""
@@ -146,8 +139,6 @@ class MMModel:
         return (w.freeze(empty.pcs, empty.budget),)
 
     def canonical(self, state: MMState) -> MMState:
-        if self.symmetry and not self._reclaim_may_walk(state):
-            return canonical_procs(state)
         return canonical(state)
 
     def actions(self, s: MMState) -> list[Action]:
@@ -288,7 +279,7 @@ class MMModel:
             return None
         return explain(self.scenario, s)
 
-    def coverage_goals(self) -> tuple[str, ...]:
+    def _coverage_goals(self) -> tuple[str, ...]:
         """Every litmus step: a complete search must see each run at least once."""
         sc = self.scenario
         return tuple(

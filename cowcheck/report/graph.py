@@ -110,7 +110,7 @@ def build(
 
 def _unreached(model: MMModel, sg: StateGraph[MMState, Action]) -> list[str]:
     """The steps no expanded state runs, as the search finds them (engine/expand.py)."""
-    return [g for i, g in enumerate(model.coverage_goals()) if i not in sg.covered]
+    return [g for i, g in enumerate(model.capabilities().coverage_goals) if i not in sg.covered]
 
 
 def _trace_nodes(model: MMModel, sg: StateGraph[MMState, Action], path: str) -> list[int]:
