@@ -11,10 +11,10 @@ from cowcheck.checks.minimise import minimise as minimise_actions
 from cowcheck.engine import UNREACHED, Bounds, SearchOptions, SearchResult, Stats, Verdict, explore
 from cowcheck.engine.signals import stop_requested
 from cowcheck.errors import InputError
+from cowcheck.families import DEFAULT as DEFAULT_FAMILY
+from cowcheck.families import family, load_scenario
 from cowcheck.input.bundled import find_scenario
-from cowcheck.input.properties import select
-from cowcheck.input.rule_files import load_rule
-from cowcheck.input.scenario import Scenario, load_scenario
+from cowcheck.input.scenario import Scenario
 from cowcheck.mm.actions import Action
 from cowcheck.mm.model import MMModel
 from cowcheck.mm.property import FORMS
@@ -179,11 +179,15 @@ class CheckReport:
 def resolve_scenario(scenario: Scenario | str | Path) -> Scenario:
     if isinstance(scenario, Scenario):
         return scenario
-    return load_scenario(find_scenario(str(scenario)))
+    sc: Scenario = load_scenario(find_scenario(str(scenario)))  # by its family's loader (families/)
+    return sc
 
 
-def resolve_rule(rule: Rule | str) -> Rule:
-    return rule if isinstance(rule, Rule) else load_rule(rule)
+def resolve_rule(rule: Rule | str, family_name: str = DEFAULT_FAMILY) -> Rule:
+    if isinstance(rule, Rule):
+        return rule
+    got: Rule = family(family_name).load_rule(rule)
+    return got
 
 
 def build_model(
@@ -193,10 +197,18 @@ def build_model(
     form: str = "observational",
     strict: bool = False,
 ) -> MMModel:
+    """The model of ``scenario`` under ``rule``, built by the scenario's family
+    (``families/``): its rules, its properties, its model."""
     if form not in FORMS:
         raise InputError("--form", None, f"unknown form {form!r} (expected one of: {', '.join(FORMS)})")
-    props, failing = select(list(properties) if properties else None)
-    return MMModel(resolve_scenario(scenario), resolve_rule(rule), props, form, strict, failing)
+    sc = resolve_scenario(scenario)
+    fam = family(sc.family)
+    props, failing = fam.select_properties(properties)
+    model = fam.build_model(sc, resolve_rule(rule, fam.name), props, form, strict, failing)
+    # What this module reports on (traces, diagrams) is drawn for the anon family's
+    # states; a second family brings its own reports.
+    assert isinstance(model, MMModel)
+    return model
 
 
 def run_search(

@@ -198,7 +198,7 @@ def test_operation_fields_and_actors(op: Op) -> None:
 def _fired(sc: Scenario) -> set[str]:
     """Every operation that runs in some reachable state."""
     ops: set[str] = set()
-    reachable(build_model(sc, "anon-exclusive", None, "observational", False, False), ops=ops)
+    reachable(build_model(sc, "anon-exclusive", None, "observational", False), ops=ops)
     return ops
 
 

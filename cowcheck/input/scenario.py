@@ -57,6 +57,7 @@ class Scenario(World):
     title: str
     path: str
     text: str  # the TOML source, embedded in saved traces so they replay standalone
+    family: str = "anon"  # cowcheck/families/: whose loader read it, whose model runs it
     description: str = ""
     source: str = ""
     expect: dict[str, str] = field(default_factory=dict)
@@ -168,6 +169,8 @@ def parse_scenario(text: str, where: str) -> Scenario:
         raise InputError(where, None, "malformed TOML: nested too deeply") from None
     r = _Reader(where)
     r.fields(doc, TOP, "")
+    # First: a file of another family is not this loader's to judge further.
+    family = r.get(doc, TOP.field("family"), "")
     name = r.get(doc, TOP.field("name"), "")
     if not re.fullmatch(r"[A-Za-z0-9_.+\-]+", name):
         # It names saved traces and matrix rows: a file name, a word in a table.
@@ -238,6 +241,7 @@ def parse_scenario(text: str, where: str) -> Scenario:
 
     return Scenario(
         name=name,
+        family=family,
         title=r.get(doc, TOP.field("title"), ""),
         kind=kind,
         path=where,

@@ -78,6 +78,8 @@ TOP = Table(
     "",
     (
         Field("name", STRING, "The scenario's id: what `cowcheck check NAME` and saved traces call it.", required=True),
+        Field("family", CHOICE, "The model family (cowcheck/families/): `anon`, order-0 anonymous pages and the "
+              "zero page, is the only one so far, and the default.", default="anon", choices=("anon",)),
         Field("kind", CHOICE, "`litmus`: fixed programs, every interleaving. `open`: a budget per kind of action.",
               required=True, choices=SCENARIO_KINDS),
         Field("title", STRING, "One line, shown above traces and in the matrix.", default=""),

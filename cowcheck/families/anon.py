@@ -1,0 +1,54 @@
+"""The first family: order-0 anonymous pages and the shared zero page.
+
+Its model is ``mm/`` (state, the table of operations in ``mm/ops/``, the kernel-path
+modules); its scenarios are the TOML files read by ``input/scenario.py`` against
+``input/schema.py``, bundled in ``models/scenarios/``; its rules (eras) are
+``models/*.py``, loaded by ``input/rule_files.py``; its properties are
+``properties/*.py``; a state is drawn by ``report/diagram.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cowcheck.families import Family
+from cowcheck.input.bundled import scenario_files
+from cowcheck.input.properties import select
+from cowcheck.input.rule_files import builtin_rules, load_rule
+from cowcheck.input.scenario import load_scenario
+from cowcheck.mm.model import MMModel
+from cowcheck.report.diagram import describe_state
+
+
+def _load_scenario(path: Path) -> Any:
+    return load_scenario(path)
+
+
+def _load_rule(name_or_path: str) -> Any:
+    return load_rule(name_or_path)
+
+
+def _select(ids: Sequence[str] | None) -> tuple[Sequence[Any], Sequence[str]]:
+    return select(list(ids) if ids else None)
+
+
+def _build(
+    scenario: Any, rule: Any, properties: Sequence[Any], form: str, strict: bool, failing: Sequence[str]
+) -> MMModel:
+    return MMModel(scenario, rule, properties, form, strict, failing)
+
+
+FAMILY = Family(
+    name="anon",
+    title="order-0 anonymous pages and the shared zero page",
+    model_package="cowcheck.mm",
+    scenario_files=scenario_files,
+    load_scenario=_load_scenario,
+    builtin_rules=builtin_rules,
+    load_rule=_load_rule,
+    select_properties=_select,
+    build_model=_build,
+    describe_state=describe_state,
+)
