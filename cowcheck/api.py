@@ -82,7 +82,7 @@ class CheckReport:
 
     @property
     def command(self) -> str:
-        """The command that gives this verdict again (repro.py: one builder for all)."""
+        """The command that gives this verdict again (report/repro.py: one builder for all)."""
         return self.options.command
 
     def shown(self) -> Shown | None:

@@ -1,4 +1,4 @@
-"""Batches of states between partitions (engine/wire.py): what is decoded is what was
+"""Batches of states between partitions (engine/transport/wire.py): what is decoded is what was
 encoded, each field value travels once per direction, and anything that is not a
 tuple of one NamedTuple class still travels, as a plain pickle."""
 

@@ -66,7 +66,7 @@ class Expander(Generic[S, A]):
         representative is a duplicate without computing its canonical form, which is
         most of them (canonical() is idempotent, so this is exact). Without
         ``canonicalise`` the concrete successors are returned, for their owner to
-        canonicalise (parallel.py)."""
+        canonicalise (partition.py)."""
         model = self.model
         canon = self.canon
         out: list[tuple[S, int]] = []

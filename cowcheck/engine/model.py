@@ -63,9 +63,9 @@ class Capabilities(Generic[S, A]):
       symmetry), used instead of ``canonical`` with ``SearchOptions.symmetry``; the
       same contract as ``canonical``.
     - ``partition_key``: a projection of a state that canonicalisation never changes,
-      which a partitioned search routes on (``engine/parallel.py``); it must not read
+      which a partitioned search routes on (``partition.py``); it must not read
       the resources ``split_resources`` splits off.
-    - ``split_resources``: ``(core, resources)`` for subsumption (``subsume.py``);
+    - ``split_resources``: ``(core, resources)`` for subsumption (``store/cover.py``);
       unset where a property reads the resources.
     - ``ample_candidates``: proposed ample sets for partial-order reduction (C0-C2;
       the engine checks C3).

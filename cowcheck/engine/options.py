@@ -81,7 +81,7 @@ class SearchOptions:
 
     ``symmetry`` asks the model for its canonical form up to process symmetry (where
     it declares one, ``Capabilities.symmetric``); ``subsume`` for subsumption by
-    resources (``engine/subsume.py``; exact store, no ``por``); ``por`` for
+    resources (``engine/store/cover.py``; exact store, no ``por``); ``por`` for
     partial-order reduction (one partition only: the cycle proviso needs the whole
     visited set). ``workers`` > 1 partitions the search over processes, or over Dask
     (``dask``: ``local[:N]`` or a scheduler address; ``workers`` then sets the

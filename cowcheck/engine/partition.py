@@ -3,7 +3,7 @@ their parent links and its frontier.
 
 Each canonical state has one owner. Where the model declares a partition key (a
 projection renaming never changes), the owner is the key's, from a directory that the
-coordinator fills as keys first appear, balancing the load (``transport/balance.py``):
+coordinator fills as keys first appear, balancing the load (``balance.py``):
 such keys are too few for ``hash % N`` to split evenly. Otherwise the owner is the
 state's fingerprint modulo N.
 

@@ -57,7 +57,7 @@ class Stats:
     owned: tuple[int, ...] = ()  # partitioned searches: states stored per partition
     shipped: int = 0  # partitioned searches: states sent to another partition
     ample: int = 0  # states expanded through an ample set (partial-order reduction)
-    subsume: bool = False  # states covered by one with more resources were skipped (subsume.py)
+    subsume: bool = False  # states covered by one with more resources were skipped (store/cover.py)
 
     @property
     def states_per_second(self) -> float:

@@ -96,7 +96,7 @@ def _returns(v: object, want: Any) -> bool:
 
 @functools.cache
 def _hints(t: type) -> dict[str, Any]:
-    # Asked at every hook call: typing.get_type_hints() takes ~19 us a time.
+    # Asked at every hook call, and typing.get_type_hints() resolves every annotation anew.
     return typing.get_type_hints(t)
 
 

@@ -233,7 +233,7 @@ class MMModel:
         renames frames, slots, tokens and processes, keeps their counts and drops
         unreferenced tokens), and not the budget, so that the states subsumption
         compares have one owner. The page counts make enough distinct keys (788 on
-        open-standard) for the coordinator to balance their owners (balance.py)."""
+        open-standard) for the coordinator to balance their owners (engine/balance.py)."""
         return (
             s.pcs,
             len(s.procs),
@@ -269,7 +269,7 @@ class MMModel:
         can move. The environment (a [budget]'s clear_refs, reclaim, speculative
         references) is not waited for: its budget is what a run may spend, not what it
         must, so a run may stop using it anywhere. That also makes the answer the same
-        for every budget, as subsumption by budget needs (engine/subsume.py)."""
+        for every budget, as subsumption by budget needs (engine/store/cover.py)."""
         for a in moves:
             if a.step >= 0 or a.op == "step":
                 return None

@@ -64,7 +64,7 @@ class GraphReport:
         return "\n".join(lines)
 
     def stuck_nodes(self) -> list[int]:
-        """End states the model calls stuck (engine/graph.py), in BFS order."""
+        """End states the model calls stuck (engine/graph.py's visitor), in BFS order."""
         return [u for u, d in self.sg.graph.nodes(data=True) if d["stuck"]]
 
     @property

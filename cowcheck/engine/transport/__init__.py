@@ -3,7 +3,7 @@ forked worker processes (``processes.py``) or as Dask actors (``dask.py``).
 
 The loop (``core.py``) sees one ``Transport`` whatever carries it. The two that run
 several partitions share the level protocol of ``Partitioned``: expand, the owners of
-the new keys (``balance.py``), exchange.
+the new keys (``engine/balance.py``), exchange.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The partitioned BFS of ``parallel.py`` on a Dask cluster (``--dask ADDRESS``).
+"""The partitioned search (``partition.py``) on a Dask cluster (``--dask ADDRESS``).
 
 Why Dask and not Ray: the search needs long-lived, stateful partitions (each keeps its
 visited store, parent links and frontier across levels), which both offer as actors;
@@ -10,7 +10,7 @@ job queues through dask-jobqueue).
 Each partition is a Dask actor wrapping a ``Partition``. A level is three
 rounds: every actor expands its frontier, keeps one encoded batch per owner of the
 successors whose owner is known, and reports the partition keys no worker owns yet;
-the coordinator names their owners (``balance.py``) and every actor batches the rest
+the coordinator names their owners (``engine/balance.py``) and every actor batches the rest
 the same way (states are batched per level and peer, so a level costs 2N² messages
 whatever its size); then every actor pulls its batches straight from its
 peers (``take`` is a coroutine, so it runs on the worker's event loop while the

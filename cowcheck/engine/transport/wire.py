@@ -16,7 +16,7 @@ as plain pickles.
 
 Each direction between two partitions has its own Encoder and Decoder, and the
 Decoder must read the batches in the order the Encoder wrote them: both transports
-(``parallel.py``, ``distributed.py``) take a sender's batches in level and phase
+(``processes.py``, ``dask.py``) take a sender's batches in level and phase
 order.
 """
 
