@@ -33,13 +33,14 @@ from typing import Any
 
 from cowcheck.api import CheckReport, check, resolve_rule, resolve_scenario
 from cowcheck.checks.catalog import Job, outcome, run_pool
-from cowcheck.checks.saved_trace import Replay, check_file, replay_file
+from cowcheck.checks.saved_trace import Replay, replay_file
 from cowcheck.engine import Bounds, SearchOptions
 from cowcheck.errors import InputError
 from cowcheck.input.bundled import find_scenario
 from cowcheck.input.properties import all_properties, select
 from cowcheck.input.rule_files import load_rule
 from cowcheck.input.scenario import load_scenario
+from cowcheck.input.trace_file import check_file
 from cowcheck.report.diagram import render_columns
 from cowcheck.report.document import Shown
 from cowcheck.report.repro import non_default
