@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from cowcheck.api import build_model
 from cowcheck.checks.catalog import CatalogRow
 from cowcheck.checks.matrix import Matrix, run_matrix
 from cowcheck.engine import SearchOptions, SearchResult
+from cowcheck.engine import explore as engine_explore
+from cowcheck.input.bundled import find_scenario
 from cowcheck.mm.actions import Action
 from cowcheck.mm.model import MMModel
 from cowcheck.mm.state import MMState
@@ -100,3 +103,21 @@ def catalog_run() -> tuple[Matrix, list[CatalogRow]]:
 @pytest.fixture(scope="session")
 def history(catalog_run: tuple[Matrix, list[CatalogRow]]) -> Matrix:
     return catalog_run[0]
+
+
+_SEARCHES: dict[tuple[str, str, SearchOptions], SearchResult[MMState, Action]] = {}
+
+
+DEFAULT_SEARCH = SearchOptions()
+
+
+def searched(scenario: str | Path, rule: str, options: SearchOptions = DEFAULT_SEARCH) -> SearchResult[MMState, Action]:
+    """``scenario`` under ``rule`` searched once per session with these options:
+    the baselines that several test files compare against (the plain, subsuming and
+    partitioned searches of the open scenarios above all) are shared, not repeated.
+    A result is read, never changed."""
+    key = (str(find_scenario(str(scenario)).resolve()), rule, options)
+    got = _SEARCHES.get(key)
+    if got is None:
+        got = _SEARCHES[key] = engine_explore(build_model(str(scenario), rule), options)
+    return got

@@ -8,6 +8,7 @@ import random
 from typing import Any
 
 import pytest
+from conftest import searched
 
 from cowcheck.api import build_model
 from cowcheck.engine import SearchOptions, explore
@@ -88,8 +89,7 @@ def test_every_state_is_stored_by_the_owner_of_its_key(n: int) -> None:
 
 def test_two_workers_split_open_standard_evenly() -> None:
     """By hash the 788 keys split open-standard's 49,557 states 27,528 / 22,029."""
-    m = build_model("open-standard", "anon-exclusive")
-    r = explore(m, SearchOptions(workers=2))
-    assert sum(r.stats.owned) == r.stats.states == explore(m).stats.states
+    r = searched("open-standard", "anon-exclusive", SearchOptions(workers=2))
+    assert sum(r.stats.owned) == r.stats.states == searched("open-standard", "anon-exclusive").stats.states
     assert max(r.stats.owned) / r.stats.states < 0.51
     assert 0 < r.stats.shipped < r.stats.transitions

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import assert_reduced_matches
+from conftest import assert_reduced_matches, searched
 
 from cowcheck.api import build_model, run_search
 from cowcheck.engine import Bounds, SearchOptions, SearchResult, StoreSpec, Verdict, explore
@@ -34,23 +34,21 @@ SCENARIOS = [f for f in scenario_files() if f.stem != "open-large"] + [
 RULES = ["page-count", "anon-exclusive"]
 
 Result = SearchResult[MMState, Action]
-_cache: dict[tuple[str, str, str], Result] = {}
 
 
 def run(path: Path, rule: str, mode: str) -> Result:
-    key = (str(path), rule, mode)
-    if key not in _cache:
-        m = build_model(str(path), rule)
-        if mode in ("unreduced", "reduced"):
-            _cache[key] = explore(m, SearchOptions(symmetry=mode == "reduced", subsume=False))
-        elif mode == "por":
-            _cache[key] = explore(m, SearchOptions(por=True, subsume=False))
-        elif mode == "workers":
-            # Subsumption against the partitioned search: tests/test_subsume.py.
-            _cache[key] = run_search(m, SearchOptions(workers=2, subsume=False))
-        else:
-            _cache[key] = explore(m, SearchOptions(store=StoreSpec.parse(mode), subsume=False))
-    return _cache[key]
+    """The search in ``mode``, once per session (conftest.searched: the unreduced one
+    is test_subsume's plain search)."""
+    if mode in ("unreduced", "reduced"):
+        opts = SearchOptions(symmetry=mode == "reduced", subsume=False)
+    elif mode == "por":
+        opts = SearchOptions(por=True, subsume=False)
+    elif mode == "workers":
+        # Subsumption against the partitioned search: tests/test_subsume.py.
+        opts = SearchOptions(workers=2, subsume=False)
+    else:
+        opts = SearchOptions(store=StoreSpec.parse(mode), subsume=False)
+    return searched(path, rule, opts)
 
 
 def same(a: Result, b: Result, counts: bool) -> None:

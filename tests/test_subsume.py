@@ -17,7 +17,7 @@ from operator import ge
 from pathlib import Path
 
 import pytest
-from conftest import assert_reduced_matches, reachable, run_cli
+from conftest import assert_reduced_matches, reachable, run_cli, searched
 
 from cowcheck.api import build_model
 from cowcheck.engine import Bounds, SearchOptions, SearchResult, StoreSpec, Verdict, explore
@@ -223,20 +223,11 @@ def test_a_level_drops_a_candidate_covered_by_an_earlier_one_at_once() -> None:
 
 # -- the search, against the search without subsumption ---------------------------------
 
-_cache: dict[tuple[str, str, str], Result] = {}
+MODES = {"plain": SearchOptions(subsume=False), "subsume": SearchOptions(), "workers": SearchOptions(workers=2)}
 
 
 def run(path: Path, rule: str, mode: str) -> Result:
-    key = (str(path), rule, mode)
-    if key not in _cache:
-        m = build_model(str(path), rule)
-        if mode == "plain":
-            _cache[key] = explore(m, SearchOptions(subsume=False))
-        elif mode == "subsume":
-            _cache[key] = explore(m)
-        else:
-            _cache[key] = explore(m, SearchOptions(workers=2))
-    return _cache[key]
+    return searched(path, rule, MODES[mode])  # shared with test_reductions and test_balance
 
 
 @pytest.mark.parametrize("rule", RULES)
