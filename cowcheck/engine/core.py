@@ -103,10 +103,10 @@ class Search(Generic[S, A]):
             return self._levels(self.timer)
         except (KeyboardInterrupt, Interrupted) as e:
             self.reason, self.cut = interrupted_reason(e), True
-            return self.finish(Verdict.INCOMPLETE)
+            return self.finish_cut()
         except SearchTimeout:
             self.reason, self.cut = self.limits.timeout_reason(), True
-            return self.finish(Verdict.INCOMPLETE)
+            return self.finish_cut()
         finally:
             self.timer.cancel()
             if gc_was_enabled:
@@ -165,6 +165,14 @@ class Search(Generic[S, A]):
                 metrics[k] = metrics.get(k, 0) + v
         self.metrics = metrics
         return sorted(c for bad, _ in answers for c in bad)
+
+    def finish_cut(self) -> SearchResult[S, A]:
+        """Stopped mid-level: the figures so far where the partitions can tell them,
+        else the last finished level's."""
+        now = self.transport.snapshot()
+        if now is not None:
+            self.tally(now)
+        return self.finish(Verdict.INCOMPLETE)
 
     def finish(self, verdict: Verdict, cand: Candidate | None = None) -> SearchResult[S, A]:
         self.timer.cancel()  # rebuilding a counterexample is not the search's time

@@ -42,6 +42,11 @@ class Transport(Protocol):
         """What the visited store may have missed, for the report."""
         ...
 
+    def snapshot(self) -> list[Answer] | None:
+        """The partitions' figures now, mid-level, where they can be asked (in this
+        process); None where they cannot."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -89,6 +94,9 @@ class Partitioned:
 
     def note(self, generated: int) -> str:
         return str(self.cluster.ask(0, "note", generated))
+
+    def snapshot(self) -> list[Answer] | None:
+        return None
 
     def close(self) -> None:
         self.cluster.close()

@@ -31,5 +31,8 @@ class Local:
     def note(self, generated: int) -> str:
         return self.part.note(generated)
 
+    def snapshot(self) -> list[Answer] | None:
+        return [([], self.part.figures())]
+
     def close(self) -> None:
         pass
