@@ -118,3 +118,10 @@ def test_timeout_and_interrupt_report_what_was_explored() -> None:
     r = explore(Counter(50), progress=interrupt)
     assert r.verdict is Verdict.INCOMPLETE and r.incomplete_reason == "interrupted"
     assert r.stats.states > 0 and r.stats.transitions > 0
+
+
+def test_a_finished_search_is_not_cut_by_a_bound_it_never_needed() -> None:
+    """The memory and time bounds are checked only while something is left to explore:
+    a search that ran out of states holds, whatever its peak memory."""
+    r = explore(Counter(0), SearchOptions(Bounds(max_memory_mb=1)))
+    assert r.verdict is Verdict.HOLDS and r.stats.states == 1

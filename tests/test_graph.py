@@ -113,3 +113,23 @@ def test_graph_cli_and_bad_format(tmp_path: Path) -> None:
         capture_output=True, text=True, check=False, cwd=tmp_path,
     )  # fmt: skip
     assert p.returncode == 2 and "--format" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_a_capped_graph_keeps_the_transitions_of_the_states_it_has() -> None:
+    """--max-states refuses new states but the walk goes on through the stored ones
+    (their edges, stuck marks and coverage), and a graph with exactly the cap's
+    number of states is complete: gup-fast-fork has 76 states and 108 transitions."""
+    m = build_model("gup-fast-fork", "anon-exclusive")
+    for cap, complete, nodes, edges in ((20, False, 20, 22), (76, True, 76, 108), (None, True, 76, 108)):
+        sg = state_graph(m, cap)
+        assert (sg.complete, sg.graph.number_of_nodes(), sg.graph.number_of_edges()) == (complete, nodes, edges)
+        assert sg.covered - {-1} == set(range(len(m.capabilities().coverage_goals)))
+
+
+def test_a_complete_walk_is_not_a_violation() -> None:
+    """The walk records what its moves cover: no false "unreached"."""
+    from cowcheck.engine.graph import GraphVisitor
+
+    m = build_model("gup-fast-fork", "anon-exclusive")
+    r = explore(m, SearchOptions(subsume=False), visitor=GraphVisitor(m))
+    assert r.verdict.value == "holds" and r.stats.states == 76

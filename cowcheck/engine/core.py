@@ -18,6 +18,7 @@ store, and every coverage goal of the model achieved (``model.py``).
 from __future__ import annotations
 
 import gc
+from dataclasses import replace
 from typing import Any, Generic, TypeVar
 
 from cowcheck.engine.limits import Limits, Progress, peak_rss_mb
@@ -52,7 +53,7 @@ def explore(
         raise OptionError("--workers", "a visitor walks the graph in one partition; drop --workers/--dask")
     transport = _transport(model, opts, visitor)
     try:
-        return Search(model, opts, transport, progress).run()
+        return Search(model, opts, transport, progress, walk=visitor is not None).run()
     finally:
         transport.close()
 
@@ -73,18 +74,28 @@ def _transport(model: Model[S, A], opts: SearchOptions, visitor: Visitor[S, A] |
         from cowcheck.engine.transport.processes import ProcessCluster
 
         return Partitioned(ProcessCluster(model, opts, opts.workers))
-    return Local(Partition(model, opts, visitor=visitor))
+    return Local(Partition(model, opts, visitor=visitor, in_process=True))
 
 
 class Search(Generic[S, A]):
     """One run of the loop: the coordinator's side of every transport."""
 
-    def __init__(self, model: Model[S, A], options: SearchOptions, transport: Transport, progress: Progress | None):
+    def __init__(
+        self,
+        model: Model[S, A],
+        options: SearchOptions,
+        transport: Transport,
+        progress: Progress | None,
+        walk: bool = False,
+    ):
         self.model = model
         self.options = options
         self.transport = transport
         self.stats = Stats(workers=transport.n, cluster=transport.label)
-        self.limits = Limits(options.bounds, self.stats, progress)
+        # A visitor's walk takes --max-states as a cap on new states, not as a stop
+        # (Partition._visit_level): it goes on through the states it has.
+        bounds = replace(options.bounds, max_states=None) if walk else options.bounds
+        self.limits = Limits(bounds, self.stats, progress)
         self.figures: list[dict[str, Any]] = []
         self.metrics: dict[str, int] = {}
         self.reason: str | None = None
@@ -114,12 +125,16 @@ class Search(Generic[S, A]):
 
     def _levels(self, timer: Deadline) -> SearchResult[S, A]:
         t, limits, stats = self.transport, self.limits, self.stats
+        if not t.local:
+            # Remote partitions run the initial states' checks (a rule's hooks) too.
+            timer.start()
         bad = self.tally(t.start())
         if bad:
             return self.finish(Verdict.VIOLATED, bad[0])
-        # From here: the initial states are always explored, so that a run cut at once
-        # still has figures to report.
-        timer.start()
+        if t.local:
+            # From here: the initial states are always explored, so that a run cut at
+            # once still has figures to report.
+            timer.start()
         depth = 0
         while self.queue():
             stats.max_depth = depth
@@ -193,11 +208,14 @@ class Search(Generic[S, A]):
             violation = concrete_violation(self.model, canon, init_index, path, prop, kind == "transition")
         elif verdict is Verdict.HOLDS and not all(f["exact"] for f in figures):
             verdict, reason = Verdict.INCOMPLETE, st.store
+        elif verdict is Verdict.HOLDS and (refused := next((f["refused"] for f in figures if f["refused"]), None)):
+            verdict, reason = Verdict.INCOMPLETE, refused
         elif verdict is Verdict.HOLDS:
             dead = _dead_goals(self.model, figures)
             if dead:
                 verdict = Verdict.VIOLATED
-                violation = maximal_run(self.model, UNREACHED, "runs on no path: " + "; ".join(dead))
+                canon = search_canon(self.model, self.options)
+                violation = maximal_run(self.model, canon, UNREACHED, "runs on no path: " + "; ".join(dead))
         return SearchResult(verdict, st, violation, reason, self.metrics)
 
 

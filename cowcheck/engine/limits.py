@@ -69,8 +69,10 @@ class Limits:
         then check every bound. ``rss_mb`` is what the search's processes hold."""
         if self.progress is not None:
             self.progress(self.stats, queue)
+        if not queue:
+            return None  # finished: no bound stopped it
         b = self.bounds
-        if (reason := self.states_reached(states, queue > 0)) is not None:
+        if (reason := self.states_reached(states, True)) is not None:
             return reason
         if b.timeout is not None and self.elapsed() > b.timeout:
             return f"timeout {b.timeout:g}s reached"

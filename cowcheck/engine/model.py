@@ -9,7 +9,7 @@ from typing import Generic, NamedTuple, Protocol, TypeVar
 S = TypeVar("S")
 A = TypeVar("A")
 
-# The built-in checks of ``Model.stuck`` and ``Model.coverage_goals``: a failure of
+# The built-in checks of ``Capabilities.stuck`` and ``Capabilities.coverage_goals``: a failure of
 # either is a violation (exit 1). STUCK's trace is the shortest run that ended stuck;
 # UNREACHED's (SPIN's "unreached") is a run without the goal, as every run is.
 STUCK = "stuck"

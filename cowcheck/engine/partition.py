@@ -73,13 +73,20 @@ class Partition(Generic[S, A]):
         me: int = 0,
         n: int = 1,
         visitor: Visitor[S, A] | None = None,
+        in_process: bool = False,
     ) -> None:
         caps = model.capabilities()
+        # In the search's own process its peak memory is the search's, counted once.
+        self.in_process = in_process
         self.model = model
         self.me, self.n = me, n
         self.canon = search_canon(model, options)
         self.ex: Expander[S, A] = Expander(model, caps, self.canon, options.por, checks=visitor is None)
         self.visitor = visitor
+        # A visitor's walk refuses new states past --max-states but goes on through
+        # the states it has, so that they keep their transitions (``_visit_level``).
+        self.cap = options.bounds.max_states if visitor is not None else None
+        self.refused: str | None = None
         # Subsumption decides a level as a whole, on the states of one core together:
         # routing never looks at the resources, so those states have one owner, and
         # the count is the serial search's whatever the order of arrival.
@@ -270,14 +277,18 @@ class Partition(Generic[S, A]):
                 moves.append(a)
                 self.ex.transitions += 1
                 key = canon(step.state)
-                if key not in self.ids and limits.states_reached(len(self.parents), True) is not None:
-                    self.cut = limits.states_reached(len(self.parents), True)
+                if self.cap is not None and len(self.parents) >= self.cap and key not in self.ids:
+                    self.refused = f"max-states {self.cap} reached"
                     continue  # the states stored so far keep their transitions
                 visitor.edge(idx, ai, a, self._visit(key, idx, ai))
             visitor.expanded(idx, state, moves)
-            if n & 255 == 0 and self.cut is None:
+            if self.ex.goal_of is not None:
+                self.ex.covered.update(self.ex.goal_of(a) for a in moves)
+            if n & 255 == 0:
                 more = len(frontier) - n - 1 + len(self._nxt)
                 self.cut = limits.within_level(len(self.parents), self.ex.transitions, more)
+                if self.cut is not None:
+                    return self._stop([])
         self.frontier, self._nxt = self._nxt, []
         self.depth += 1
         return [], self.figures()
@@ -401,9 +412,9 @@ class Partition(Generic[S, A]):
             "store_bytes": self.seen.nbytes() + (self.parents.itemsize + self.acts.itemsize) * len(self.parents),
             "exact": self.seen.exact(),
             "subsume": self.split is not None,
-            # In the search's own process its peak is the search's; counted once there.
-            "rss_mb": peak_rss_mb() if self.n > 1 else 0.0,
+            "rss_mb": 0.0 if self.in_process else peak_rss_mb(),
             "cut": self.cut,
+            "refused": self.refused,
         }
 
     def note(self, generated: int) -> str:

@@ -6,7 +6,7 @@ representative. A counterexample is rebuilt in two passes: re-run those actions 
 representatives to get the canonical states along the path, then walk the concrete
 states from the real initial state, taking at each step the first enabled action
 whose successor has the next canonical form. Symmetry guarantees one exists; if none
-does, the model's canonical() is not a symmetry and the search says so.
+does, the search's canonical form is not a symmetry and the search says so.
 """
 
 from __future__ import annotations
@@ -101,12 +101,12 @@ def stuck_message(stuck: Callable[[S, list[A]], str | None] | None, model: Model
     return msg
 
 
-def maximal_run(model: Model[S, A], property_id: str, message: str) -> Violation[S, A]:
+def maximal_run(model: Model[S, A], canon: Callable[[S], S], property_id: str, message: str) -> Violation[S, A]:
     """A run from the first initial state that goes on while it can: at each state the
     first enabled action whose successor is new to the run. It ends where nothing is
     enabled, or before it would enter a cycle. Deterministic; the witness of a coverage
-    goal that no run achieves, since every run is one without it."""
-    canon = model.canonical
+    goal that no run achieves, since every run is one without it. ``canon`` is the
+    search's canonical form."""
     state = model.init_states()[0]
     visited = {canon(state)}
     states: list[S] = [state]

@@ -1,13 +1,15 @@
 """Model families: the kinds of memory cowcheck models, each one bundle the commands
 go through.
 
-A family bundles what every command needs from a model and nothing the engine needs:
-its scenario format and bundled scenarios, its rules (the kernel eras, and how a rule
+A family bundles what the commands need from a model and the engine does not: its
+scenario format and bundled scenarios, its rules (the kernel eras, and how a rule
 file is loaded), its properties, how a model is built from a scenario, a rule and
 properties (its state and its table of operations), and how a state is drawn. The
-engine (``engine/``) searches any of them; ``check``, ``verify``, ``matrix``,
-``catalog``, ``gate``, ``graph``, ``show`` and saved traces reach a family through
-this registry.
+engine (``engine/``) searches any of them. Today a scenario file is loaded, and every
+model is built (``api.build_model``, which every command uses), through this
+registry; the listings, the catalog's rule list and the reports still import the
+anon family's pieces directly, and move behind the record as the second family
+arrives.
 
 A scenario file names its family with a top-level ``family`` key; without one it is
 ``anon``: order-0 anonymous pages and the shared zero page (``mm/``). Adding a family

@@ -169,7 +169,7 @@ def parse_scenario(text: str, where: str) -> Scenario:
         raise InputError(where, None, "malformed TOML: nested too deeply") from None
     r = _Reader(where)
     r.fields(doc, TOP, "")
-    # First: a file of another family is not this loader's to judge further.
+    # First, so that a file naming another family is told so before anything else.
     family = r.get(doc, TOP.field("family"), "")
     name = r.get(doc, TOP.field("name"), "")
     if not re.fullmatch(r"[A-Za-z0-9_.+\-]+", name):
