@@ -39,15 +39,18 @@ Result = SearchResult[MMState, Action]
 def run(path: Path, rule: str, mode: str) -> Result:
     """The search in ``mode``, once per session (conftest.searched: the unreduced one
     is test_subsume's plain search)."""
+    # Every mode but the unreduced one and POR runs with process symmetry, as the
+    # "reduced" search they are compared with.
+    symmetry = mode not in ("unreduced", "por")
     if mode in ("unreduced", "reduced"):
-        opts = SearchOptions(symmetry=mode == "reduced", subsume=False)
+        opts = SearchOptions(symmetry=symmetry, subsume=False)
     elif mode == "por":
         opts = SearchOptions(por=True, subsume=False)
     elif mode == "workers":
         # Subsumption against the partitioned search: tests/test_subsume.py.
-        opts = SearchOptions(workers=2, subsume=False)
+        opts = SearchOptions(symmetry=symmetry, workers=2, subsume=False)
     else:
-        opts = SearchOptions(store=StoreSpec.parse(mode), subsume=False)
+        opts = SearchOptions(store=StoreSpec.parse(mode), symmetry=symmetry, subsume=False)
     return searched(path, rule, opts)
 
 

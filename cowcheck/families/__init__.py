@@ -64,7 +64,9 @@ def family_of(path: Path) -> Family:
     family's loader, whose errors name the file and the field."""
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, ValueError, RecursionError, MemoryError):
+        # Unreadable, not UTF-8, not TOML (TOMLDecodeError), nested too deeply: the
+        # default loader reads it again and says which, naming the file.
         return family(DEFAULT)
     name = doc.get("family", DEFAULT)
     return family(name if isinstance(name, str) and name in FAMILIES else DEFAULT)
