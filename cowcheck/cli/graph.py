@@ -11,9 +11,6 @@ from cowcheck.cli.console import out, output_file, write
 from cowcheck.cli.helptext import STRICT_HELP
 from cowcheck.cli.options import search_options
 from cowcheck.errors import InputError
-from cowcheck.report.graph import FORMATS as GRAPH_FORMATS
-from cowcheck.report.graph import build as build_graph
-from cowcheck.report.graph import export as export_graph
 
 
 def graph_cmd(
@@ -31,6 +28,11 @@ def graph_cmd(
     """Export the explored state graph (or a counterexample's neighbourhood) and report
     livelocks (a reachable cycle, as a lasso), stuck end states, steps that run on no
     path, and the longest run; exit 1 if there is any of the first three."""
+    # Here, not at the top: networkx is the heaviest import, and only this verb needs it.
+    from cowcheck.report.graph import FORMATS as GRAPH_FORMATS
+    from cowcheck.report.graph import build as build_graph
+    from cowcheck.report.graph import export as export_graph
+
     if radius < 0:
         raise InputError("--radius", None, f"expected a number of steps >= 0, got {radius}")
     # The graph is the full state space (no subsumption, no reduction): only its bound
