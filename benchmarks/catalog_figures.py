@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any
 
-from cowcheck.api import check
+from cowcheck.api import CheckReport, check
 from cowcheck.engine import SearchOptions
 from cowcheck.input.bundled import scenario_files
 from cowcheck.input.rule_files import builtin_rules
@@ -43,7 +43,11 @@ def cells() -> list[tuple[str, str, bool]]:
 
 
 def figures(scenario: str, rule: str, strict: bool, mode: str) -> dict[str, Any]:
-    rep = check(scenario, rule, strict=strict, options=SearchOptions(**MODES[mode]))
+    return report_figures(check(scenario, rule, strict=strict, options=SearchOptions(**MODES[mode])))
+
+
+def report_figures(rep: CheckReport) -> dict[str, Any]:
+    """What is recorded of one check (tests/test_catalog_figures.py compares with it)."""
     st = rep.stats
     d: dict[str, Any] = {
         "verdict": rep.verdict.value,
