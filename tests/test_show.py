@@ -13,7 +13,8 @@ import pytest
 from conftest import run_cli_in
 
 from cowcheck.checks.saved_trace import replay_file
-from cowcheck.report.document import Shown, to_html, to_markdown
+from cowcheck.report.commit import commit_message
+from cowcheck.report.document import Shown, to_html
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACE = ROOT / "counterexamples" / "odirect-swap--page-count.json"
@@ -32,7 +33,8 @@ def test_show_renders_columns_markdown_and_html(tmp_path: Path) -> None:
     rc, md, _ = cli(ROOT, "show", str(TRACE), "-f", "markdown")
     assert rc == 0
     assert md.startswith(f"cowcheck: odirect-swap under page-count: wrong-cow in {len(rp.trace)} steps")
-    assert md.count("```") == 2 and "Reproduce: `cowcheck replay" in md
+    assert md.count("```") == 2 and "Reproduce:" in md and "cowcheck replay" in md
+    assert "tokens (the data a write left in a 512-byte sector):" in md
     rc, _, _ = cli(ROOT, "show", str(TRACE), "-f", "html", "-o", str(tmp_path / "t.html"))
     html = (tmp_path / "t.html").read_text()
     assert rc == 0 and html.startswith("<!DOCTYPE html>")
@@ -45,8 +47,24 @@ def test_show_renders_columns_markdown_and_html(tmp_path: Path) -> None:
 def test_markdown_and_html_of_a_trace_that_no_longer_fails() -> None:
     rp = replay_file(TRACE, "anon-exclusive")
     shown = Shown("odirect-swap under anon-exclusive", rp.trace)
-    assert "no violation" in to_markdown(shown).splitlines()[0]
+    md = commit_message(shown)
+    assert "no violation" in md.splitlines()[0] and "no violation along this trace\n```" in md
     assert 'class="ok"' in to_html(shown)
+
+
+def test_markdown_for_a_commit_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four actors do not fit in 75 columns side by side: one line per step, prefixed
+    by its actor; the commands as the user typed the file."""
+    monkeypatch.chdir(ROOT)
+    rp = replay_file(TRACE.relative_to(ROOT))
+    md = commit_message(rp.shown())
+    assert md.startswith(f"cowcheck: odirect-swap under page-count: wrong-cow in {len(rp.trace)} steps\n")
+    assert max(len(ln) for ln in md.splitlines()) <= 75
+    assert " 1. thread0: " in md and " 2. reclaim: " in md
+    assert md.count("```") == 2
+    assert "Reproduce: `cowcheck replay counterexamples/odirect-swap--page-count.json`" in md
+    # Narrower still: the same trace in 60 columns.
+    assert max(len(ln) for ln in commit_message(rp.shown(), 60).splitlines()) <= 60
 
 
 def test_show_bad_format_is_exit_2() -> None:

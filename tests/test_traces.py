@@ -44,9 +44,13 @@ def test_render_has_one_column_per_actor_and_the_violation() -> None:
     rep = check("odirect-clear-refs", "page-count")
     assert rep.trace is not None
     text = render_columns(rep.trace, "t")
-    header = text.splitlines()[2]
+    lines = text.splitlines()
+    rule = next(i for i, ln in enumerate(lines) if ln.strip().startswith("="))
+    header = lines[rule - 1]  # under the title and the token legend
     for actor in ("thread0", "other process", "thread1", "device"):
         assert actor in header
+    assert lines[rule].count("=" * 30) == 4  # the wide form: a 30-column column each
+    assert lines[2] == "tokens (the data a write left in a 512-byte sector):"
     assert "VIOLATION wrong-cow: read lost" in text
     assert "page #0: refcount 1, mapcount 0" in text
 
@@ -79,7 +83,10 @@ def test_a_trace_another_rule_cannot_follow_diverges() -> None:
     fork's write_protect_seq and falls back, so fork's next sub-step is not enabled."""
     rp = replay_file(TRACES / "gup-fast-fork--page-count.json", "anon-exclusive")
     assert not rp.still_fails and rp.trace.diverged_at == 5 and rp.outcome == "inconclusive"
-    assert rp.trace.blocked == "thread1: fork: copy_pte_range(vaddr+0)"
+    # The step as the file names it: fork's second half of the PTE copy, saved before
+    # the two halves had labels of their own.
+    assert rp.trace.blocked == f"thread1: {rp.document['steps'][5]['label']}"
+    assert rp.document["steps"][5]["action"]["op"] == "step"
 
 
 def test_bad_trace_files(tmp_path: Path) -> None:

@@ -48,7 +48,10 @@ def _continuation(model: MMModel, state: MMState, a: Action) -> str:
     op = state.inflight[a.idx]
     if isinstance(op, ForkOp):
         if op.next_vpage < model.nv:
-            return f"fork: copy_pte_range(vaddr+{op.next_vpage * 4096})"
+            where = f"vaddr+{op.next_vpage * 4096}"
+            # A writable PTE is copied in two steps (mm/fork.py): the second writes
+            # the parent's and the child's PTEs.
+            return f"fork: copy_present_pte({where}): set the PTEs" if op.held else f"fork: copy_pte_range({where})"
         return "fork: copy_page_range() done"
     if isinstance(op, GupFastOp):
         if op.stage == GUPF_GRAB:
@@ -71,6 +74,23 @@ def label_of(model: MMModel, a: Action, state: MMState | None = None) -> str:
     return describe(a)
 
 
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def distinct_labels(steps: Sequence[tuple[str, str]]) -> list[str]:
+    """The labels of ``(actor, label)`` steps, each step told apart from the others:
+    an actor that takes the same step again (a program that writes one address twice)
+    gets "(2nd time)", "(3rd time)" on the repeats."""
+    seen: dict[tuple[str, str], int] = {}
+    out = []
+    for actor, label in steps:
+        n = seen[actor, label] = seen.get((actor, label), 0) + 1
+        out.append(label if n == 1 else f"{label} ({_ordinal(n)} time)")
+    return out
+
+
 def build_trace(model: MMModel, actions: Sequence[Action], prop: str | None = None) -> Trace:
     """Replay ``actions`` and keep everything up to the first violation (of ``prop``,
     if given)."""
@@ -80,10 +100,12 @@ def build_trace(model: MMModel, actions: Sequence[Action], prop: str | None = No
     pid = msg = None
     if hits:
         end, pid, msg = hits[0]
-    steps = tuple(
-        TraceStep(model.actor_name(a.actor), a, label_of(model, a, pre), st.notes)
+    named = [
+        (model.actor_name(a.actor), a, label_of(model, a, pre), st.notes)
         for a, st, pre in zip(actions[:end], out.steps[:end], out.states, strict=False)
-    )
+    ]
+    labels = distinct_labels([(actor, label) for actor, _, label, _ in named])
+    steps = tuple(TraceStep(actor, a, label, notes) for (actor, a, _, notes), label in zip(named, labels, strict=True))
     blocked = ""
     if out.diverged_at is not None:
         a = actions[out.diverged_at]
