@@ -24,6 +24,7 @@ An invalid trace file is bad input (exit 2), never a fixed bug.
 
 from __future__ import annotations
 
+import re
 import time
 import tomllib
 from collections.abc import Callable
@@ -60,6 +61,7 @@ class GateCheck:
     strict: bool = False
     max_states: int | None = None
     timeout: float | None = None
+    line: int | None = field(default=None, compare=False)  # of its [[check]] header in the config
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,7 @@ class GateCounterexample:
     name: str
     path: str
     rule: str | None = None
+    line: int | None = field(default=None, compare=False)  # of its [[counterexample]] header
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,7 @@ class GateResult:
     shown: Shown | None = None  # the counterexample, for the HTML report
     command: str = ""  # what reproduces the result: a `cowcheck check` or `cowcheck replay`
     search: str = ""  # the options of the search it ran, where not the defaults (repro.non_default)
+    line: int | None = None  # of the [[check]] or [[counterexample]] in the config, for SARIF locations
 
     @property
     def detail(self) -> str:
@@ -125,13 +129,22 @@ def find_config(start: Path) -> Path:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    return _parse(path, _text(path))
+
+
+def _text(path: Path) -> str:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return path.read_text(encoding="utf-8")
     except OSError as e:
         raise InputError(str(path), None, f"cannot read: {e.strerror or e}") from None
     except UnicodeDecodeError as e:
         bad = f"byte 0x{e.object[e.start]:02x} at offset {e.start}"
         raise InputError(str(path), None, f"expected UTF-8 TOML text, got {bad}") from None
+
+
+def _parse(path: Path, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise InputError(str(path), None, f"malformed TOML: {e}") from None
     except (RecursionError, MemoryError):  # tomllib recurses into nested arrays and tables
@@ -140,7 +153,8 @@ def _read(path: Path) -> dict[str, Any]:
 
 def load_config(path: Path) -> GateConfig:
     where = str(path)
-    doc = _read(path)
+    text = _text(path)
+    doc = _parse(path, text)
     table: Any = doc.get("tool", {}).get("cowcheck") if path.name == "pyproject.toml" else doc
     prefix = "tool.cowcheck." if path.name == "pyproject.toml" else ""
     if not isinstance(table, dict):
@@ -150,12 +164,15 @@ def load_config(path: Path) -> GateConfig:
     if default_rule is not None and not isinstance(default_rule, str):
         raise InputError(where, f"{prefix}rule", "expected a rule name or path")
     base = path.parent
+    at = ("tool", "cowcheck") if prefix else ()
+    check_lines = _lines(text, (*at, "check"), len(_list(where, prefix, table, "check")))
+    cex_lines = _lines(text, (*at, "counterexample"), len(_list(where, prefix, table, "counterexample")))
     checks = [
-        _check(where, f"{prefix}check[{i}]", c, default_rule, base)
+        replace(_check(where, f"{prefix}check[{i}]", c, default_rule, base), line=check_lines[i])
         for i, c in enumerate(_list(where, prefix, table, "check"))
     ]
     cexs = [
-        _cex(where, f"{prefix}counterexample[{i}]", c, base)
+        replace(_cex(where, f"{prefix}counterexample[{i}]", c, base), line=cex_lines[i])
         for i, c in enumerate(_list(where, prefix, table, "counterexample"))
     ]
     if not checks and not cexs:
@@ -165,6 +182,46 @@ def load_config(path: Path) -> GateConfig:
     if dup is not None:
         raise InputError(where, f"{prefix}check", f"two entries named {dup!r}: give them distinct names")
     return GateConfig(path, tuple(checks), tuple(cexs))
+
+
+# A line that looks like an array-of-tables header: `[[ key ]]`, then at most a comment.
+_HEADER = re.compile(r"[ \t]*\[\[(?P<key>.*?)\]\][ \t]*(?:#.*)?\r?")
+
+
+def _header_key(key: str) -> tuple[str, ...] | None:
+    """The dotted key of ``[[key]]`` as tomllib reads it (quotes and spaces resolved),
+    or None where it is no key."""
+    try:
+        node: Any = tomllib.loads(f"[[{key}]]")
+    except tomllib.TOMLDecodeError:
+        return None
+    out: list[str] = []
+    while isinstance(node, dict) and len(node) == 1:
+        [(k, node)] = node.items()
+        out.append(k)
+    return tuple(out) if isinstance(node, list) else None
+
+
+def _lines(text: str, key: tuple[str, ...], count: int) -> list[int | None]:
+    """The line (from 1) of each of the ``count`` tables of the array ``key``, in order.
+
+    tomllib gives no positions, so the headers are found in the text: a line that reads
+    as ``[[key]]`` is one where the text above it is whole TOML on its own (not inside
+    a multi-line string or array). Where the array is written inline
+    (``check = [{...}]``) the entries have no header and no line."""
+    lines = text.split("\n")
+    found: list[int] = []
+    for i, line in enumerate(lines):
+        m = _HEADER.fullmatch(line)
+        if m is None or _header_key(m["key"]) != key:
+            continue
+        try:
+            tomllib.loads("\n".join(lines[:i]))
+        except tomllib.TOMLDecodeError:
+            continue
+        found.append(i + 1)
+    out: list[int | None] = [*found] if len(found) == count else [None] * count
+    return out
 
 
 def _list(where: str, prefix: str, table: dict[str, Any], key: str) -> list[dict[str, Any]]:
@@ -292,7 +349,7 @@ def judge(c: GateCheck, rep: CheckReport) -> GateResult:
     elif got == "incomplete":
         msg = f"expected {c.expect}, but the search was incomplete: {rep.result.incomplete_reason}"
     else:
-        msg = f"expected {c.expect}, got a violation: {rep.trace.message if rep.trace else got}"
+        msg = f"expected {c.expect}, got {got}: {rep.trace.message if rep.trace else got}"
     text = _with_command(render_columns(rep.trace, rep.title), rep.command) if rep.trace is not None else ""
     return GateResult(
         "check",
@@ -308,6 +365,7 @@ def judge(c: GateCheck, rep: CheckReport) -> GateResult:
         rep.shown(),
         rep.command,
         non_default(rep.searched),
+        c.line,
     )
 
 
@@ -323,7 +381,8 @@ def run_counterexample(c: GateCounterexample) -> GateResult:
     if rp.outcome == "inconclusive":
         return _decide(c, rp, t0)
     got = rp.trace.property_id or "holds"
-    text = _with_command(f"{render_columns(rp.trace, rp.title)}\n\n{rp.describe()}", rp.replay_command)
+    # The message is rp.describe(): the text beside it is the trace and its command only.
+    text = _with_command(render_columns(rp.trace, rp.title), rp.replay_command)
     return GateResult(
         "counterexample",
         c.name,
@@ -337,6 +396,7 @@ def run_counterexample(c: GateCounterexample) -> GateResult:
         rp.trace.property_id,
         rp.shown(),
         rp.replay_command,
+        line=c.line,
     )
 
 
@@ -379,6 +439,7 @@ def _decide(c: GateCounterexample, rp: Replay, t0: float) -> GateResult:
         shown,
         rp.command,
         search,
+        c.line,
     )
 
 

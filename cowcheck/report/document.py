@@ -1,15 +1,21 @@
-"""A counterexample as markdown for a commit message, and as a self-contained HTML
-report: a sequence diagram of the actors (SVG, no scripts, no external resources)
-with the page state after each step."""
+"""A counterexample as a self-contained HTML report: a sequence diagram of the
+actors (SVG, no scripts, no external resources) with the page state after each
+step; and the record every rendering starts from (``Shown``). The markdown for a
+commit message is ``report/commit.py``'s."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
+from typing import TYPE_CHECKING
 
 from cowcheck.report.counterexample import Trace
-from cowcheck.report.diagram import describe_state, diverged_text, render_columns
+from cowcheck.report.diagram import describe_state, diverged_text
+
+if TYPE_CHECKING:
+    from cowcheck.checks.catalog import CatalogRow
+    from cowcheck.checks.matrix import Cell
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,22 +46,6 @@ def _commands(s: Shown) -> list[tuple[str, str]]:
     return out
 
 
-def to_markdown(s: Shown) -> str:
-    t = s.trace
-    out = [f"cowcheck: {s.title}: {headline(t)}", ""]
-    if t.message:
-        out += [t.message, ""]
-    out += ["```", render_columns(t, s.title), "```"]
-    if s.outcome:
-        out += ["", s.outcome]
-    if s.search:
-        out += ["", s.search]
-    commands = _commands(s)
-    if commands:
-        out += ["", *(f"{what}: `{cmd}`" for what, cmd in commands)]
-    return "\n".join(out) + "\n"
-
-
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #111; }
 h1 { font-size: 1.3em; } h2 { font-size: 1.1em; margin-top: 2em; }
@@ -67,6 +57,14 @@ td, th { border: 1px solid #ccc; padding: .25em .5em; vertical-align: top; font-
 td.state { font-family: monospace; white-space: pre; }
 .fail { color: #c00; font-weight: bold; } .pass { color: #080; }
 svg text { font-family: monospace; font-size: 11px; }
+table.matrix td { vertical-align: middle; }
+table.matrix td.cell { white-space: nowrap; text-align: center; }
+table.matrix a.verdict { color: inherit; text-decoration: none; }
+table.matrix th.rule { font-family: monospace; }
+table.matrix td.scenario { font-family: monospace; white-space: nowrap; }
+.v-holds { color: #080; } .v-violated { color: #c00; } .v-incomplete { color: #b80; }
+td.mismatch { background: #fde8e8; outline: 2px solid #c00; }
+td.mismatch small { display: block; color: #c00; }
 """
 
 _COL_W, _ROW_H, _TOP = 230, 34, 40
@@ -174,3 +172,78 @@ def report_html(title: str, rows: Sequence[ReportRow]) -> str:
         + "</table>"
     )
     return html_page(title, head + table + "".join(sections))
+
+
+MATRIX_TITLE = "cowcheck: the history matrix"
+
+
+def matrix_html(rows: Sequence[CatalogRow], title: str = MATRIX_TITLE) -> str:
+    """The history matrix (``run_catalog``'s rows) as the README draws it: a row per
+    scenario, a column per rule, each cell ✓ holds, ✗ the violated property (the
+    counterexample's length in steps) or ? incomplete. A cell that differs from what its
+    scenario file expects is marked and says what was expected. Every cell links to its
+    details: a ✗ to its counterexample, drawn below the grid as in the gate's report,
+    any other to its figures in the list at the end; its tooltip gives them too."""
+    from cowcheck.checks.matrix import Cell  # here: the matrix needs the API, which needs this module
+
+    cells = [Cell.of(r) for r in rows]
+    shown = [r.report.shown() for r in rows]
+    rules = list(dict.fromkeys(c.rule for c in cells))
+    scenarios = list(dict.fromkeys(c.scenario for c in cells))
+    at = {(c.scenario, c.rule): i for i, c in enumerate(cells)}
+    bad = [i for i, c in enumerate(cells) if not c.ok]
+    head = (
+        f"<p>{len(cells) - len(bad)} of {len(cells)} cells as their scenario files expect "
+        f"({len(scenarios)} scenarios under {len(rules)} rules).</p>"
+        "<p>✓ holds, ✗ the violated property (counterexample length in steps), ? incomplete. "
+        "Each cell links to its counterexample or its figures.</p>"
+    )
+    if bad:
+        items = "".join(
+            f'<li><a href="#c{i}">{escape(cells[i].scenario)} under {escape(cells[i].rule)}</a>: '
+            f"expected {escape(str(cells[i].expected))}, got {escape(cells[i].got)}</li>"
+            for i in bad
+        )
+        head += f'<p class="violation">{len(bad)} cells differ from their scenario files:</p><ul>{items}</ul>'
+    trs = ["<tr><th>scenario</th>" + "".join(f'<th class="rule">{escape(r)}</th>' for r in rules) + "</tr>"]
+    for sc in scenarios:
+        tds = [f'<td class="scenario">{escape(sc)}</td>']
+        for rule in rules:
+            i = at.get((sc, rule))
+            tds.append('<td class="cell"></td>' if i is None else _matrix_cell(i, cells[i], rows[i]))
+        trs.append("<tr>" + "".join(tds) + "</tr>")
+    grid = f'<table class="matrix" id="matrix">{"".join(trs)}</table>'
+    back = '<p><a href="#matrix">back to the matrix</a></p></section>'
+    sections = [trace_section(s, f"c{i}").replace("</section>", back) for i, s in enumerate(shown) if s is not None]
+    listing = "".join(
+        f'<tr id="c{i}"><td class="{"pass" if c.ok else "fail"}">{"✓" if c.ok else "✗"}</td>'
+        f"<td>{escape(c.scenario)}</td><td>{escape(c.rule)}</td><td>{escape(c.expected or '-')}</td>"
+        f"<td>{escape(c.got)}</td><td>{escape(_cell_detail(rows[i]))}</td></tr>"
+        for i, c in enumerate(cells)
+        if shown[i] is None
+    )
+    every = (
+        f"<details open><summary>The cells without a counterexample ({sum(s is None for s in shown)}): "
+        "their figures</summary>"
+        "<table><tr><th></th><th>scenario</th><th>rule</th><th>expected</th><th>got</th><th>detail</th></tr>"
+        f"{listing}</table></details>"
+    )
+    return html_page(title, head + grid + "".join(sections) + every)
+
+
+def _cell_detail(row: CatalogRow) -> str:
+    rep = row.report
+    if rep.trace is None and rep.result.incomplete_reason:
+        return f"incomplete: {rep.result.incomplete_reason}; {rep.summary()}"
+    return rep.summary()
+
+
+def _matrix_cell(i: int, c: Cell, row: CatalogRow) -> str:
+    """One cell of the grid: its symbol, linking to its details (#c<i>)."""
+    kind = "holds" if c.got == "holds" else "incomplete" if c.got == "incomplete" else "violated"
+    tip = f"{c.scenario} under {c.rule}: {c.got} (expected: {c.expected or '-'}); {_cell_detail(row)}"
+    note = "" if c.ok else f"<small>expected {escape(str(c.expected))}</small>"
+    cls = f"cell v-{kind}" + ("" if c.ok else " mismatch")
+    return (
+        f'<td class="{cls}" title="{escape(tip)}"><a class="verdict" href="#c{i}">{escape(c.symbol())}</a>{note}</td>'
+    )
