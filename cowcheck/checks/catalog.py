@@ -1,4 +1,5 @@
-"""Running the bundled catalog against the verdicts its scenario files expect."""
+"""Running a catalog (the bundled one, or the user's scenario and rule files) against
+the verdicts its files expect."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from cowcheck.api import CheckReport, build_model, check, resolve_rule, violatio
 from cowcheck.engine import SearchOptions, SearchResult, Stats, Verdict
 from cowcheck.engine.errors import WorkerDied, how_it_ended, portable
 from cowcheck.engine.signals import Interrupted, become_worker, forking, interrupted_reason
+from cowcheck.errors import InputError
 from cowcheck.input.bundled import scenario_files
 from cowcheck.input.rule_files import builtin_rules
 from cowcheck.input.scenario import Scenario, load_scenario
+from cowcheck.input.sources import Sources, collect, load_rules, rule_expectations, rule_file
 from cowcheck.mm.rule import Rule
 
 
@@ -95,7 +98,13 @@ def _cell_name(i: int) -> str:
     return f"{sc.name} under {rule.name}" + (" --strict" if strict else "")
 
 
-def _run_cells(light: list[int], heavy: list[int], workers: int) -> tuple[dict[int, Any], str | None]:
+# A cell finished: (cells done, cells in all), for a progress line.
+Tally = Callable[[int, int], None]
+
+
+def _run_cells(
+    light: list[int], heavy: list[int], workers: int, on_done: Tally | None = None
+) -> tuple[dict[int, Any], str | None]:
     """The cells in forked workers: ``workers`` of them share the light cells, and one
     more takes the heavy ones in turn, each with the partitioned search over
     ``workers`` processes. Returns the results by cell, and why the run stopped early
@@ -150,6 +159,8 @@ def _run_cells(light: list[int], heavy: list[int], workers: int) -> tuple[dict[i
                     if i < 0:
                         raise res
                     done[i] = res
+                    if on_done is not None:
+                        on_done(len(done), len(light) + len(heavy))
                     feed(w)
                 elif procs[w].sentinel in ready:
                     raise died(w)
@@ -168,7 +179,13 @@ def _run_cells(light: list[int], heavy: list[int], workers: int) -> tuple[dict[i
     return done, None
 
 
-def run_pool(jobs: list[Job], workers: int, expected: Sequence[str | None]) -> list[CheckReport]:
+def run_pool(
+    jobs: list[Job],
+    workers: int,
+    expected: Sequence[str | None],
+    heavy: Sequence[bool] | None = None,
+    on_done: Tally | None = None,
+) -> list[CheckReport]:
     """Each cell in a forked worker; the report is rebuilt here from the verdict,
     the figures and the minimised action list (models and rules loaded from files
     do not pickle, and need not: the fork gave the worker its own).
@@ -179,14 +196,18 @@ def run_pool(jobs: list[Job], workers: int, expected: Sequence[str | None]) -> l
     the serial verdict and state count (tests/test_reductions.py).
 
     A signal (SIGINT, SIGTERM) ends every worker: the cells finished are reported, the
-    others as incomplete, interrupted."""
+    others as incomplete, interrupted.
+
+    ``heavy``, if given, says which cells are heavy instead (``verify``, whose runs
+    expect nothing). The jobs reach the workers by the fork, not by pickling: a
+    scenario or rule loaded from the user's files runs there as it is."""
     global _JOBS
     _JOBS = jobs
     order = sorted(range(len(jobs)), key=lambda i: _cost(jobs[i]))
-    heavy = [i for i in order if _heavy(jobs[i], expected[i])]
-    heavy_set = frozenset(heavy)
-    light = [i for i in order if i not in heavy_set]
-    done, stopped = _run_cells(light, heavy, workers)
+    is_heavy = list(heavy) if heavy is not None else [_heavy(j, e) for j, e in zip(jobs, expected, strict=True)]
+    big = [i for i in order if is_heavy[i]]
+    light = [i for i in order if not is_heavy[i]]
+    done, stopped = _run_cells(light, big, workers, on_done)
     for i in range(len(jobs)):
         if i not in done:  # not run, or cut short: the signal's
             done[i] = (Verdict.INCOMPLETE, Stats(), stopped, {}, None, None, None, None)
@@ -204,36 +225,107 @@ def run_pool(jobs: list[Job], workers: int, expected: Sequence[str | None]) -> l
     return reports
 
 
+def catalog_plan(
+    rules: Sequence[Rule | str] | None = None,
+    scenarios: Sequence[str | Path] | None = None,
+    paths: Sequence[str | Path] | None = None,
+) -> tuple[list[Scenario], list[Rule]]:
+    """The scenarios and rules of a catalog run, loaded and checked before any search.
+
+    Scenarios: ``scenarios`` (files) and the scenario files ``paths`` name
+    (``input/sources.py``: files, directories, bundled names); neither: the bundled
+    catalog. Rules: ``rules`` (names, files, Rules), or every built-in rule, then the
+    rule files ``paths`` name. Two scenarios, or two rules, of one name are an
+    ``InputError``: the rows and the matrix name them."""
+    src = collect(paths) if paths else Sources()
+    files = [Path(s) for s in scenarios or ()] + list(src.scenarios)
+    loaded: list[Scenario] = []
+    by_name: dict[str, Scenario] = {}
+    for f in files or scenario_files():
+        sc: Scenario = load_scenario(f)
+        first = by_name.setdefault(sc.name, sc)
+        if first is not sc:
+            if Path(first.path).resolve() == Path(sc.path).resolve():
+                continue  # the same file twice
+            raise InputError(
+                sc.path, "name", f"{sc.name!r} is also the name of {first.path} (expected a name of its own)"
+            )
+        loaded.append(sc)
+    resolved = [resolve_rule(r) for r in rules] if rules else list(builtin_rules().values())
+    resolved += load_rules(src.rules)
+    chosen: list[Rule] = []
+    by_rule: dict[str, Rule] = {}
+    for r in resolved:
+        first_rule = by_rule.setdefault(r.name, r)
+        if first_rule is r:
+            if all(r is not c for c in chosen):
+                chosen.append(r)
+            continue
+        raise InputError(
+            str(rule_file(r) or r.name),
+            "name",
+            f"{r.name!r} is also the name of {_rule_where(first_rule)} (expected a rule name of its own)",
+        )
+    return loaded, chosen
+
+
+def _rule_where(r: Rule) -> str:
+    f = rule_file(r)
+    return f"the rule file {f}" if f is not None else f"the built-in rule {r.name}"
+
+
+def expectation(rule: Rule) -> Callable[[Scenario, bool], str | None]:
+    """Where a cell's expected verdict comes from: a user's rule file states its own
+    (``EXPECT``, by scenario name, ``input/sources.py``); any other rule is looked up
+    by name in the scenario file's ``[expect]`` (or ``[expect.strict]``) table, which
+    names built-in rules only. None: no expectation (shown as '-', never a mismatch)."""
+    if rule_file(rule) is not None:
+        mine = rule_expectations(rule)
+        return lambda sc, strict: mine.get(sc.name, strict)
+    return lambda sc, strict: (sc.expect_strict if strict else sc.expect).get(rule.name)
+
+
 def run_catalog(
     rules: Sequence[Rule | str] | None = None,
     scenarios: Sequence[str | Path] | None = None,
     options: SearchOptions | None = None,
     on_row: Callable[[CatalogRow], None] | None = None,
+    *,
+    paths: Sequence[str | Path] | None = None,
+    on_done: Tally | None = None,
 ) -> list[CatalogRow]:
-    """Every scenario under every rule, each cell searched as ``options`` say; with
-    ``options.workers`` > 1 the cells run in that many processes, the heavy ones with
-    the partitioned search over as many (``run_pool``; rows still come back in catalog
-    order)."""
+    """Every scenario under every rule (``catalog_plan``: the bundled catalog, or the
+    scenario and rule files ``paths`` name), each cell searched as ``options`` say;
+    with ``options.workers`` > 1 the cells run in that many processes, the heavy ones
+    with the partitioned search over as many (``run_pool``; rows still come back in
+    catalog order).
+
+    A scenario runs under ``--strict`` too where its file states verdicts for it
+    (``[expect.strict]``) or a rule file of the run does (``EXPECT_STRICT``)."""
     opts = options or SearchOptions()
     workers, one = opts.workers, replace(opts, workers=1)
-    resolved = [resolve_rule(r) for r in rules] if rules else list(builtin_rules().values())
-    files = [Path(s) for s in scenarios] if scenarios else scenario_files()
+    scens, resolved = catalog_plan(rules, scenarios, paths)
+    expects = [expectation(r) for r in resolved]
     jobs: list[Job] = []
     expected: list[str | None] = []
-    for f in files:
-        sc: Scenario = load_scenario(f)
+    for sc in scens:
         for strict in (False, True):
-            table = sc.expect_strict if strict else sc.expect
-            if strict and not table:
+            wants = [e(sc, strict) for e in expects]
+            if strict and not sc.expect_strict and all(w is None for w in wants):
                 continue
-            for rule in resolved:
+            for rule, want in zip(resolved, wants, strict=True):
                 jobs.append((sc, rule, strict, one, ()))
-                expected.append(table.get(rule.name))
+                expected.append(want)
     rows: list[CatalogRow] = []
     if workers > 1:
-        reports = run_pool(jobs, workers, expected)
+        reports = run_pool(jobs, workers, expected, on_done=on_done)
     for i, (sc, rule, strict, _one, _props) in enumerate(jobs):
-        rep = reports[i] if workers > 1 else check(sc, rule, strict=strict, options=opts)
+        if workers > 1:
+            rep = reports[i]
+        else:
+            rep = check(sc, rule, strict=strict, options=opts)
+            if on_done is not None:
+                on_done(i + 1, len(jobs))
         row = CatalogRow(sc.name, rule.name, strict, expected[i], rep)
         rows.append(row)
         if on_row is not None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cowcheck.checks.catalog import CatalogRow, run_catalog
+from cowcheck.checks.catalog import CatalogRow, Tally, run_catalog
 from cowcheck.engine import SearchOptions
 from cowcheck.mm.rule import Rule
 
@@ -110,9 +110,13 @@ def run_matrix(
     options: SearchOptions | None = None,
     on_cell: Callable[[Cell], None] | None = None,
     on_row: Callable[[CatalogRow], None] | None = None,
+    *,
+    paths: Sequence[str | Path] | None = None,
+    on_done: Tally | None = None,
 ) -> Matrix:
-    """The catalog's rows as a table (``run_catalog``: ``options.workers`` > 1 runs the
-    cells in that many processes)."""
+    """The catalog's rows as a table (``run_catalog``: the bundled catalog, or the
+    scenario and rule files ``paths`` name; ``options.workers`` > 1 runs the cells in
+    that many processes)."""
     t0 = time.perf_counter()
     cells: dict[tuple[str, str], Cell] = {}
 
@@ -124,7 +128,7 @@ def run_matrix(
         if on_row is not None:
             on_row(row)
 
-    rows = run_catalog(rules, scenarios, options, add)
+    rows = run_catalog(rules, scenarios, options, add, paths=paths, on_done=on_done)
     rule_names = tuple(dict.fromkeys(r.rule for r in rows))
     scen = tuple(dict.fromkeys(s for s, _r in cells))
     return Matrix(rule_names, scen, cells, time.perf_counter() - t0)

@@ -7,6 +7,7 @@ In a source checkout (or an editable install) they are the top-level ``models/``
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _PKG = Path(__file__).resolve().parents[1]
@@ -45,6 +46,15 @@ def display_path(path: str) -> str:
         return str(Path(path).resolve().relative_to(_root()))
     except ValueError:
         return path
+
+
+def bundled_scenario(name: str) -> Path | None:
+    """The bundled scenario file named ``name`` (a bare name, not a path), if there
+    is one: what a command-line path that is no file names (input/sources.py)."""
+    if not name or "/" in name or os.sep in name or name.startswith("."):
+        return None
+    p = scenarios_dir() / f"{name}.toml"
+    return p if p.is_file() else None
 
 
 def find_scenario(name_or_path: str) -> Path:
