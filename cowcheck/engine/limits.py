@@ -1,8 +1,8 @@
 """Where a search stops short: its bounds and its progress reports, in one place.
 
 The search loop (``core.py``) asks at the end of every level; a partition that runs
-in the search's own process (one partition: the serial search) also asks every 256
-states within a level, so that a bound or a progress line does not wait for a level
+in the search's own process (one partition: the serial search) also asks every
+``EVERY`` states within a level, so that a bound or a progress line does not wait for a level
 to end. Interruptions (Ctrl-C, SIGTERM, the deadline's SIGALRM) arrive as exceptions
 (``signals.py``), which the loop turns into "incomplete".
 """
@@ -12,11 +12,17 @@ from __future__ import annotations
 import resource
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from cowcheck.engine.options import Bounds
 from cowcheck.engine.result import Stats
 
 Progress = Callable[[Stats, int], None]
+
+# How often a level in the search's own process asks, in states expanded: often
+# enough for a progress line several times a second on the slowest models (a state
+# costs well under a millisecond), rarely enough to cost nothing.
+EVERY = 64
 
 
 def peak_rss_mb() -> float:
@@ -47,14 +53,17 @@ class Limits:
         cap = self.bounds.max_states
         return f"max-states {cap} reached" if cap is not None and states >= cap and more else None
 
-    def within_level(self, states: int, transitions: int, more: int) -> str | None:
-        """Every 256 states of a level, in the search's own process: report progress
-        (``more`` states are still to be expanded or kept), then check the clock and
-        the memory."""
+    def within_level(self, states: int, transitions: int, more: int, held: int = 0) -> str | None:
+        """Every ``EVERY`` states of a level, in the search's own process: report
+        progress (``more`` states are still to be expanded or kept; ``held`` new ones
+        wait for the level's end, where subsumption decides which to keep), then check
+        the clock and the memory."""
         if self.progress is not None:
             st = self.stats
             st.states, st.transitions, st.seconds = states, transitions, self.elapsed()
-            self.progress(st, more)
+            # The progress line counts the held states too: without them it would
+            # stand still for a whole level under subsumption.
+            self.progress(replace(st, states=states + held) if held else st, more)
         if not more:
             return None
         b = self.bounds

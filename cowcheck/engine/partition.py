@@ -34,7 +34,7 @@ from typing import Any, Generic, TypeVar
 
 from cowcheck.engine.balance import Report
 from cowcheck.engine.expand import Expander
-from cowcheck.engine.limits import Limits, peak_rss_mb
+from cowcheck.engine.limits import EVERY, Limits, peak_rss_mb
 from cowcheck.engine.model import Model
 from cowcheck.engine.options import SearchOptions
 from cowcheck.engine.store import Store, fingerprint
@@ -211,7 +211,7 @@ class Partition(Generic[S, A]):
     def sweep(self, limits: Limits) -> Answer:
         """A whole level of the one-partition search, in the search's own process:
         successors are kept as they are generated, the first violation ends the level,
-        and ``limits`` is asked every 256 states."""
+        and ``limits`` is asked every ``EVERY`` states."""
         if self.visitor is not None:
             return self._visit_level(limits)
         frontier = self.frontier
@@ -228,9 +228,10 @@ class Partition(Generic[S, A]):
                 self._keep(key, idx, ai, bad, nxt)
                 if bad:
                     return self._stop(bad)
-            if n & 255 == 0:
-                more = len(frontier) - n - 1 + len(nxt) + (level.pending() if level is not None else 0)
-                self.cut = limits.within_level(len(self.parents), ex.transitions, more)
+            if n % EVERY == 0:
+                held = level.pending() if level is not None else 0
+                more = len(frontier) - n - 1 + len(nxt) + held
+                self.cut = limits.within_level(len(self.parents), ex.transitions, more, held)
                 if self.cut is not None:
                     return self._stop(bad)
             self.cut = limits.states_reached(len(self.parents), bool(nxt) or n + 1 < len(frontier))
@@ -284,7 +285,7 @@ class Partition(Generic[S, A]):
             visitor.expanded(idx, state, moves)
             if self.ex.goal_of is not None:
                 self.ex.covered.update(self.ex.goal_of(a) for a in moves)
-            if n & 255 == 0:
+            if n % EVERY == 0:
                 more = len(frontier) - n - 1 + len(self._nxt)
                 self.cut = limits.within_level(len(self.parents), self.ex.transitions, more)
                 if self.cut is not None:
