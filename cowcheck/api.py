@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cowcheck.checks.minimise import minimise as minimise_actions
 from cowcheck.engine import UNREACHED, Bounds, SearchOptions, SearchResult, Stats, Verdict, explore
@@ -21,8 +21,10 @@ from cowcheck.mm.property import FORMS
 from cowcheck.mm.rule import Rule
 from cowcheck.mm.state import MMState
 from cowcheck.report.counterexample import Trace, build_trace
-from cowcheck.report.document import Shown
 from cowcheck.report.repro import CheckOptions, non_default, rule_ref, scenario_ref, search_text
+
+if TYPE_CHECKING:
+    from cowcheck.report.document import Shown
 
 
 @dataclass(slots=True)
@@ -89,6 +91,8 @@ class CheckReport:
         """The counterexample with its command and options, for ``show`` and reports."""
         if self.trace is None:
             return None
+        from cowcheck.report.document import Shown  # here: a check that holds draws nothing
+
         return Shown(self.title, self.trace, self.command, search=non_default(self.searched))
 
     def summary(self) -> str:

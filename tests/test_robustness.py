@@ -247,7 +247,7 @@ BAD = [
     Bad("dask-local-1000", ("check", SEED, "-r", "page-count", "--dask", "local:1000"), ("--dask", "local:N")),
     Bad("timeout-nan", ("check", SEED, "-r", "page-count", "--timeout", "nan"), ("--timeout",)),
     Bad("usage-unknown-option", ("check", "--bogus"), ("--bogus", "cowcheck check --help")),
-    Bad("usage-not-a-number", ("check", SEED, "-r", "page-count", "--max-states", "abc"), ("'--max-states'",)),
+    Bad("usage-not-a-number", ("check", SEED, "-r", "page-count", "--max-states", "abc"), ("--max-states", "'abc'")),
     Bad("usage-missing-argument", ("check",), ("cowcheck check",)),
 ]
 
@@ -313,6 +313,20 @@ def test_internal_error_is_one_line_and_exit_2(
     assert cli.run(["rules"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" in err and err.endswith("the unexpected (set COWCHECK_DEBUG=1 for the traceback)\n")
+
+
+def test_flags_as_before_the_argparse_rewrite() -> None:
+    """What typer took is taken still: --no-strict, --no-force, values attached to
+    short options (-j4, -pwrong-cow), flags run together (-qj 2)."""
+    from cowcheck.cli.program import _parse
+
+    for argv in (
+        ["check", SEED, "-r", "page-count", "--no-strict", "-j4", "-pwrong-cow", "-qj", "2"],
+        ["verify", "page-count", "--no-strict", "-j1"],
+        ["init", "--no-force"],
+        ["check", SEED, "-r", "page-count", "--reuse", "-1 < refcount"],
+    ):
+        assert not isinstance(_parse(argv), int), argv
 
 
 def test_help_and_version_still_exit_0(tmp_path: Path) -> None:

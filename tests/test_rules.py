@@ -10,7 +10,7 @@ import pytest
 from cowcheck.api import check
 from cowcheck.checks.catalog import outcome
 from cowcheck.errors import InputError
-from cowcheck.input.rule_files import builtin_rules, load_rule
+from cowcheck.input.rule_files import builtin_path, builtin_rule, builtin_rules, is_builtin_name, load_rule
 from cowcheck.mm.rule import GupFlags, PageView
 
 
@@ -35,6 +35,17 @@ def test_builtin_rules_cite_commits() -> None:
         assert sys.modules[type(r).__module__].__doc__, "a rule file explains what it models"
         for c in r.commits:
             assert len(c.split()[0]) == 12, c  # 12-digit abbreviated kernel commit
+
+
+def test_builtin_rules_are_found_by_name_alone() -> None:
+    """A built-in rule loads from its own file and a scenario's [expect] keys are
+    checked without running the files: both hold only if each file is named for its
+    rule and states the name."""
+    for name, r in builtin_rules().items():
+        assert builtin_path(name).is_file() and is_builtin_name(name)
+        assert builtin_rule(name) is r and load_rule(name) is r
+    for wrong in ("page-count-5-11", "page_count", "anon-exclusive-6", "", "../models/page_count"):
+        assert not is_builtin_name(wrong) and builtin_rule(wrong) is None, wrong
 
 
 def test_write_fault_decisions() -> None:

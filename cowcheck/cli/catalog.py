@@ -1,120 +1,150 @@
-"""``cowcheck catalog``, ``verify`` and ``matrix``: many checks, the bundled catalog's."""
+"""``cowcheck catalog``, ``verify`` and ``matrix``: many checks, the bundled catalog's
+or a project's own."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 from pathlib import Path
-from typing import Annotated
-
-import typer
-from rich.table import Table
 
 from cowcheck.api import CheckReport
 from cowcheck.checks.catalog import CatalogRow, run_catalog
 from cowcheck.checks.matrix import FORMATS, run_matrix
-from cowcheck.checks.saved_trace import save
 from cowcheck.checks.verify import verify
-from cowcheck.cli.console import cut, err, interrupted, out, output_dir, write
+from cowcheck.cli.args import RULE_HELP, Command, add_bounds, add_output, add_search, search_flags
+from cowcheck.cli.console import cut, err, interrupted, out, output_dir, tally, write
 from cowcheck.cli.helptext import CELL_WORKERS_HELP, REUSE_HELP, STRICT_HELP
 from cowcheck.cli.options import DEFAULT_CELL_WORKERS, search_options
-from cowcheck.engine import Verdict
+from cowcheck.engine import SearchOptions, Verdict
 from cowcheck.engine.signals import Interrupted, stop_requested
-from cowcheck.errors import InputError
 from cowcheck.input.rule_files import builtin_rules, load_rule
 from cowcheck.mm.rule import Rule
-from cowcheck.report.diagram import render_columns
+
+PER = "Per cell: "
 
 
-def catalog_cmd(
-    rule: Annotated[list[str] | None, typer.Option("--rule", "-r", help="Only these rules (repeatable).")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    workers: Annotated[int, typer.Option("--workers", "-j", help=CELL_WORKERS_HELP)] = DEFAULT_CELL_WORKERS,
-) -> None:
-    """Run every bundled scenario under every rule and compare with the expected verdicts.
+def _many(p: argparse.ArgumentParser) -> None:
+    """What every verb of many checks takes: per-cell bounds, the search, the output."""
+    add_bounds(p, PER)
+    add_search(p, CELL_WORKERS_HELP, DEFAULT_CELL_WORKERS)
 
-    Exit 0 if every verdict matches its scenario file, 1 otherwise."""
-    options = search_options(workers=workers)
-    table = Table("scenario", "rule", "expected", "got", "steps", "states", "seconds")
+
+def _options(a: argparse.Namespace) -> SearchOptions:
+    return search_options(**search_flags(a))
+
+
+def _save_dir(g: argparse._ArgumentGroup) -> None:
+    g.add_argument(
+        "--save-dir",
+        type=Path,
+        metavar="DIR",
+        help="Write every counterexample to DIR (JSON), once every cell is done.",
+    )
+
+
+PATHS_HELP = (
+    "Scenario files (.toml, each with the verdicts it expects), rule files (.py; their "
+    "verdicts in a module-level EXPECT = {scenario: verdict}) and directories of both (one "
+    "level). Default: the bundled catalog under the built-in rules."
+)
+
+
+def _paths(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help=PATHS_HELP)
+
+
+def catalog_arguments(p: argparse.ArgumentParser) -> None:
+    _paths(p)
+    p.add_argument("-r", "--rule", action="append", metavar="RULE", help="Only this rule (repeatable).")
+    _many(p)
+    add_output(p)
+
+
+def catalog(a: argparse.Namespace) -> int:
+    options = _options(a)
     rows: list[CatalogRow] = []
-
-    def row_out(r: CatalogRow) -> None:
-        rows.append(r)
-        if as_json:
-            return
-        name = r.scenario + (" (--strict)" if r.strict else "")
-        steps = str(len(r.report.trace)) if r.report.trace else "-"
-        got = "interrupted" if cut(r.report) else r.got if r.ok else f"{r.got}  MISMATCH"
-        table.add_row(
-            name,
-            r.rule,
-            r.expected or "-",
-            got,
-            steps,
-            f"{r.report.stats.states:,}",
-            f"{r.report.stats.seconds:.2f}",
-        )
-
-    with contextlib.suppress(Interrupted):  # a signal: report the rows finished
-        run_catalog(rule or None, options=options, on_row=row_out)
+    with tally(not (a.quiet or a.as_json), "cells") as line, contextlib.suppress(Interrupted):
+        # A signal: report the rows finished.
+        done = line.tally if line is not None else None
+        run_catalog(a.rule, options=options, on_row=rows.append, paths=a.paths or None, on_done=done)
     bad = [r for r in rows if not r.ok]
-    if as_json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "scenario": r.scenario,
-                        "rule": r.rule,
-                        "strict": r.strict,
-                        "expected": r.expected,
-                        "got": r.got,
-                        "ok": r.ok,
-                        **r.report.to_json()["stats"],
-                    }
-                    for r in rows
-                ],
-                indent=2,
-            )
-        )
-    elif stop_requested() is None:
-        out.print(table)
-        out.print(f"{len(rows) - len(bad)} of {len(rows)} verdicts as expected", markup=False)
+    if a.as_json:
+        doc = [
+            {
+                "scenario": r.scenario,
+                "rule": r.rule,
+                "strict": r.strict,
+                "expected": r.expected,
+                "got": r.got,
+                "ok": r.ok,
+                **r.report.to_json()["stats"],
+            }
+            for r in rows
+        ]
+        print(json.dumps(doc, indent=2))
     else:
-        out.print(table)
+        out.table(
+            ("scenario", "rule", "expected", "got", "steps", "states", "seconds"), [_catalog_row(r) for r in rows]
+        )
+        if stop_requested() is None:
+            out.print(f"{len(rows) - len(bad)} of {len(rows)} verdicts as expected")
     if stop_requested() is not None:
-        interrupted(sum(not cut(r.report) for r in rows), "cells", to_stderr=as_json)
-        raise typer.Exit(3)
-    raise typer.Exit(1 if bad else 0)
+        interrupted(sum(not cut(r.report) for r in rows), "cells", to_stderr=a.as_json)
+        return 3
+    return 1 if bad else 0
 
 
-def verify_cmd(
-    rule: Annotated[str, typer.Argument(help="A built-in rule, a rule file, or the base rule of --reuse.")],
-    reuse: Annotated[str | None, typer.Option("--reuse", help=REUSE_HELP)] = None,
-    scenario: Annotated[
-        list[str] | None, typer.Option("--scenario", "-s", help="Only these scenarios (repeatable).")
-    ] = None,
-    strict: Annotated[bool, typer.Option(help=STRICT_HELP)] = False,
-    max_states: Annotated[int | None, typer.Option(help="Per run: stop after this many states.")] = None,
-    timeout: Annotated[float | None, typer.Option(help="Per run: stop after this many seconds.")] = None,
-    save_dir: Annotated[Path | None, typer.Option("--save-dir", help="Write every counterexample here.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Check one rule against the whole catalog: a table of properties x scenarios.
+def _catalog_row(r: CatalogRow) -> tuple[str, ...]:
+    name = r.scenario + (" (--strict)" if r.strict else "")
+    steps = str(len(r.report.trace)) if r.report.trace else "-"
+    got = "interrupted" if cut(r.report) else r.got if r.ok else f"{r.got}  MISMATCH"
+    states, secs = f"{r.report.stats.states:,}", f"{r.report.stats.seconds:.2f}"
+    return (name, r.rule, r.expected or "-", got, steps, states, secs)
 
-    Exit 0 if every property holds everywhere, 1 on any violation, 3 if a bound cut a
-    run short and nothing was violated."""
-    r = load_rule(rule, reuse)
-    options = search_options(max_states=max_states, timeout=timeout)
+
+def verify_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("rule", metavar="RULE", help=f"{RULE_HELP} With --reuse: the base rule.")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="Scenario files and directories of them (one level). Default: the bundled catalog.",
+    )
+    p.add_argument("--reuse", metavar="EXPR", help=REUSE_HELP)
+    p.add_argument("-s", "--scenario", action="append", metavar="SCENARIO", help="Only this scenario (repeatable).")
+    p.add_argument("--strict", action=argparse.BooleanOptionalAction, default=False, help=STRICT_HELP)
+    _many(p)
+    g = add_output(p)
+    _save_dir(g)
+
+
+def verify_cmd(a: argparse.Namespace) -> int:
+    from cowcheck.checks.saved_trace import save
+    from cowcheck.report.diagram import render_columns
+
+    r = load_rule(a.rule, a.reuse)
+    options = _options(a)
+    save_dir: Path | None = a.save_dir
     if save_dir is not None:
         output_dir("--save-dir", save_dir, create=True)
     runs: list[CheckReport] = []
     try:
-        v = verify(r, scenario or None, strict=strict, options=options, on_run=runs.append)
+        picked = [*a.paths, *(a.scenario or [])] or None
+        with tally(not (a.quiet or a.as_json), "runs") as line:
+
+            def ran(rep: CheckReport) -> None:
+                runs.append(rep)
+                if line is not None:
+                    line.tally(len(runs))
+
+            v = verify(r, picked, strict=a.strict, options=options, on_run=ran)
     except Interrupted:
         for rep in runs:
-            out.print(rep.summary(), markup=False)
-        interrupted(sum(not cut(rep) for rep in runs), "runs", to_stderr=as_json)
-        raise typer.Exit(3) from None
+            out.print(rep.summary())
+        interrupted(sum(not cut(rep) for rep in runs), "runs", to_stderr=a.as_json)
+        return 3
     stopped = stop_requested() is not None
     if save_dir is not None and not stopped:
         write("--save-dir", save_dir, lambda: save_dir.mkdir(parents=True, exist_ok=True))
@@ -122,57 +152,74 @@ def verify_cmd(
             prop = rep.trace.property_id if rep.trace is not None else "violation"
             f = save_dir / f"{rep.scenario.name}--{prop}.json"
             write("--save-dir", f, lambda: save(rep, f))  # noqa: B023 (called at once)
-    if as_json:
+    if a.as_json:
         print(json.dumps(v.to_json(), indent=2, ensure_ascii=False))
         if stopped:
             interrupted(sum(not cut(rep) for rep in v.runs), "runs", to_stderr=True)
-            raise typer.Exit(3)
-        raise typer.Exit(v.verdict.exit_code)
-    out.print(f"cowcheck verify: {r.describe()}", markup=False)
-    out.print(v.text(), markup=False)
+            return 3
+        return v.verdict.exit_code
+    out.print(v.text())
     states = sum(rep.stats.states for rep in v.runs)
-    out.print(f"{len(v.runs)} runs, {states:,} states, {v.seconds:.1f}s", markup=False)
+    out.print(f"{len(v.runs)} runs, {states:,} states, {v.seconds:.1f}s")
     first = v.shortest()
     if first is not None and first.trace is not None:
         out.print()
-        out.print(render_columns(first.trace, f"shortest counterexample: {first.scenario.name}"), markup=False)
-        out.print(first.summary(), markup=False)
+        out.print(render_columns(first.trace, f"shortest counterexample: {first.scenario.name}"))
+        out.print(first.summary())
     if stopped:
         interrupted(sum(not cut(rep) for rep in v.runs), "runs")
-        raise typer.Exit(3)
+        return 3
     verdict = {Verdict.HOLDS: "holds", Verdict.VIOLATED: "violated", Verdict.INCOMPLETE: "incomplete"}[v.verdict]
     bad = len({s for (s, _p), c in v.cells.items() if c.verdict is Verdict.VIOLATED})
-    out.print(f"{verdict}: {r.name}: {bad} of {len(v.scenarios)} scenarios violate a property", markup=False)
-    raise typer.Exit(v.verdict.exit_code)
+    out.print(f"{verdict}: {r.name}: {bad} of {len(v.scenarios)} scenarios violate a property")
+    return v.verdict.exit_code
 
 
-def matrix_cmd(
-    rule: Annotated[list[str] | None, typer.Option("--rule", "-r", help="Only these rules (repeatable).")] = None,
-    reuse: Annotated[str | None, typer.Option("--reuse", help="Add a column: --base with this reuse rule.")] = None,
-    base: Annotated[str, typer.Option("--base", help="The base rule of --reuse.")] = "anon-exclusive",
-    fmt: Annotated[str, typer.Option("--format", "-f", help="text, md or json.")] = "text",
-    check_expected: Annotated[
-        bool, typer.Option("--check", help="Exit 1 if a cell differs from the scenario files.")
-    ] = False,
-    save_dir: Annotated[Path | None, typer.Option("--save-dir", help="Save every counterexample here.")] = None,
-    workers: Annotated[int, typer.Option("--workers", "-j", help=CELL_WORKERS_HELP)] = DEFAULT_CELL_WORKERS,
-) -> None:
-    """Print the history: rules x scenarios, ✓ holds, ✗ property (counterexample length), ? incomplete."""
-    if fmt not in FORMATS:
-        raise InputError("--format", None, f"unknown format {fmt!r} (expected one of: {', '.join(FORMATS)})")
-    rules: list[Rule | str] = list(rule) if rule else list(builtin_rules())
-    if reuse is not None:
-        rules.append(load_rule(base, reuse))
+def matrix_arguments(p: argparse.ArgumentParser) -> None:
+    _paths(p)
+    p.add_argument("-r", "--rule", action="append", metavar="RULE", help="Only this rule (repeatable).")
+    p.add_argument("--reuse", metavar="EXPR", help="Add a column: --base with this reuse decision. " + REUSE_HELP)
+    p.add_argument(
+        "--base", default="anon-exclusive", metavar="RULE", help="The base rule of --reuse. Default: anon-exclusive."
+    )
+    p.add_argument(
+        "--check",
+        dest="check_expected",
+        action="store_true",
+        help="Exit 1 if a cell differs from what its scenario file expects.",
+    )
+    _many(p)
+    g = add_output(p)
+    g.add_argument(
+        "-f",
+        "--format",
+        dest="fmt",
+        default="text",
+        choices=FORMATS,
+        help="text, md (markdown) or json (as --json). Default: text.",
+    )
+    _save_dir(g)
 
+
+def matrix(a: argparse.Namespace) -> int:
+    from cowcheck.checks.saved_trace import save
+
+    fmt = "json" if a.as_json else a.fmt
+    rules: list[Rule | str] = list(a.rule) if a.rule else list(builtin_rules())
+    if a.reuse is not None:
+        rules.append(load_rule(a.base, a.reuse))
+    save_dir: Path | None = a.save_dir
     if save_dir is not None:
         output_dir("--save-dir", save_dir, create=True)
-    options = search_options(workers=workers)
+    options = _options(a)
     rows: list[CatalogRow] = []
     try:
-        m = run_matrix(rules, options=options, on_row=rows.append)
+        with tally(not (a.quiet or fmt == "json"), "cells") as line:
+            done = line.tally if line is not None else None
+            m = run_matrix(rules, options=options, on_row=rows.append, paths=a.paths or None, on_done=done)
     except Interrupted:
         interrupted(sum(not cut(r.report) for r in rows), "cells", to_stderr=True)
-        raise typer.Exit(3) from None
+        return 3
     stopped = stop_requested() is not None
     if save_dir is not None and not stopped:
         # Written once every cell is done: a run that fails writes nothing.
@@ -182,13 +229,31 @@ def matrix_cmd(
                 f = save_dir / f"{row.scenario}--{row.rule}{'--strict' if row.strict else ''}.json"
                 write("--save-dir", f, lambda: save(row.report, f))  # noqa: B023 (called at once)
     print(m.render(fmt))
-    if fmt != "json":
+    if fmt != "json" and not a.quiet:
         states = sum(c.states for c in m.cells.values())
-        err.print(f"{len(m.cells)} cells, {states:,} states, {m.seconds:.1f}s wall", markup=False)
+        err.print(f"{len(m.cells)} cells, {states:,} states, {m.seconds:.1f}s wall")
     if stopped:
         interrupted(sum(not cut(r.report) for r in rows), "cells", to_stderr=True)
-        raise typer.Exit(3)
+        return 3
     bad = m.mismatches
     for c in bad:
         err.print(f"differs from the scenario file: {c.scenario} under {c.rule}: expected {c.expected}, got {c.got}")
-    raise typer.Exit(1 if check_expected and bad else 0)
+    return 1 if a.check_expected and bad else 0
+
+
+CATALOG = Command(
+    catalog_arguments,
+    catalog,
+    "Exit 0 if every verdict matches its scenario file, 1 otherwise.",
+)
+VERIFY = Command(
+    verify_arguments,
+    verify_cmd,
+    "Exit 0 if every property holds everywhere, 1 on any violation, 3 if a bound cut a "
+    "run short and nothing was violated.",
+)
+MATRIX = Command(
+    matrix_arguments,
+    matrix,
+    "✓ holds, ✗ property (counterexample length), ? incomplete.",
+)

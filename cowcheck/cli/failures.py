@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import traceback
 
 from cowcheck.engine import OptionError
 from cowcheck.engine.errors import WorkerDied
@@ -19,9 +18,6 @@ BROKEN_PIPE = "stdout: the reader went away before the output was written (broke
 
 def failure(e: BaseException) -> int:
     """Exit 2 and one line, for whatever ``e`` is."""
-    usage = usage_error(e)
-    if usage is not None:
-        return usage
     found = blame(e)
     if found is not None:  # raised in a rule or property file, here or in a worker
         return fail(str(found))
@@ -32,31 +28,10 @@ def failure(e: BaseException) -> int:
     return internal(e)
 
 
-def usage_error(e: BaseException) -> int | None:
-    """A command-line error found by typer/click (unknown option, bad value): one line,
-    naming the option. Recognised by name: typer vendors click in some versions."""
-    names = {c.__name__ for c in type(e).__mro__}
-    if "ClickException" not in names:
-        return None
-    msg = str(e.format_message())  # type: ignore[attr-defined]
-    if "NoArgsIsHelpError" in names:  # `cowcheck` alone: the help (which typer may have shown)
-        if msg.strip():
-            sys.stderr.write(msg if msg.endswith("\n") else msg + "\n")
-        return EXIT_BAD_INPUT
-    ctx = getattr(e, "ctx", None)
-    where = getattr(ctx, "command_path", None) or "cowcheck"
-    hint = f" (see: {where} --help)" if "UsageError" in names else ""
-    return fail(f"{where}: {msg}{hint}")
-
-
-def from_cli_framework(e: BaseException) -> bool:
-    frames = traceback.extract_tb(e.__traceback__)
-    last = frames[-1].filename if frames else ""
-    return any(f"{os.sep}{pkg}{os.sep}" in last for pkg in ("typer", "click"))
-
-
 def internal(e: BaseException) -> int:
     if os.environ.get("COWCHECK_DEBUG"):
+        import traceback
+
         traceback.print_exception(e)
     what = f"SystemExit({e.code!r})" if isinstance(e, SystemExit) else type(e).__name__
     return fail(f"internal error: {what}: {e} (set COWCHECK_DEBUG=1 for the traceback)", prefix="cowcheck: ")

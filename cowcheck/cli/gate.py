@@ -2,69 +2,86 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 from pathlib import Path
-from typing import Annotated
 
-import typer
-from rich.table import Table
-from rich.text import Text
-
-from cowcheck.checks.catalog import run_catalog
 from cowcheck.checks.gate import GateResult, find_config, load_config, run_gate, write_starter
+from cowcheck.cli.args import Command, add_search, search_flags
 from cowcheck.cli.console import interrupted, out, output_file, write
 from cowcheck.cli.helptext import GATE_WORKERS_HELP
 from cowcheck.cli.options import DEFAULT_CELL_WORKERS, search_options
 from cowcheck.engine.signals import Interrupted, stop_requested
 from cowcheck.errors import InputError
-from cowcheck.report.ci import write_junit, write_sarif
 from cowcheck.report.document import ReportRow, report_html
 
-
-def init_cmd(
-    directory: Annotated[Path, typer.Argument(help="Where to write cowcheck.toml.")] = Path("."),
-    force: Annotated[bool, typer.Option(help="Overwrite an existing cowcheck.toml.")] = False,
-) -> None:
-    """Write a starter cowcheck.toml for `cowcheck gate`."""
-    p = write_starter(directory, force)
-    out.print(f"wrote {p}: edit the rule and the checks, then run: cowcheck gate", markup=False)
+CONFIG_HELP = "cowcheck.toml, or pyproject.toml with [tool.cowcheck]. Default: the one found here or above."
 
 
-def gate_cmd(
-    config: Annotated[Path | None, typer.Option(help="cowcheck.toml or pyproject.toml (default: found here).")] = None,
-    junit: Annotated[Path, typer.Option(help="Write JUnit XML here.")] = Path("cowcheck-junit.xml"),
-    sarif: Annotated[Path | None, typer.Option(help="Also write SARIF 2.1.0 here.")] = None,
-    workers: Annotated[int, typer.Option("--workers", "-j", help=GATE_WORKERS_HELP)] = 1,
-) -> None:
-    """Run every check and replay every saved counterexample of the config; exit 1 on
-    any change of verdict, in either direction."""
-    options = search_options(workers=workers)
-    cfg = load_config(config if config is not None else find_config(Path.cwd()))
+def init_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "directory",
+        type=Path,
+        nargs="?",
+        default=Path("."),
+        metavar="DIR",
+        help="Where to write cowcheck.toml. Default: here.",
+    )
+    p.add_argument(
+        "--force", action=argparse.BooleanOptionalAction, default=False, help="Overwrite an existing cowcheck.toml."
+    )
+
+
+def init(a: argparse.Namespace) -> int:
+    p = write_starter(a.directory, a.force)
+    out.print(f"wrote {p}: edit the rule and the checks, then run: cowcheck gate")
+    return 0
+
+
+def gate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    add_search(p, GATE_WORKERS_HELP)
+    g = p.add_argument_group("output")
+    g.add_argument(
+        "--junit",
+        type=Path,
+        default=Path("cowcheck-junit.xml"),
+        metavar="FILE",
+        help="Write JUnit XML to FILE. Default: cowcheck-junit.xml.",
+    )
+    g.add_argument("--sarif", type=Path, metavar="FILE", help="Also write SARIF 2.1.0 to FILE, for code scanning.")
+
+
+def gate(a: argparse.Namespace) -> int:
+    from cowcheck.report.ci import write_junit, write_sarif
+
+    options = search_options(**search_flags(a))
+    cfg = load_config(a.config if a.config is not None else find_config(Path.cwd()))
+    junit: Path = a.junit
+    sarif: Path | None = a.sarif
     output_file("--junit", junit)
     if sarif is not None:
         output_file("--sarif", sarif)
-    table = Table(title=Text(f"cowcheck gate: {cfg.path}"), title_justify="left")
-    for col in ("", "check", "expected", "got", "seconds"):
-        table.add_column(col)
     done: list[GateResult] = []
+    rows: list[tuple[str, str, str, str, str]] = []
 
     def row(r: GateResult) -> None:
         done.append(r)
-        # Text, not markup: a check's name is the user's, "[/b]" included.
-        table.add_row("✓" if r.passed else "✗", Text(r.name), Text(r.expected), Text(r.got), f"{r.seconds:.2f}")
+        rows.append(("✓" if r.passed else "✗", r.name, r.expected, r.got, f"{r.seconds:.2f}"))
 
+    headers = ("", "check", "expected", "got", "seconds")
+    title = f"cowcheck gate: {cfg.path}"
     with contextlib.suppress(Interrupted):  # a signal: report the checks finished
         run = run_gate(cfg, row, options)
+    out.table(headers, rows, title=title)
     if stop_requested() is not None:
-        out.print(table)
         stopped = sum(r.got == "incomplete" and "interrupted" in r.message for r in done)
         interrupted(len(done) - stopped, "checks")
-        raise typer.Exit(3)
-    out.print(table)
+        return 3
     for r in run.failed:
-        out.print(f"\nFAILED {r.name}: {r.message}", markup=False)
+        out.print(f"\nFAILED {r.name}: {r.message}")
         if r.trace_text:
-            out.print(r.trace_text, markup=False)
+            out.print(r.trace_text)
     write("--junit", junit, lambda: write_junit(run, junit))
     if sarif is not None:
         try:
@@ -75,48 +92,63 @@ def gate_cmd(
                 junit.unlink()
             raise
     n, bad = len(run.results), len(run.failed)
-    out.print(f"\n{n - bad} of {n} passed; JUnit XML: {junit}" + (f"; SARIF: {sarif}" if sarif else ""), markup=False)
-    raise typer.Exit(run.exit_code)
+    out.print(f"\n{n - bad} of {n} passed; JUnit XML: {junit}" + (f"; SARIF: {sarif}" if sarif else ""))
+    return run.exit_code
 
 
-def report_cmd(
-    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path(
-        "cowcheck-report.html"
-    ),
-    config: Annotated[Path | None, typer.Option(help="Gate config (default: found here).")] = None,
-    matrix: Annotated[bool, typer.Option("--matrix", help="Report the full history matrix instead.")] = False,
-) -> None:
-    """Write a self-contained HTML report of a gate run (or of the matrix), every
-    counterexample drawn as a sequence diagram: keep it as a CI artifact."""
+def report_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("cowcheck-report.html"),
+        metavar="FILE",
+        help="The HTML file to write. Default: cowcheck-report.html.",
+    )
+    p.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    p.add_argument(
+        "--matrix",
+        action="store_true",
+        help="Report the history matrix instead: the rules x scenarios grid, each ✗ linked to its counterexample.",
+    )
+
+
+def report(a: argparse.Namespace) -> int:
+    output: Path = a.output
     output_file("--output", output)
-    rows: list[ReportRow] = []
+    page, passed, total = "", 0, 0
     with contextlib.suppress(Interrupted):  # a signal: say what was finished, write nothing
-        rows, title = _report_rows(config, matrix)
+        page, passed, total = _matrix_page() if a.matrix else _gate_page(a.config)
     if stop_requested() is not None:
-        interrupted(sum(not (r.got == "incomplete" and "interrupted" in r.message) for r in rows), "rows")
-        raise typer.Exit(3)
-    write("--output", output, lambda: output.write_text(report_html(title, rows), encoding="utf-8"))
-    bad = sum(not r.passed for r in rows)
-    out.print(f"wrote {output}: {len(rows) - bad} of {len(rows)} passed", markup=False)
+        interrupted(0, "reports")  # the rows finish together: none is written
+        return 3
+    write("--output", output, lambda: output.write_text(page, encoding="utf-8"))
+    out.print(f"wrote {output}: {passed} of {total} passed")
+    return 0
 
 
-def _report_rows(config: Path | None, matrix: bool) -> tuple[list[ReportRow], str]:
-    if matrix:
-        rows = [
-            ReportRow(
-                f"{r.scenario} under {r.rule}{' --strict' if r.strict else ''}",
-                r.expected or "-",
-                r.got,
-                r.ok,
-                r.report.summary(),
-                r.report.shown(),
-            )
-            for r in run_catalog(options=search_options(workers=DEFAULT_CELL_WORKERS))
-        ]
-        title = "cowcheck: the history matrix"
-    else:
-        cfg = load_config(config if config is not None else find_config(Path.cwd()))
-        run = run_gate(cfg)
-        rows = [ReportRow(r.name, r.expected, r.got, r.passed, r.detail, r.shown) for r in run.results]
-        title = f"cowcheck gate: {cfg.path.name}"
-    return rows, title
+def _matrix_page() -> tuple[str, int, int]:
+    """The rules x scenarios grid, as the README shows it, each cell linked to its
+    counterexample or figures."""
+    from cowcheck.checks.catalog import run_catalog
+    from cowcheck.report.document import matrix_html
+
+    rows = run_catalog(options=search_options(workers=DEFAULT_CELL_WORKERS))
+    return matrix_html(rows), sum(r.ok for r in rows), len(rows)
+
+
+def _gate_page(config: Path | None) -> tuple[str, int, int]:
+    cfg = load_config(config if config is not None else find_config(Path.cwd()))
+    run = run_gate(cfg)
+    rows = [ReportRow(r.name, r.expected, r.got, r.passed, r.detail, r.shown) for r in run.results]
+    return report_html(f"cowcheck gate: {cfg.path.name}", rows), sum(r.passed for r in rows), len(rows)
+
+
+INIT = Command(init_arguments, init)
+GATE = Command(
+    gate_arguments,
+    gate,
+    "Exit 1 on any change of verdict, in either direction: a check expected to hold that "
+    "fails, one expected to fail that holds, a saved counterexample that no longer fails.",
+)
+REPORT = Command(report_arguments, report, "Keep it as a CI artifact.")

@@ -7,9 +7,7 @@ cannot compile a subclass of a built-in exception other than Exception itself.
 from __future__ import annotations
 
 import contextlib
-import pickle
 import signal
-import traceback
 
 # (file, line, function) of each traceback frame, innermost last.
 Frames = list[tuple[str, int, str]]
@@ -53,6 +51,8 @@ def frames_of(e: BaseException) -> Frames:
         return carried
     if isinstance(e, WorkerFailed):
         return e.frames
+    import traceback  # here: a small check need not load it
+
     return [(f.filename, f.lineno or 0, f.name) for f in traceback.extract_tb(e.__traceback__)]
 
 
@@ -61,6 +61,8 @@ def portable(e: BaseException, who: str) -> Exception:
     itself where it pickles (an InputError stays one), with its frames attached; else
     a WorkerFailed saying what it was. Never a BaseException: one raised again in the
     coordinator must not look like its own SystemExit or Ctrl-C."""
+    import pickle  # here: only a worker that fails needs it
+
     frames = frames_of(e)
     if isinstance(e, Exception):
         with contextlib.suppress(Exception):

@@ -17,7 +17,6 @@ Not compiled (pyproject.toml): mypyc cannot compile a subclass of BaseException.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import sys
@@ -32,8 +31,9 @@ _installed: list[bool] = [False]
 
 
 class Interrupted(BaseException):
-    """SIGINT or SIGTERM under the CLI's handler. Not a KeyboardInterrupt: typer turns
-    one into exit 130, and a rule hook's ``raise KeyboardInterrupt`` is not a signal."""
+    """SIGINT or SIGTERM under the CLI's handler. Not a KeyboardInterrupt: a rule
+    hook's ``raise KeyboardInterrupt`` is not a signal, and code that catches
+    ``Exception`` or ``KeyboardInterrupt`` must not swallow one."""
 
     def __init__(self, signame: str) -> None:
         super().__init__(signame)
@@ -158,6 +158,8 @@ def become_worker(parent: int) -> None:
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGALRM})
     if sys.platform == "linux":
+        import ctypes  # here: only a worker needs it
+
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
     if os.getppid() != parent:

@@ -8,7 +8,6 @@ gives the search what it may use besides (``capabilities``).
 from __future__ import annotations
 
 import inspect
-import traceback
 from collections.abc import Callable, Hashable, Iterator, Sequence
 
 from cowcheck.engine import Capabilities, Invariant, Step, TransitionCheck
@@ -318,6 +317,8 @@ def _in_rule_file(rule: Rule, e: Exception) -> Exception:
             files.add(inspect.getsourcefile(cls))
         except TypeError:
             continue
+    import traceback  # here: only a failing user hook needs it
+
     inside = [fr for fr in traceback.extract_tb(e.__traceback__) if fr.filename in files]
     if not inside:
         return e

@@ -26,7 +26,6 @@ them where they differ from the defaults (``non_default``).
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import os
 import shlex
@@ -37,7 +36,7 @@ from typing import Any
 from cowcheck.engine import SearchOptions
 from cowcheck.input.bundled import scenarios_dir
 from cowcheck.input.reuse_expr import split_spec
-from cowcheck.input.rule_files import builtin_rules
+from cowcheck.input.rule_files import builtin_rule
 from cowcheck.input.scenario import Scenario
 from cowcheck.mm.rule import Rule
 
@@ -160,6 +159,8 @@ def file_with(candidates: list[Path], text: str) -> str | None:
 
 
 def _sha(text: str) -> str:
+    import hashlib  # here: only a rule given by path needs it
+
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -169,7 +170,7 @@ def rule_file(rule: Rule) -> Path | None:
     if split_spec(rule.name) is not None:
         # reuse_rule() derives a class from the base rule's: that class's file.
         cls = cls.__mro__[1]
-    builtin = builtin_rules().get(_base_name(rule.name))
+    builtin = builtin_rule(_base_name(rule.name))
     if builtin is not None and type(builtin) is cls:
         return None
     try:
