@@ -1,9 +1,10 @@
-"""R4, PageAnonExclusive: "mm: COW fixes part 2: reliable GUP pins of anonymous pages"
-(David Hildenbrand, v5.19), at the level of mainline for the hooks modelled here.
+"""PageAnonExclusive: "mm: COW fixes part 2: reliable GUP pins of anonymous pages"
+(David Hildenbrand, <20220329160440.193848-1-david@redhat.com>, merged for v5.19), at the
+level of mainline for the hooks modelled here.
 
 - do_wp_page(): an exclusive page is reused at once; otherwise the 5.18 checks that
   later kernels factored into wp_can_reuse_anon_folio() (cowcheck/mm/wp_reuse.py)
-  [kernel-reference A/R4(1), 5.19 do_wp_page()].
+  [5.19 do_wp_page()].
 - GUP may only pin exclusive anonymous pages: a R/O pin of a R/O-mapped page that is
   not exclusive triggers FAULT_FLAG_UNSHARE (c89357e27f20, a7f226604170). For the
   shared zero page, a R/O FOLL_LONGTERM pin in a COW mapping unshares too
@@ -23,7 +24,7 @@
 
 This is the mainline level (v6.2+). ``anon-exclusive-6.1`` is the same rule without
 84209e87c696. The model is sequentially consistent: see that file for what the
-memory-ordering fix 088b8aa537c2 (v6.1, B11) means here.
+memory-ordering fix 088b8aa537c2 (v6.1) means here.
 """
 
 from cowcheck.mm.rule import (

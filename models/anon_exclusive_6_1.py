@@ -1,11 +1,12 @@
-"""R4, PageAnonExclusive at the v6.1 level: ``anon-exclusive`` without 84209e87c696.
+"""PageAnonExclusive at the v6.1 level: ``anon-exclusive`` without 84209e87c696.
 
 Everything of the 5.19 series (see models/anon_exclusive.py) plus 088b8aa537c2
-"mm: rework PageAnonExclusive() interaction with GUP-fast" (v6.1): the barrier
-protocol between a path that clears PG_anon_exclusive (A1 clear/invalidate the PTE,
-smp_mb, A2 back off if maybe pinned, A3 ClearPageAnonExclusive, smp_mb__after_atomic,
-A4 restore a R/O PTE) and gup-fast (B1 read the PTE, B3 pin, B4 re-read the PTE,
-B5 back off unless exclusive) [kernel-reference A/R4(4), R5].
+"mm: fix PageAnonExclusive clearing racing with concurrent RCU GUP-fast" (v6.1): the
+barrier protocol, documented in page_try_share_anon_rmap() in include/linux/rmap.h
+(now __folio_try_share_anon_rmap()), between a path that clears PG_anon_exclusive
+(clear/invalidate the PTE, smp_mb, back off if maybe pinned, ClearPageAnonExclusive,
+smp_mb__after_atomic, restore a R/O PTE) and gup-fast (read the PTE, pin, re-read the
+PTE, back off unless exclusive).
 
 The model is sequentially consistent. Every step is atomic and every load sees the
 latest store, so the barriers are implicit and this rule behaves exactly like 5.19:
@@ -13,11 +14,11 @@ latest store, so the barriers are implicit and this rule behaves exactly like 5.
   check makes it back off, a pin after it fails gup-fast's PTE re-check, and a
   gup-fast that grabs a page fork has just shared fails the write_protect_seq or
   PageAnonExclusive re-check (gup-fast-fork, pin-vs-swapout);
-- it cannot show B11, the 5.19-6.0 race itself: gup-fast's pin and reclaim's
+- it cannot show the 5.19-6.0 race that 088b8aa537c2 fixed: gup-fast's pin and reclaim's
   clear of PG_anon_exclusive both passing because each reads a stale value of the
   other's store (a store-buffering outcome), nor KSM's identical-PTE corner case
   (KSM is not modelled). Those need a weak-memory model (herd7 litmus tests over
-  tools/memory-model, kernel-reference D).
+  the kernel's tools/memory-model).
 
 What 6.1 lacks is 84209e87c696 (v6.2): a R/O FOLL_LONGTERM pin of the shared zero
 page (not an anonymous page, so gup_must_unshare() says no) is taken as is, and the
@@ -39,7 +40,7 @@ class AnonExclusive61(rule_class("anon-exclusive")):  # type: ignore[misc]
         "fb3d824d1a46 mm/rmap: split page_dup_rmap() into page_dup_file_rmap() and page_try_dup_anon_rmap()",
         "a7f226604170 mm/gup: trigger FAULT_FLAG_UNSHARE when R/O-pinning a possibly shared anonymous page",
         "1493a1913e34 mm/swap: remember PG_anon_exclusive via a swp pte bit",
-        "088b8aa537c2 mm: rework PageAnonExclusive() interaction with GUP-fast",
+        "088b8aa537c2 mm: fix PageAnonExclusive clearing racing with concurrent RCU GUP-fast",
     )
 
     def gup_must_unshare(self, flags: GupFlags, page: PageView, have_vma: bool) -> bool:

@@ -1,12 +1,13 @@
-"""R0, the classic mapcount rule (Linux <= 5.7 for base pages).
+"""The classic mapcount rule (Linux <= 5.7 for base pages).
 
 do_wp_page() takes the page lock (sleeping for it) and reuses the page iff
-reuse_swap_page(): mapcount + swapcount <= 1 [kernel-reference A/R0(1), v5.7
-do_wp_page()]. GUP references are invisible to the decision, so:
+reuse_swap_page(): mapcount + swapcount <= 1 [v5.7 do_wp_page()]. GUP references
+are invisible to the decision, so:
 - a R/O GUP keeps a reference on whatever is mapped, with no COW break: the root of
-  CVE-2020-29374 (missed COW, B4);
+  CVE-2020-29374 (missed COW);
 - fork write-protects and shares a pinned page like any other: the DMA target becomes
-  COW-shared (B5, B6); MADV_DONTFORK (f822566165dd, v2.6.17) was the workaround;
+  COW-shared (O_DIRECT, RDMA, io_uring fixed buffers); MADV_DONTFORK (f822566165dd,
+  v2.6.16) was the workaround;
 - clear_refs, mprotect and swap are harmless: an exclusive page is always reused.
 gup-fast has no write_protect_seq (it came in 5.11). swap-in reuses through
 reuse_swap_page() too [v5.7 do_swap_page()].

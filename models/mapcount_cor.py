@@ -1,11 +1,11 @@
-"""R3, Andrea Arcangeli's unmerged alternative: mapcount reuse restored, with
+"""Andrea Arcangeli's unmerged alternative: mapcount reuse restored, with
 copy-on-read (COR) unsharing for R/O long-term pins.
 
 "[PATCH 1/1] mm: restore full accuracy in COW page reuse"
 <20210110004435.26382-2-aarcange@redhat.com> (9 Jan 2021) reverts 09854ba94c6a,
 be068f29034f and 1a0cf26323c8: do_wp_page() reuses iff reuse_swap_page()
 (mapcount + swapcount <= 1), so GUP references never force a copy and clear_refs,
-mprotect and swap cannot lose a DMA (B7, B8) [kernel-reference A/R3].
+mprotect and swap cannot lose a DMA (odirect-clear-refs, odirect-swap).
 
 The aa.git tree adds (titles checked on kernel.googlesource.com):
 - 63e087ffb825 "mm: gup: COR: copy-on-read fault": FAULT_FLAG_UNSHARE, a fault that
@@ -26,7 +26,8 @@ is reused on the next write fault.
 Short-term R/O GUP (vmsplice's FOLL_GET) gets no COR: Andrea's 0/2 mail
 <20210107200402.31095-1-aarcange@redhat.com> argues vmsplice, an unprivileged
 long-term pin, is the real culprit of CVE-2020-29374 and should be fixed there. As
-modelled, vmsplice is a FOLL_GET short-term GUP, so B4 stays under this rule.
+modelled, vmsplice is a FOLL_GET short-term GUP, so CVE-2020-29374 stays under this
+rule (vmsplice-child).
 """
 
 from cowcheck.mm.rule import GupFlags, PageView

@@ -1,19 +1,18 @@
-"""R2, the page_count rule as merged for Linux 5.9.
+"""The page_count rule as merged for Linux 5.9.
 
 09854ba94c6a "mm: do_wp_page() simplification" (Linus, v5.9): an anonymous page is
 reused only if page_count == 1, after a successful trylock_page() and mapcount == 1
-[kernel-reference A/R2(1), v5.10.13 do_wp_page()]. Any extra reference forces a
-copy: GUP (FOLL_GET and FOLL_PIN alike), the swapcache, reclaim's isolation
-reference, speculative references.
+[v5.10.13 do_wp_page()]. Any extra reference forces a copy: GUP (FOLL_GET and
+FOLL_PIN alike), the swapcache, reclaim's isolation reference, speculative references.
 
 fork: 70e806e4e645 "mm: Do early cow for pinned pages during fork() for ptes"
 (Peter Xu, v5.9): with mm->has_pinned and page_maybe_dma_pinned(), the child gets a
-copy at once and the parent keeps its writable page [A/R2(2)].
+copy at once and the parent keeps its writable page [v5.10 copy_present_page()].
 
 This is the 5.9 level: none of the 5.11 fixes (57efa1fe5957 write_protect_seq in
 gup-fast, 9348b73c2e1b clear_refs skipping pinned pages, feb889fb40fa swapcache
-skipping pinned pages). swap-in still uses reuse_swap_page() [A/R2(6), v5.10 code].
-Also merged with it: a308c71bf1e6 (R1's forced COW on GUP removed) and
+skipping pinned pages). swap-in still uses reuse_swap_page() [v5.10 do_swap_page()].
+Also merged with it: a308c71bf1e6 (gup-breaks-cow's forced COW on GUP removed) and
 1a0cf26323c8 (reuse_ksm_page() removed; KSM is not modelled).
 """
 

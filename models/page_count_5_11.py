@@ -1,6 +1,6 @@
-"""R2, the page_count rule with the 5.11 fixes.
+"""The page_count rule with the 5.11 fixes.
 
-On top of ``page-count`` (5.9) [kernel-reference A/R2]:
+On top of ``page-count`` (5.9):
 - 57efa1fe5957 "mm/gup: prevent gup_fast from racing with COW during fork" (v5.11-rc1,
   in 5.10.y): copy_page_range() brackets the copy with src_mm->write_protect_seq;
   FOLL_PIN gup-fast reads it first (odd -> slow path) and re-checks it after taking
@@ -8,13 +8,16 @@ On top of ``page-count`` (5.9) [kernel-reference A/R2]:
 - 9348b73c2e1b "mm: don't play games with pinned pages in clear_page_refs"
   (v5.11-rc4): clear_soft_dirty() leaves a PTE writable when pte_is_pinned():
   pte_write && is_cow_mapping && mm->has_pinned && page_maybe_dma_pinned().
-  FOLL_GET references are not pins: B7 stays for O_DIRECT done with FOLL_GET.
+  FOLL_GET references are not pins: the O_DIRECT race under clear_refs stays for
+  O_DIRECT done with FOLL_GET (odirect-clear-refs).
 - feb889fb40fa "mm: don't put pinned pages into the swap cache" (v5.11-rc4):
   shrink_page_list() keeps a page that is page_maybe_dma_pinned() and not yet in the
   swapcache. The check is made once, before add_to_swap(): a pin taken after it
-  races with try_to_unmap() (E: "a pin racing with swapout").
-No pinned-page skip was ever added for mprotect or uffd-wp (kernel-reference,
-naming notes): odirect-mprotect stays broken in every page_count era.
+  races with try_to_unmap() (pin-vs-swapout; David Hildenbrand
+  <3ae33b08-d9ef-f846-56fb-645e3b9b4c66@redhat.com>, section 3).
+No pinned-page skip was ever added for mprotect or uffd-wp ("for mprotect and uffd-wp,
+definitely the above approach wouldn't work", Andrea Arcangeli <X/prosulFrEoNnoF@redhat.com>):
+odirect-mprotect stays broken in every page_count era.
 """
 
 from cowcheck.mm.rule import GupFlags, PageView

@@ -1,6 +1,6 @@
-"""R2 with "COW fixes part 1" (David Hildenbrand, v5.18).
+"""The page_count rule with "COW fixes part 1" (David Hildenbrand, v5.18).
 
-On top of ``page-count-5.11`` [kernel-reference A/R2, "5.18, COW fixes part 1"]:
+On top of ``page-count-5.11``:
 - 53a05ad9f21d "mm: optimize do_wp_page() for exclusive pages in the swapcache":
   refcount > 3 or > 1 + PageSwapCache -> copy; trylock_page() fails -> copy;
   try_to_free_swap(); reuse iff page_count == 1. The mapcount test is gone.

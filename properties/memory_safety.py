@@ -83,8 +83,8 @@ def structural(s: MMState, ctx: Ctx) -> str | None:
 PROPERTY = MMProperty(
     id="memory-safety",
     title="refcount, mapcount and swap bookkeeping stay consistent",
-    models="use after free, leaks and count drift (e.g. B16's BUG in copy_present_page)",
-    cite="kernel-reference E (modelling checklist)",
+    models="use after free, leaks and count drift (e.g. the BUG in copy_present_page() on a pinned file page)",
+    cite="copy_present_page() on a pinned non-anonymous page: 5.10.y and 5.15.y (syzkaller; Fixes: 70e806e4e645)",
     observational=observational,
     structural=structural,
     reads=MM_KINDS,  # the mm only: never a program counter or the budget

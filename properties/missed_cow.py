@@ -1,5 +1,6 @@
 """missed-cow: isolation. Kernel failure: a COW that should have happened did not, and
-data leaks between processes (CVE-2020-29374, B4: "unintended read access").
+data leaks between processes (CVE-2020-29374: "unintended read access", as David
+Hildenbrand corrects its description in <3ae33b08-d9ef-f846-56fb-645e3b9b4c66@redhat.com>).
 
 Observational: no process, and no device reading through a process's reference, can
 read a token that another process wrote after the two diverged.
@@ -96,10 +97,10 @@ def structural(s: MMState, ctx: Ctx) -> str | None:
 PROPERTY = MMProperty(
     id="missed-cow",
     title="no data leaks between processes after fork",
-    models="missed COW: CVE-2020-29374 (vmsplice in the child), leaks through swap (B4)",
+    models="missed COW: CVE-2020-29374 (vmsplice in the child), and through swap-in until c145e0b47c77 (5.18)",
     cite=(
-        "kernel-reference B4; David Hildenbrand <3ae33b08-d9ef-f846-56fb-645e3b9b4c66@redhat.com> "
-        "(missed, wrong and unnecessary COW)"
+        "David Hildenbrand, 'Summary of COW (Copy On Write) Related Issues in Upstream Linux', 15 Nov 2021, "
+        "<3ae33b08-d9ef-f846-56fb-645e3b9b4c66@redhat.com> (missed, wrong and unnecessary COW)"
     ),
     observational=observational,
     structural=structural,

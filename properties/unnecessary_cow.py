@@ -2,8 +2,9 @@
 a page copied on a write fault although no other process and no GUP reference could
 observe it, only transient kernel references (the swapcache with no swap entry left,
 reclaim's isolation reference, LRU pagevecs and other speculative references). The
-spurious COWs of the page_count rule (B20: Nadav Amit's pagevec report, the redis
-swapcache regression).
+spurious COWs of the page_count rule: Nadav Amit's LRU pagevec report
+<FFA0057D-1A17-4DF4-9550-A8CDEE9E0CE0@gmail.com> and the swapcache copies that
+53a05ad9f21d (5.18) removed.
 
 A metric counted in every report; a failure only when asked for with --property.
 """
@@ -40,8 +41,11 @@ def transition(before: MMState, step: Step[MMState], ctx: Ctx) -> str | None:
 PROPERTY = MMProperty(
     id="unnecessary-cow",
     title="no copies that nobody needed",
-    models="spurious COW of the page_count rule (B20)",
-    cite="kernel-reference B20; 53a05ad9f21d",
+    models="spurious COW of the page_count rule (5.9-5.17)",
+    cite=(
+        "53a05ad9f21d (mm: optimize do_wp_page() for exclusive pages in the swapcache, 5.18); "
+        "David Hildenbrand <3ae33b08-d9ef-f846-56fb-645e3b9b4c66@redhat.com>, section 5"
+    ),
     transition=transition,
     metric=True,
     reads=MM_KINDS,  # the mm only: never a program counter or the budget

@@ -1,12 +1,15 @@
 """wrong-cow: coherency. Kernel failure: a COW that should not have happened moved the
 process away from a page a GUP reference still holds, so device writes are lost to
-the process ("read lost", the O_DIRECT race of seed 004, B7/B8) or the process's
-writes never reach the device ("write lost", io_uring fixed buffers, B6).
+the process ("read lost": the O_DIRECT race under clear_refs or swap, Andrea
+Arcangeli <20210110004435.26382-2-aarcange@redhat.com>) or the process's writes never
+reach the device ("write lost": io_uring fixed buffers across fork, fixed by
+70e806e4e645 in 5.9).
 
 Which references are owed what is the kernel's documented contract, in
 cowcheck/mm/contract.py: pins with FOLL_WRITE and R/O long-term pins both ways; FOLL_GET
 with FOLL_WRITE for device writes except across a fork (open(2)); R/O FOLL_GET and R/O
-short-term pins only isolation. ``--strict`` drops the fork exception (seed 004).
+short-term pins only isolation. ``--strict`` drops the fork exception (Andrea
+Arcangeli's reading, same mail: all GUP references are equal).
 
 Observational: every process reads what the spec says it must (its own writes and the
 device writes it is owed), and every device reading through a reference owed the
@@ -89,7 +92,10 @@ def structural(s: MMState, ctx: Ctx) -> str | None:
 PROPERTY = MMProperty(
     id="wrong-cow",
     title="GUP references stay coherent with the mapping as the contract requires",
-    models="wrong COW: O_DIRECT read lost under clear_refs or swap (B7, B8), fork with pinned DMA buffers (B5, B6)",
+    models=(
+        "wrong COW: O_DIRECT read lost under clear_refs or swap (page_count rule, 5.9-5.18), "
+        "fork with pinned DMA buffers (before 70e806e4e645, 5.9)"
+    ),
     cite="open(2) O_DIRECT notes; gup_must_unshare() comment (84209e87c696); Documentation/core-api/pin_user_pages.rst",
     observational=observational,
     structural=structural,

@@ -13,7 +13,7 @@ def test_odirect_clear_refs_is_the_seed_race_and_nothing_more() -> None:
     t = rep.trace
     assert t is not None and t.property_id == "wrong-cow"
     assert t.message is not None and t.message.startswith("read lost")
-    # The seed's four events, in its order, and nothing else.
+    # The diagram's four events, in its order, and nothing else.
     assert [(s.actor, s.action.op) for s in t.steps] == [
         ("thread0", "gup"),
         ("other process", "clear_refs"),

@@ -169,7 +169,7 @@ RULE = ExclusiveOnly()
 
 def test_verify_rule_files(tmp_path: Path, root: Path) -> None:
     scen = ["odirect-clear-refs", "odirect-swap", "fork-swap-shared", "vmsplice-child-swap"]
-    # The README's rule on PAE's hooks: FOLL_GET references force copies again (B7).
+    # The README's rule on PAE's hooks: FOLL_GET references force copies again (the O_DIRECT race under clear_refs).
     f = _write(tmp_path, "pins_only.py", readme_rule(root).replace("page-count-5.18", "anon-exclusive"))
     v = verify(str(f), scen)
     assert v.verdict.value == "violated"

@@ -9,7 +9,10 @@ REUSE_HELP = (
     + ", ".join(NAMES)
     + ", e.g. 'exclusive or (refcount == 1 and not swapcache)'."
 )
-STRICT_HELP = "Drop the fork exception for FOLL_GET (seed 004)."
+STRICT_HELP = (
+    "Drop the fork exception for FOLL_GET: every GUP reference anchors the page "
+    "(Andrea Arcangeli, <20210110004435.26382-2-aarcange@redhat.com>)."
+)
 REPLAY_STRICT_HELP = "Replay with (or without) the --strict contract instead of the saved one."
 REPLAY_PROP_HELP = "Check these properties instead of the saved ones (repeatable)."
 REPLAY_FORM_HELP = "observational or structural instead of the saved form."

@@ -13,9 +13,10 @@ arrives.
 
 A scenario file names its family with a top-level ``family`` key; without one it is
 ``anon``: order-0 anonymous pages and the shared zero page (``mm/``). Adding a family
-(the pfnmap memtype model of seed 003, say) is a package for its model beside
-``mm/``, its scenario reader, rules and properties, one module here that builds its
-``Family`` record, and its name in ``FAMILIES``.
+(x86 PAT pfnmap memtype tracking, say: Peter Xu, "[PATCH] mm/x86/pat: Only untrack
+the pfn range if unmap region", <20240712144244.3090089-1-peterx@redhat.com>) is a
+package for its model beside ``mm/``, its scenario reader, rules and properties, one
+module here that builds its ``Family`` record, and its name in ``FAMILIES``.
 """
 
 from __future__ import annotations

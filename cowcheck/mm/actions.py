@@ -98,6 +98,7 @@ def actor_thread(actor: int) -> tuple[int, int]:
 
 
 def cell_addr(vpage: int, cell: int) -> str:
-    """Cells are 512-byte sectors of a page, as in seed 004 (vaddr+0, vaddr+512)."""
+    """Cells are 512-byte sectors of a page, as in the O_DIRECT race diagram of
+    <20210110004435.26382-2-aarcange@redhat.com> (vaddr+0, vaddr+512)."""
     off = vpage * 4096 + cell * 512
     return f"vaddr+{off}"

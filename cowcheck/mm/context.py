@@ -13,7 +13,7 @@ from cowcheck.mm.work import Work
 class Ctx(NamedTuple):
     rule: Rule
     cells: int
-    strict: bool  # contract without the fork exception for FOLL_GET (seed 004)
+    strict: bool  # contract without the fork exception for FOLL_GET (--strict; see mm/contract.py)
     litmus: bool  # fixed programs: a step that fails (-EFAULT, nothing to change) still runs
     max_processes: int
     vpages: int

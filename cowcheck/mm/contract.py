@@ -7,17 +7,19 @@
   pining: R/O short-term pinning does not have the semantics to observe successive
   changes through the process page tables" (gup_must_unshare(), mm/internal.h,
   84209e87c696, v6.2). Short-term R/O pins owe isolation only.
-- FOLL_GET with FOLL_WRITE (O_DIRECT reads, seed 004): device writes must reach the
-  process, except across a fork. open(2): "O_DIRECT I/Os should never be run
-  concurrently with the fork(2) system call, if the memory buffer is a private
-  mapping ... data corruption and undefined behavior in parent and child"; so the
-  device's data reaching the child is outside the contract too.
+- FOLL_GET with FOLL_WRITE (O_DIRECT reads while they used get_user_pages()): device
+  writes must reach the process, except across a fork. open(2): "O_DIRECT I/Os should
+  never be run concurrently with the fork(2) system call, if the memory buffer is a
+  private mapping ... data corruption and undefined behavior in parent and child"; so
+  the device's data reaching the child is outside the contract too.
 - R/O FOLL_GET owes isolation only.
 - Every reference owes isolation: the device never sees data that another process
   wrote after the two diverged.
 
-``strict`` drops the fork exception: Andrea Arcangeli's position in seed 004, that
-every GUP reference anchors the page.
+``strict`` drops the fork exception: Andrea Arcangeli's position, that every GUP
+reference anchors the page ("From the VM standpoint all GUP in are equal and breaking
+one, means breaking them all the same", "[PATCH 1/1] mm: restore full accuracy in COW
+page reuse", <20210110004435.26382-2-aarcange@redhat.com>, 9 Jan 2021).
 """
 
 from __future__ import annotations

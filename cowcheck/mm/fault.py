@@ -11,10 +11,10 @@ the step; each case and why:
   again; an early "copy" is what the same racer ordered first yields, and an early
   "go on" followed by a racer is decided by the locked check, which is what the atomic
   step computes with the racer ordered first. No rule hook sees the early value alone.
-- R0's lock_page() sleep (5.7 do_wp_page(): get_page, drop the PT lock, lock_page,
-  retake it, pte_same() or retry): modelled as the fault waiting for the page lock
-  (``wait_lock``); a racer that changes the PTE meanwhile makes pte_same() fail and
-  the fault retry, which is the fault starting after the racer.
+- the mapcount rule's lock_page() sleep (5.7 do_wp_page(): get_page, drop the PT
+  lock, lock_page, retake it, pte_same() or retry): modelled as the fault waiting for
+  the page lock (``wait_lock``); a racer that changes the PTE meanwhile makes
+  pte_same() fail and the fault retry, which is the fault starting after the racer.
 - do_swap_page() reads the page without the PT lock and re-checks pte_same() under
   it; fork's swap_duplicate() changes the swap count, which reuse_swap_page() reads
   under the lock, or the PTE (the exclusive bit), which fails pte_same().

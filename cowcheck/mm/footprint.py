@@ -9,7 +9,9 @@ swapcache), ``("ref", name)``, ``("slot", slot)``, and the global ``("tok",)``,
 stands for "anything": the conservative answer wherever a future footprint cannot be
 bounded from the state.
 
-An action joins an ample set alone (``ample_singletons``) when:
+An action joins an ample set alone (``ample_singletons``) when, in the terms of the
+ample-set conditions C0-C3 of Clarke, Grumberg and Peled (Model Checking, MIT Press
+1999, ch. 10; C0, a non-empty set, holds by construction):
 - C2, invisible: its only write is its own program counter, which no property reads
   (``MMProperty.reads``), and no other actor's future action is disabled by it (a
   litmus ``after`` only waits for a program counter to pass a step: monotone);

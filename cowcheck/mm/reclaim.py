@@ -13,7 +13,7 @@ sequentially consistent model every way its grab and re-check fall around that
 sequence ends as if it ran wholly before or after: a pin taken before the pinned
 check makes the unmap back off and restore the same PTE (gup-fast's re-check
 passes); a pin taken after it sees a changed PTE and backs off. What is left is the
-weak-memory race of B11 (see models/anon_exclusive_6_1.py).
+weak-memory race that 088b8aa537c2 fixed in 6.1 (see models/anon_exclusive_6_1.py).
 """
 
 from __future__ import annotations
