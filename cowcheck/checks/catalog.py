@@ -21,7 +21,7 @@ from cowcheck.errors import InputError
 from cowcheck.input.bundled import scenario_files
 from cowcheck.input.rule_files import builtin_rules
 from cowcheck.input.scenario import Scenario, load_scenario
-from cowcheck.input.sources import Sources, collect, load_rules, rule_expectations, rule_file
+from cowcheck.input.sources import Sources, collect, load_rules, own_rule_file, rule_expectations
 from cowcheck.mm.rule import Rule
 
 
@@ -262,7 +262,7 @@ def catalog_plan(
                 chosen.append(r)
             continue
         raise InputError(
-            str(rule_file(r) or r.name),
+            str(own_rule_file(r) or r.name),
             "name",
             f"{r.name!r} is also the name of {_rule_where(first_rule)} (expected a rule name of its own)",
         )
@@ -270,7 +270,7 @@ def catalog_plan(
 
 
 def _rule_where(r: Rule) -> str:
-    f = rule_file(r)
+    f = own_rule_file(r)
     return f"the rule file {f}" if f is not None else f"the built-in rule {r.name}"
 
 
@@ -279,7 +279,7 @@ def expectation(rule: Rule) -> Callable[[Scenario, bool], str | None]:
     (``EXPECT``, by scenario name, ``input/sources.py``); any other rule is looked up
     by name in the scenario file's ``[expect]`` (or ``[expect.strict]``) table, which
     names built-in rules only. None: no expectation (shown as '-', never a mismatch)."""
-    if rule_file(rule) is not None:
+    if own_rule_file(rule) is not None:
         mine = rule_expectations(rule)
         return lambda sc, strict: mine.get(sc.name, strict)
     return lambda sc, strict: (sc.expect_strict if strict else sc.expect).get(rule.name)

@@ -31,7 +31,7 @@ from cowcheck.errors import InputError
 from cowcheck.input.bundled import scenario_files
 from cowcheck.input.properties import all_properties
 from cowcheck.input.scenario import Scenario, load_scenario
-from cowcheck.input.sources import base_rule, own_description, rule_file, scenario_paths
+from cowcheck.input.sources import base_rule, own_description, own_rule_file, scenario_paths
 from cowcheck.mm.rule import Rule
 
 # How a failure of a user's rule compares with its base rule (``Verification.base``)
@@ -83,7 +83,7 @@ class Verification:
         kernel versions); a user's rule's own name and description, its own kernel
         versions if it states any, its file and its base rule (never the base's
         kernel versions, which it inherits as class attributes)."""
-        if self.base is None and rule_file(self.rule) is None:
+        if self.base is None and own_rule_file(self.rule) is None:
             return self.rule.describe()
         return own_description(self.rule, self.base)
 
@@ -135,7 +135,7 @@ class Verification:
         return "\n".join(parts)
 
     def to_json(self) -> dict[str, Any]:
-        f = rule_file(self.rule)
+        f = own_rule_file(self.rule)
         return {
             "rule": self.rule.name,
             "description": self.heading,

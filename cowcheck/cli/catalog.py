@@ -159,8 +159,9 @@ def verify_cmd(a: argparse.Namespace) -> int:
             return 3
         return v.verdict.exit_code
     out.print(v.text())
-    states = sum(rep.stats.states for rep in v.runs)
-    out.print(f"{len(v.runs)} runs, {states:,} states, {v.seconds:.1f}s")
+    every = [*v.runs, *v.base_runs]  # v.seconds counts the base rule's runs too
+    states = sum(rep.stats.states for rep in every)
+    out.print(f"{len(every)} runs, {states:,} states, {v.seconds:.1f}s")
     first = v.shortest()
     if first is not None and first.trace is not None:
         out.print()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 from cowcheck.checks.gate import GateResult, find_config, load_config, run_gate, write_starter
@@ -117,10 +118,11 @@ def report(a: argparse.Namespace) -> int:
     output: Path = a.output
     output_file("--output", output)
     page, passed, total = "", 0, 0
+    finished: list[GateResult] = []  # a gate's checks, as each ends (a matrix's cells end together)
     with contextlib.suppress(Interrupted):  # a signal: say what was finished, write nothing
-        page, passed, total = _matrix_page() if a.matrix else _gate_page(a.config)
+        page, passed, total = _matrix_page() if a.matrix else _gate_page(a.config, finished.append)
     if stop_requested() is not None:
-        interrupted(0, "reports")  # the rows finish together: none is written
+        interrupted(sum(not (r.got == "incomplete" and "interrupted" in r.message) for r in finished), "rows")
         return 3
     write("--output", output, lambda: output.write_text(page, encoding="utf-8"))
     out.print(f"wrote {output}: {passed} of {total} passed")
@@ -137,9 +139,9 @@ def _matrix_page() -> tuple[str, int, int]:
     return matrix_html(rows), sum(r.ok for r in rows), len(rows)
 
 
-def _gate_page(config: Path | None) -> tuple[str, int, int]:
+def _gate_page(config: Path | None, on_result: Callable[[GateResult], None]) -> tuple[str, int, int]:
     cfg = load_config(config if config is not None else find_config(Path.cwd()))
-    run = run_gate(cfg)
+    run = run_gate(cfg, on_result)
     rows = [ReportRow(r.name, r.expected, r.got, r.passed, r.detail, r.shown) for r in run.results]
     return report_html(f"cowcheck gate: {cfg.path.name}", rows), sum(r.passed for r in rows), len(rows)
 

@@ -168,7 +168,7 @@ def _module_of(rule: Rule) -> ModuleType | None:
     return next((m for m in loaded_modules() if getattr(m, "RULE", None) is rule), None)
 
 
-def rule_file(rule: Rule) -> Path | None:
+def own_rule_file(rule: Rule) -> Path | None:
     """The file of a rule loaded from a user's rule file; None for a built-in rule and
     for a rule made without a file of its own (``--reuse``)."""
     if is_builtin(rule):
@@ -261,7 +261,7 @@ def own_description(rule: Rule, base: Rule | None) -> str:
         title = next((_first_paragraph(d) for d in docs if isinstance(d, str) and d.strip()), "")
     kernels = next((str(vars(c)["kernels"]) for c in own if "kernels" in vars(c)), "")
     notes = [kernels] if kernels else []
-    f = rule_file(rule)
+    f = own_rule_file(rule)
     if f is not None:
         notes.append(f"rule file {f}")
     if base is not None:
