@@ -151,6 +151,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
         text=True,
         check=True,
         cwd=tmp,
+        env=_env({}, {}),  # as the steps run: not a PYTHONPATH of the test run's
     ).stdout.strip()
     assert Path(where).is_relative_to(tmp / "venv"), where
     return Installed(override)
