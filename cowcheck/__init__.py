@@ -1,6 +1,6 @@
 """cowcheck: a model checker for Linux copy-on-write versus get_user_pages semantics.
 
-The library API (``check``, ``build_model``, ``CheckReport``) and the search options
+The library API (``check``, ``build_model``, ``CheckReport``, ``compare``) and the search options
 are imported when first asked for, not with the package: a command imports only what
 its verb uses (``python -X importtime -m cowcheck ...``).
 """
@@ -14,9 +14,10 @@ if TYPE_CHECKING:
     from cowcheck.api import CheckReport, build_model, check
     from cowcheck.engine import Bounds, OptionError, SearchOptions
     from cowcheck.errors import InputError
+    from cowcheck.synth.compare import compare
 
 __version__ = "0.1.0"
-__all__ = ["Bounds", "CheckReport", "InputError", "OptionError", "SearchOptions", "build_model", "check"]
+__all__ = ["Bounds", "CheckReport", "InputError", "OptionError", "SearchOptions", "build_model", "check", "compare"]
 
 _HOME = {
     "CheckReport": "cowcheck.api",
@@ -26,6 +27,7 @@ _HOME = {
     "OptionError": "cowcheck.engine",
     "SearchOptions": "cowcheck.engine",
     "InputError": "cowcheck.errors",
+    "compare": "cowcheck.synth.compare",
 }
 
 
