@@ -72,6 +72,20 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(self.prog, message)
 
+    _intermixing = False
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        # A verb's positionals may come on either side of its options (`synth BASE
+        # --features X PATH`): intermixed, as most tools read them. The top parser,
+        # which has the subcommands, cannot be (argparse refuses), and needs not.
+        if self._intermixing or self._subparsers is not None:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
     def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
         argv = list(args or [])
         # An unknown option first: argparse would complain of a missing argument
