@@ -38,6 +38,7 @@ VERBS = (
     Verb("catalog", "catalog:CATALOG", "Run scenarios under rules and compare with the verdicts their files expect."),
     Verb("verify", "catalog:VERIFY", "Check one rule against the catalog: a table of properties x scenarios."),
     Verb("matrix", "catalog:MATRIX", "Print the history: rules x scenarios, each cell's verdict."),
+    Verb("synth", "synth:SYNTH", "The weakest safe do_wp_page decision over chosen bookkeeping, or why none is."),
     Verb("compare", "compare:COMPARE", "Where two rules decide do_wp_page differently, with a trace to each state."),
     Verb("init", "gate:INIT", "Write a starter cowcheck.toml for `cowcheck gate`."),
     Verb("gate", "gate:GATE", "Run a project's checks and saved counterexamples; exit 1 on any change of verdict."),

@@ -1,0 +1,74 @@
+"""``cowcheck synth``: the weakest safe write-fault decision, or the proof there is none."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from cowcheck.cli.args import RULE_HELP, Command, add_output, add_search, search_flags
+from cowcheck.cli.console import out, tally
+from cowcheck.cli.helptext import CELL_WORKERS_HELP
+from cowcheck.cli.options import DEFAULT_CELL_WORKERS, search_options
+from cowcheck.input.rule_files import builtin_rules, load_rule
+
+
+def arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("base", metavar="BASE", help=f"The rule whose other hooks stay. {RULE_HELP}")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="Scenario files and directories of them. Default: the bundled catalog but open-large "
+        "(the result is re-verified on it).",
+    )
+    p.add_argument(
+        "--features",
+        metavar="NAMES",
+        help="Comma-separated bookkeeping the decision may read (default: all that --reuse knows: "
+        "refcount, mapcount, pincount, maybe_dma_pinned, exclusive, swapcache, swapcount, locked, unshare).",
+    )
+    p.add_argument("--hole", default="do_wp_page", choices=("do_wp_page",), help="The hook to synthesise.")
+    p.add_argument(
+        "--no-eras",
+        dest="eras",
+        action="store_false",
+        help="Skip the unnecessary-COW comparison with every built-in rule.",
+    )
+    add_search(p, CELL_WORKERS_HELP, DEFAULT_CELL_WORKERS)
+    add_output(p)
+
+
+def run(a: argparse.Namespace) -> int:
+    from cowcheck.synth.cegis import reverify, synthesise, unnecessary_cows
+
+    base = load_rule(a.base)
+    names = [n.strip() for n in a.features.split(",") if n.strip()] if a.features else None
+    options = search_options(**search_flags(a))
+    with tally(not (a.quiet or a.as_json), "rounds") as line:
+        s = synthesise(base, names, a.paths or None, on_round=lambda r, _c: line.tally(r) if line else None)
+        if s.safe:
+            reverify(s, options)
+            if a.eras:
+                unnecessary_cows(s, list(builtin_rules()), options)
+    code = 0 if s.safe and all(v == "holds" for v in s.verified.values()) else 1
+    if a.as_json:
+        print(json.dumps(s.to_json(), indent=2))
+        return code
+    out.print(s.text())
+    return code
+
+
+SYNTH = Command(
+    arguments,
+    run,
+    "Counterexample-guided synthesis: BASE with do_wp_page as a table over the chosen "
+    "features, unseen entries reused; every counterexample forbids the table's decisions "
+    "along its trace, and z3 proposes the table with the most reuses that no counterexample "
+    "forbids, until every scenario holds. Then the smallest --reuse expression that agrees "
+    "with the table, re-verified on the whole catalog, and the unnecessary copies of it and "
+    "of each built-in rule. Exit 0 with a safe table whose expression holds everywhere, 1 "
+    "when no table is safe (UNSAT, with the conflicting counterexamples) or the expression "
+    "fails somewhere.",
+)
