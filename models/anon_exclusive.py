@@ -54,6 +54,13 @@ class AnonExclusive(Rule):
     uses_anon_exclusive = True
     has_write_protect_seq = True
 
+    # The decision below as a formula, for `cowcheck compare` (tests/test_compare.py).
+    WP_REUSE = (
+        "exclusive or (not locked and ((not swapcache and refcount == 1)"
+        " or (swapcache and swapcount == 0 and refcount == 2)"
+        " or (swapcache and swapcount > 0 and refcount == 1)))"
+    )
+
     def do_wp_page(self, page: PageView, unshare: bool) -> WpDecision:
         if page.exclusive:
             what = "nothing to unshare" if unshare else "wp_page_reuse"

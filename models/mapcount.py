@@ -29,6 +29,9 @@ class Mapcount(Rule):
         "f822566165dd [PATCH] madvise MADV_DONTFORK/MADV_DOFORK",
     )
 
+    # The decision below as a formula, for `cowcheck compare` (tests/test_compare.py).
+    WP_REUSE = "not locked and mapcount + swapcount <= 1"
+
     def do_wp_page(self, page: PageView, unshare: bool) -> WpDecision:
         if page.locked:
             return WpDecision(False, "do_wp_page: lock_page() sleeps", wait_lock=True)

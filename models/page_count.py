@@ -30,6 +30,9 @@ class PageCount(Rule):
         "a308c71bf1e6 mm/gup: Remove enfornced COW mechanism",
     )
 
+    # The decision below as a formula, for `cowcheck compare` (tests/test_compare.py).
+    WP_REUSE = "refcount == 1 and not locked and mapcount == 1"
+
     def do_wp_page(self, page: PageView, unshare: bool) -> WpDecision:
         rc, mc = page.refcount, page.mapcount
         if rc != 1:

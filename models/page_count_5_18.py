@@ -31,6 +31,14 @@ class PageCount518(rule_class("page-count-5.11")):  # type: ignore[misc]
         "feb889fb40fa mm: don't put pinned pages into the swap cache",
     )
 
+    # The decision below as a formula, for `cowcheck compare` (tests/test_compare.py):
+    # the refcount once try_to_free_swap() has dropped a swapcache with no entry left.
+    WP_REUSE = (
+        "not locked and ((not swapcache and refcount == 1)"
+        " or (swapcache and swapcount == 0 and refcount == 2)"
+        " or (swapcache and swapcount > 0 and refcount == 1))"
+    )
+
     def do_wp_page(self, page: PageView, unshare: bool) -> WpDecision:
         return wp_can_reuse_anon(page, "do_wp_page")
 

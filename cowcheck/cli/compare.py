@@ -66,5 +66,7 @@ COMPARE = Command(
     "bookkeeping state that reaches do_wp_page is then decided by both. Exit 0 if A "
     "reuses only where B does (A is at least as strict), 1 if A reuses somewhere B "
     "copies (each such state shown with a shortest trace that reaches it), 3 if a "
-    "bound cut a walk short and nothing else was found.",
+    "bound cut a walk short and nothing else was found. Where both decisions are "
+    "formulas (a --reuse rule, a built-in rule), z3 then answers for every bookkeeping "
+    "state that meets the model's invariants, counters of any size.",
 )

@@ -22,8 +22,11 @@ from cowcheck.input.bundled import scenario_files
 from cowcheck.input.scenario import Scenario, load_scenario
 from cowcheck.input.sources import scenario_paths
 from cowcheck.mm.rule import Rule
+from cowcheck.synth.formula import INVARIANTS, only_where, rule_formula
 from cowcheck.synth.harvest import Harvest, harvest
 from cowcheck.synth.record import Seen
+
+INV = "; ".join(INVARIANTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,10 @@ class Comparison:
     seen: dict[Seen, Harvest] = field(default_factory=dict)  # each state, with its first witness
     differences: list[Difference] = field(default_factory=list)
     seconds: float = 0.0
+    # z3, beyond the harvested states: per direction ("a", "b"), None if proved for
+    # every state satisfying formula.INVARIANTS, else a state where it fails; absent
+    # when a rule's decision has no formula.
+    beyond: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -82,6 +89,15 @@ class Comparison:
                 f"under {h.rule.name}{' --strict' if h.strict else ''} in {d.steps()} steps"
             )
         lines += [f"incomplete: {h.scenario.name} under {h.rule.name}" for h in self.harvests if not h.complete]
+        if not self.beyond:
+            lines.append("z3: no formula for both decisions (a --reuse rule, or a built-in rule's WP_REUSE), no proof")
+        for first, state in self.beyond.items():
+            x, y = (self.a, self.b) if first == "a" else (self.b, self.a)
+            if state is None:
+                lines.append(f"z3: {x.name} reuses only where {y.name} does, for every state satisfying {INV}")
+            else:
+                shown = ", ".join(f"{k} {int(v) if not isinstance(v, bool) else v}" for k, v in state.items())
+                lines.append(f"z3: {x.name} reuses where {y.name} copies, e.g. {shown}")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -108,6 +124,13 @@ class Comparison:
                 }
                 for d in self.differences
             ],
+            "beyond": {
+                ("a_reuses_only_where_b_does" if k == "a" else "b_reuses_only_where_a_does"): (
+                    {"proved": True} if v is None else {"proved": False, "state": v}
+                )
+                for k, v in self.beyond.items()
+            },
+            "invariants": list(INVARIANTS),
             "seconds": round(self.seconds, 2),
         }
 
@@ -149,5 +172,8 @@ def compare(
             best = min((x for x in out.harvests if s in x.witnesses), key=lambda x: len(x.witnesses[s]))
             out.differences.append(Difference(s, ra, rb, best))
     out.differences.sort(key=lambda d: (not d.a_reuses, d.steps(), d.seen))
+    fa, fb = rule_formula(out.a), rule_formula(out.b)
+    if fa is not None and fb is not None:
+        out.beyond = {"a": only_where(fa, fb), "b": only_where(fb, fa)}
     out.seconds = time.perf_counter() - t0
     return out
