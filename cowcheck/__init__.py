@@ -1,6 +1,7 @@
 """cowcheck: a model checker for Linux copy-on-write versus get_user_pages semantics.
 
-The library API (``check``, ``build_model``, ``CheckReport``, ``compare``) and the search options
+The library API (``check``, ``build_model``, ``CheckReport``, ``compare``,
+``synthesise``) and the search options
 are imported when first asked for, not with the package: a command imports only what
 its verb uses (``python -X importtime -m cowcheck ...``).
 """
@@ -14,10 +15,21 @@ if TYPE_CHECKING:
     from cowcheck.api import CheckReport, build_model, check
     from cowcheck.engine import Bounds, OptionError, SearchOptions
     from cowcheck.errors import InputError
+    from cowcheck.synth.cegis import synthesise
     from cowcheck.synth.compare import compare
 
 __version__ = "0.1.0"
-__all__ = ["Bounds", "CheckReport", "InputError", "OptionError", "SearchOptions", "build_model", "check", "compare"]
+__all__ = [
+    "Bounds",
+    "CheckReport",
+    "InputError",
+    "OptionError",
+    "SearchOptions",
+    "build_model",
+    "check",
+    "compare",
+    "synthesise",
+]
 
 _HOME = {
     "CheckReport": "cowcheck.api",
@@ -28,6 +40,7 @@ _HOME = {
     "SearchOptions": "cowcheck.engine",
     "InputError": "cowcheck.errors",
     "compare": "cowcheck.synth.compare",
+    "synthesise": "cowcheck.synth.cegis",
 }
 
 

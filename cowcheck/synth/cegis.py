@@ -95,7 +95,7 @@ class Synthesis:
         )
         lines = [head]
         for name in self.unsynthesisable:
-            lines.append(f"{name}: fails whatever do_wp_page decides (the violation makes no do_wp_page decision)")
+            lines.append(f"{name}: fails whatever do_wp_page decides (its counterexample makes no do_wp_page decision)")
         if self.table is None:
             lines.append(
                 "UNSAT: no decision over these features is safe on these scenarios; conflicting counterexamples:"
@@ -219,7 +219,13 @@ def synthesise(
                 s.answers = dict(log)
                 continue
             s.answers, s.last_failed = None, out.rounds
-            decisions = () if rep.trace.property_id == UNREACHED else _along(rule, table, out.names, s.sc, rep)
+            if rep.trace.property_id == UNREACHED:
+                # A step that runs on no run is a fact of the whole search, not of one
+                # trace: the clause forbids all the answers the search was given
+                # (weak, but sound: the same answers give the same search).
+                decisions = tuple(dict(log).items())
+            else:
+                decisions = _along(rule, table, out.names, s.sc, rep)
             if not decisions:
                 out.unsynthesisable.append(s.sc.name)
                 continue
