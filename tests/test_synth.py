@@ -79,3 +79,17 @@ def test_the_cli() -> None:
     assert rc == 1 and doc["verdict"] == "unsat" and doc["core"], err
     rc, _, err = run_cli("synth", "anon-exclusive", "--features", "refcount,colour")
     assert rc == 2 and "--features" in err and "colour" in err and err.count("\n") == 1
+
+
+def test_opening_gup_must_unshare_makes_the_impossible_possible() -> None:
+    """The UNSAT above points at GUP: with gup_must_unshare a hole too, a table exists
+    (R/O GUP of a shared page unshares it first, as Andrea Arcangeli's COR proposal
+    and 5.19's unsharing do), and it holds when checked afresh."""
+    names = ["ro-pin-after-fork", "vmsplice-child", "odirect-clear-refs"]
+    s = synthesise("page-count-5.18", NO_PAE, names, holes=["do_wp_page", "gup_must_unshare"])
+    assert s.safe and s.table is not None
+    assert any(v[0] == "gup_must_unshare" and s.table[v] for v in s.constrained())
+    rule = table_rule(resolve_rule("page-count-5.18"), s.table, s.names, [], s.holes)
+    for name in names:
+        assert check(resolve_scenario(name), rule).verdict is Verdict.HOLDS, name
+    assert s.verified == {} and s.expression is not None  # re-verified by the CLI, or reverify()

@@ -29,7 +29,13 @@ def arguments(p: argparse.ArgumentParser) -> None:
         help="Comma-separated bookkeeping the decision may read (default: all that --reuse knows: "
         "refcount, mapcount, pincount, maybe_dma_pinned, exclusive, swapcache, swapcount, locked, unshare).",
     )
-    p.add_argument("--hole", default="do_wp_page", choices=("do_wp_page",), help="The hook to synthesise.")
+    p.add_argument(
+        "--hole",
+        default="do_wp_page",
+        metavar="HOOKS",
+        help="Comma-separated hooks to synthesise together: do_wp_page, gup_must_unshare, fork_present. "
+        "Default: do_wp_page.",
+    )
     p.add_argument(
         "--no-eras",
         dest="eras",
@@ -47,7 +53,8 @@ def run(a: argparse.Namespace) -> int:
     names = [n.strip() for n in a.features.split(",") if n.strip()] if a.features else None
     options = search_options(**search_flags(a))
     with tally(not (a.quiet or a.as_json), "rounds") as line:
-        s = synthesise(base, names, a.paths or None, on_round=lambda r, _c: line.tally(r) if line else None)
+        at = [h.strip() for h in a.hole.split(",") if h.strip()]
+        s = synthesise(base, names, a.paths or None, holes=at, on_round=lambda r, _c: line.tally(r) if line else None)
         if s.safe:
             reverify(s, options)
             if a.eras:

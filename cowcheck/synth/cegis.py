@@ -36,7 +36,8 @@ from cowcheck.input.scenario import Scenario, load_scenario
 from cowcheck.input.sources import scenario_paths
 from cowcheck.mm.rule import Rule
 from cowcheck.synth.express import smallest
-from cowcheck.synth.table import Vector, describe, features, table_rule
+from cowcheck.synth.table import Vector, default, describe, features, hole_of, key_names, table_rule, word
+from cowcheck.synth.table import holes as table_holes
 
 Decision = tuple[Vector, bool]
 
@@ -54,6 +55,7 @@ class Clause:
 class Synthesis:
     base: Rule
     names: tuple[str, ...]
+    holes: tuple[str, ...] = ("do_wp_page",)
     scenarios: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     default: bool = False  # the scenarios were the catalog's (not named)
@@ -89,19 +91,19 @@ class Synthesis:
 
     def text(self) -> str:
         head = (
-            f"synth over {self.base.name} on do_wp_page, features {', '.join(self.names)}: "
+            f"synth over {self.base.name} on {', '.join(self.holes)}, features {', '.join(self.names)}: "
             f"{len(self.scenarios)} scenarios, {self.rounds} rounds, {self.checks} checks, "
             f"{len(self.clauses)} counterexamples, {self.seconds:.1f}s"
         )
         lines = [head]
         for name in self.unsynthesisable:
-            lines.append(f"{name}: fails whatever do_wp_page decides (its counterexample makes no do_wp_page decision)")
+            lines.append(f"{name}: fails whatever the holes decide (its counterexample makes no decision of theirs)")
         if self.table is None:
             lines.append(
                 "UNSAT: no decision over these features is safe on these scenarios; conflicting counterexamples:"
             )
             for c in self.core:
-                ds = "; ".join(f"{describe(v, self.names)} -> {'reuse' if d else 'copy'}" for v, d in c.decisions)
+                ds = "; ".join(f"{describe(v, self.names)} -> {word(v, d)}" for v, d in c.decisions)
                 prop = c.report.trace.property_id if c.report.trace is not None else "?"
                 lines.append(f"  {c.scenario} ({prop} in {len(c.report.trace or ())} steps) forbids: {ds}")
             for v, (copies, reuses) in self.conflicts().items():
@@ -110,13 +112,13 @@ class Synthesis:
             return "\n".join(lines)
         cons = self.constrained()
         lines.append(
-            f"safe table: {len(cons)} constrained entries ({sum(not self.table[v] for v in cons)} copy), "
-            "every other projection reused"
+            f"safe table: {len(cons)} constrained entries ({sum(self.table[v] != default(v) for v in cons)} not the "
+            "cheap answer), every other entry the cheap answer (reuse; no unshare; share)"
         )
         for v in sorted(cons, key=repr):
-            lines.append(f"  {'reuse' if self.table[v] else 'copy '}  {describe(v, self.names)}")
-        if self.expression is None:
-            lines.append("no expression of up to 4 atoms agrees with the table")
+            lines.append(f"  {word(v, self.table[v]):10}  {describe(v, self.names)}")
+        if self.expression is None and "do_wp_page" in self.holes:
+            lines.append("no expression of up to 4 atoms agrees with the do_wp_page entries")
         else:
             lines.append(f"smallest expression: --reuse '{self.expression}'")
         if self.verified:
@@ -133,12 +135,13 @@ class Synthesis:
         return {
             "base": self.base.name,
             "features": list(self.names),
+            "holes": list(self.holes),
             "scenarios": self.scenarios,
             "verdict": "unsat" if self.table is None else ("safe" if self.safe else "unsynthesisable"),
             "table": None
             if self.table is None
             else [
-                {"vector": dict(zip(self.names, v, strict=True)), "reuse": self.table[v]}
+                {"key": dict(zip(key_names(v, self.names), v, strict=True)), "decision": word(v, self.table[v])}
                 for v in sorted(self.constrained(), key=repr)
             ],
             "core": [
@@ -146,7 +149,8 @@ class Synthesis:
                     "scenario": c.scenario,
                     "property": c.report.trace.property_id if c.report.trace is not None else None,
                     "decisions": [
-                        {"vector": dict(zip(self.names, v, strict=True)), "reuse": d} for v, d in c.decisions
+                        {"key": dict(zip(key_names(v, self.names), v, strict=True)), "forbidden": word(v, d)}
+                        for v, d in c.decisions
                     ],
                     "steps": [s.label for s in c.report.trace.steps] if c.report.trace is not None else [],
                 }
@@ -170,12 +174,12 @@ class _Scenario:
 
 
 def _along(
-    base: Rule, table: dict[Vector, bool], names: Sequence[str], sc: Scenario, rep: CheckReport
+    base: Rule, table: dict[Vector, bool], names: Sequence[str], at: Sequence[str], sc: Scenario, rep: CheckReport
 ) -> tuple[Decision, ...]:
     """The table's decisions along ``rep``'s trace, in order, each vector once."""
     assert rep.trace is not None
     log: list[Decision] = []
-    model = build_model(sc, table_rule(base, table, names, log), rep.properties or None, rep.form, rep.strict)
+    model = build_model(sc, table_rule(base, table, names, log, at), rep.properties or None, rep.form, rep.strict)
     replay(model, [s.action for s in rep.trace.steps])
     return tuple(dict.fromkeys(log))
 
@@ -185,6 +189,7 @@ def synthesise(
     names: Sequence[str] | None = None,
     scenarios: Sequence[str | Path] | None = None,
     *,
+    holes: Sequence[str] | None = None,
     strict: bool = False,
     on_round: Callable[[int, int], None] | None = None,
 ) -> Synthesis:
@@ -195,7 +200,7 @@ def synthesise(
 
     t0 = time.perf_counter()
     rule = resolve_rule(base)
-    out = Synthesis(rule, features(names))
+    out = Synthesis(rule, features(names), table_holes(holes))
     files = scenario_paths(scenarios) if scenarios else [f for f in scenario_files() if f.stem != "open-large"]
     todo = [_Scenario(load_scenario(f)) for f in files]
     out.scenarios, out.files, out.default = [s.sc.name for s in todo], list(files), not scenarios
@@ -210,10 +215,10 @@ def synthesise(
         for s in order:
             if s.sc.name in out.unsynthesisable:
                 continue
-            if s.answers is not None and all(table.get(v, True) == d for v, d in s.answers.items()):
+            if s.answers is not None and all(table.get(v, default(v)) == d for v, d in s.answers.items()):
                 continue  # the same answers: the same search, and it held
             log: list[Decision] = []
-            rep = check(s.sc, table_rule(rule, table, out.names, log), strict=strict, minimise=False)
+            rep = check(s.sc, table_rule(rule, table, out.names, log, out.holes), strict=strict, minimise=False)
             out.checks += 1
             if rep.verdict is not Verdict.VIOLATED or rep.trace is None:
                 s.answers = dict(log)
@@ -225,7 +230,7 @@ def synthesise(
                 # (weak, but sound: the same answers give the same search).
                 decisions = tuple(dict(log).items())
             else:
-                decisions = _along(rule, table, out.names, s.sc, rep)
+                decisions = _along(rule, table, out.names, out.holes, s.sc, rep)
             if not decisions:
                 out.unsynthesisable.append(s.sc.name)
                 continue
@@ -235,7 +240,7 @@ def synthesise(
             for v, _d in decisions:
                 if v not in var:
                     var[v] = z3.Bool(f"reuse[{len(var)}]")
-                    opt.add_soft(var[v], 1)
+                    opt.add_soft(var[v] if default(v) else z3.Not(var[v]), 1)
             opt.assert_and_track(
                 z3.Or([var[v] != z3.BoolVal(d) for v, d in decisions]), z3.Bool(f"clause[{len(out.clauses) - 1}]")
             )
@@ -251,7 +256,8 @@ def synthesise(
         m = opt.model()
         table = {v: z3.is_true(m.eval(x, model_completion=True)) for v, x in var.items()}
     if out.table is not None:
-        out.expression = smallest(out.table, out.constrained(), out.names)
+        wp = {v for v in out.constrained() if hole_of(v) == "do_wp_page"}
+        out.expression = smallest({v: out.table[v] for v in wp}, wp, out.names) if wp else None
     out.seconds = time.perf_counter() - t0
     return out
 
@@ -262,7 +268,7 @@ def reverify(out: Synthesis, options: SearchOptions | None = None) -> None:
     when the synthesis ran on the catalog, else on the scenarios it ran on."""
     if out.expression is None:
         return
-    rule = reuse_rule(out.base, out.expression)
+    rule = _final(out)
     on = None if out.default else out.files
     for row in run_catalog([rule], on, options=options):
         if not row.strict:
@@ -273,10 +279,23 @@ def unnecessary_cows(out: Synthesis, rules: Sequence[Rule | str], options: Searc
     """The unnecessary-cow metric of the expression's rule and of ``rules``, each
     summed over the synthesis's scenarios (over the transitions each search explored:
     a rule that fails a scenario stops at its counterexample)."""
-    mine: list[Rule | str] = [reuse_rule(out.base, out.expression)] if out.expression is not None else []
+    mine: list[Rule | str] = [_final(out)] if out.expression is not None else []
     for row in run_catalog([*mine, *rules], out.files, options=options):
         if not row.strict:
             out.cows[row.rule] = out.cows.get(row.rule, 0) + row.report.metrics.get("unnecessary-cow", 0)
+
+
+def _final(out: Synthesis) -> Rule:
+    """The result as a rule: do_wp_page by the expression, any other hole by the table."""
+    assert out.expression is not None and out.table is not None
+    rule = reuse_rule(out.base, out.expression)
+    others = [h for h in out.holes if h != "do_wp_page"]
+    if not others:
+        return rule
+    table = {v: d for v, d in out.table.items() if hole_of(v) != "do_wp_page"}
+    made = table_rule(rule, table, out.names, [], others)
+    vars(made)["name"] = f"{rule.name}+table({','.join(others)})"
+    return made
 
 
 def _core(clauses: list[Clause], var: dict[Vector, Any]) -> list[Clause]:

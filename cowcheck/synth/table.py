@@ -1,11 +1,16 @@
-"""A write-fault decision as a table: the hole that ``cowcheck synth`` fills.
+"""Decisions as tables: the holes that ``cowcheck synth`` fills.
 
 The page's bookkeeping is projected onto the chosen features (``FEATURES``, the names
 ``--reuse`` knows); the table maps each projection to reuse or copy, and a projection
 it has no entry for is reused (the search for the weakest rule: the checker has to
 refute each reuse). The side effect goes with the decision as ``--reuse``'s does
 (``reuse_expr.reuse_rule``): a reuse of a page in the swapcache with no swap entry
-left drops the swapcache copy first, if the page lock is free."""
+left drops the swapcache copy first, if the page lock is free.
+
+More holes (``--hole``): ``gup_must_unshare`` (whether GUP must unshare a R/O page
+first) and ``fork_present`` (whether fork copies the page for the child now), each
+keyed by the page's projection and the hook's own arguments, the key tagged with the
+hook's name; an unseen key gets the cheap answer (no unshare, share)."""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from typing import Any
 
 from cowcheck.errors import InputError
 from cowcheck.input.reuse_expr import NAMES
-from cowcheck.mm.rule import PageView, Rule, WpDecision
+from cowcheck.mm.rule import ForkDecision, GupFlags, PageView, Rule, WpDecision
 
 FEATURES = tuple(NAMES)
 Vector = tuple[Any, ...]  # the values of the chosen features, in their order
@@ -39,11 +44,55 @@ def project(page: PageView, unshare: bool, names: Sequence[str]) -> Vector:
     return tuple(env[n] for n in names)
 
 
+HOLES = ("do_wp_page", "gup_must_unshare", "fork_present")
+# Each extra hole's own arguments, after the page's projection in its key.
+_ARGS = {"gup_must_unshare": ("pin", "write", "longterm", "have_vma"), "fork_present": ("parent_has_pinned",)}
+# What True means at each hole, and what False means.
+WORDS = {
+    "do_wp_page": ("reuse", "copy"),
+    "gup_must_unshare": ("unshare", "no unshare"),
+    "fork_present": ("copy", "share"),
+}
+
+
+def holes(names: Sequence[str] | None) -> tuple[str, ...]:
+    """The holes asked for (``--hole``), checked; do_wp_page by default."""
+    if not names:
+        return ("do_wp_page",)
+    bad = [n for n in names if n not in HOLES]
+    if bad:
+        raise InputError("--hole", None, f"unknown hook {bad[0]!r} (expected names among: {', '.join(HOLES)})")
+    return tuple(dict.fromkeys(names))
+
+
+def hole_of(v: Vector) -> str:
+    return v[0] if v and isinstance(v[0], str) else "do_wp_page"
+
+
+def default(v: Vector) -> bool:
+    """An unseen key's answer: the cheap one (reuse; no unshare; share)."""
+    return hole_of(v) == "do_wp_page"
+
+
+def key_names(v: Vector, names: Sequence[str]) -> tuple[str, ...]:
+    hole = hole_of(v)
+    if hole == "do_wp_page":
+        return tuple(names)
+    return ("hook", *(n for n in names if n != "unshare"), *_ARGS[hole])
+
+
 def describe(v: Vector, names: Sequence[str]) -> str:
-    """``refcount 2, mapcount 1, !exclusive, swapcache``: flags by name, ! when false."""
+    """``refcount 2, mapcount 1, !exclusive, swapcache``: flags by name, ! when false;
+    an extra hole's key starts with the hook's name."""
+    pairs = zip(key_names(v, names), v, strict=True)
     return ", ".join(
-        (n if x else f"!{n}") if isinstance(x, bool) else f"{n} {x}" for n, x in zip(names, v, strict=True)
+        x if n == "hook" else (n if x else f"!{n}") if isinstance(x, bool) else f"{n} {x}" for n, x in pairs
     )
+
+
+def word(v: Vector, d: bool) -> str:
+    yes, no = WORDS[hole_of(v)]
+    return yes if d else no
 
 
 class TableHook:
@@ -62,8 +111,42 @@ class TableHook:
         )
 
 
-def table_rule(base: Rule, table: Mapping[Vector, bool], names: Sequence[str], log: list[tuple[Vector, bool]]) -> Rule:
-    """``base`` with its ``do_wp_page`` decided by ``table`` (a copy: base is shared)."""
+class GupHook:
+    """``gup_must_unshare`` by the table."""
+
+    def __init__(self, table: Mapping[Vector, bool], names: Sequence[str], log: list[tuple[Vector, bool]]) -> None:
+        self.table, self.names, self.log = table, [n for n in names if n != "unshare"], log
+
+    def __call__(self, flags: GupFlags, page: PageView, have_vma: bool) -> bool:
+        v = ("gup_must_unshare", *project(page, False, self.names), flags.pin, flags.write, flags.longterm, have_vma)
+        d = self.table.get(v, False)
+        self.log.append((v, d))
+        return d
+
+
+class ForkHook:
+    """``fork_present`` by the table."""
+
+    def __init__(self, table: Mapping[Vector, bool], names: Sequence[str], log: list[tuple[Vector, bool]]) -> None:
+        self.table, self.names, self.log = table, [n for n in names if n != "unshare"], log
+
+    def __call__(self, page: PageView, parent_has_pinned: bool) -> ForkDecision:
+        v = ("fork_present", *project(page, False, self.names), parent_has_pinned)
+        d = self.table.get(v, False)
+        self.log.append((v, d))
+        return ForkDecision(d, f"copy_present_pte: table -> {'copy_present_page' if d else 'share'}")
+
+
+def table_rule(
+    base: Rule,
+    table: Mapping[Vector, bool],
+    names: Sequence[str],
+    log: list[tuple[Vector, bool]],
+    at: Sequence[str] = ("do_wp_page",),
+) -> Rule:
+    """``base`` with the hooks ``at`` decided by ``table`` (a copy: base is shared)."""
     r = copy.copy(base)
-    vars(r)["do_wp_page"] = TableHook(table, names, log)
+    made = {"do_wp_page": TableHook, "gup_must_unshare": GupHook, "fork_present": ForkHook}
+    for hole in at:
+        vars(r)[hole] = made[hole](table, names, log)
     return r
