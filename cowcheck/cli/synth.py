@@ -64,6 +64,13 @@ def run(a: argparse.Namespace) -> int:
         print(json.dumps(s.to_json(), indent=2))
         return code
     out.print(s.text())
+    if s.table is None:  # the proof: each conflicting counterexample, drawn
+        from cowcheck.report.diagram import render_trace
+
+        for c in s.core:
+            if c.report.trace is not None:
+                out.print()
+                out.print(render_trace(c.report.trace, f"{c.scenario} under the table {s.base.name} + holes", 100))
     return code
 
 
