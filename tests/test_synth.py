@@ -93,3 +93,14 @@ def test_opening_gup_must_unshare_makes_the_impossible_possible() -> None:
     for name in names:
         assert check(resolve_scenario(name), rule).verdict is Verdict.HOLDS, name
     assert s.verified == {} and s.expression is not None  # re-verified by the CLI, or reverify()
+
+
+def test_every_hole_can_be_opened_and_the_table_holds_afresh() -> None:
+    names = ["odirect-swap", "vmsplice-child-swap", "fork-odirect-pin"]
+    at = ["do_wp_page", "gup_must_unshare", "fork_present", "do_swap_page"]
+    s = synthesise("anon-exclusive", None, names, holes=at)
+    assert s.safe and s.table is not None and s.holes == tuple(at)
+    rule = table_rule(resolve_rule("anon-exclusive"), s.table, s.names, [], s.holes)
+    for name in names:
+        assert check(resolve_scenario(name), rule).verdict is Verdict.HOLDS, name
+    assert {k["hook"] for k in (e["key"] for e in s.to_json()["table"]) if "hook" in k} <= set(at)

@@ -33,7 +33,8 @@ def arguments(p: argparse.ArgumentParser) -> None:
         "--hole",
         default="do_wp_page",
         metavar="HOOKS",
-        help="Comma-separated hooks to synthesise together: do_wp_page, gup_must_unshare, fork_present. "
+        help="Comma-separated hooks to synthesise together: do_wp_page, gup_must_unshare, fork_present, "
+        "do_swap_page. "
         "Default: do_wp_page.",
     )
     p.add_argument(

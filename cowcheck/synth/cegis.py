@@ -113,7 +113,7 @@ class Synthesis:
         cons = self.constrained()
         lines.append(
             f"safe table: {len(cons)} constrained entries ({sum(self.table[v] != default(v) for v in cons)} not the "
-            "cheap answer), every other entry the cheap answer (reuse; no unshare; share)"
+            "cheap answer), every other entry the cheap one (reuse; no unshare; share; exclusive at swap-in)"
         )
         for v in sorted(cons, key=repr):
             lines.append(f"  {word(v, self.table[v]):10}  {describe(v, self.names)}")

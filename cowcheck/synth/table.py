@@ -8,9 +8,10 @@ refute each reuse). The side effect goes with the decision as ``--reuse``'s does
 left drops the swapcache copy first, if the page lock is free.
 
 More holes (``--hole``): ``gup_must_unshare`` (whether GUP must unshare a R/O page
-first) and ``fork_present`` (whether fork copies the page for the child now), each
+first) and ``fork_present`` (whether fork copies the page for the child now) and
+``do_swap_page`` (whether a swapped-in page is mapped exclusive), each
 keyed by the page's projection and the hook's own arguments, the key tagged with the
-hook's name; an unseen key gets the cheap answer (no unshare, share)."""
+hook's name; an unseen key gets the cheap answer (no unshare, share, exclusive)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from typing import Any
 
 from cowcheck.errors import InputError
 from cowcheck.input.reuse_expr import NAMES
-from cowcheck.mm.rule import ForkDecision, GupFlags, PageView, Rule, WpDecision
+from cowcheck.mm.rule import ForkDecision, GupFlags, PageView, Rule, SwapinDecision, WpDecision
 
 FEATURES = tuple(NAMES)
 Vector = tuple[Any, ...]  # the values of the chosen features, in their order
@@ -44,14 +45,19 @@ def project(page: PageView, unshare: bool, names: Sequence[str]) -> Vector:
     return tuple(env[n] for n in names)
 
 
-HOLES = ("do_wp_page", "gup_must_unshare", "fork_present")
+HOLES = ("do_wp_page", "gup_must_unshare", "fork_present", "do_swap_page")
 # Each extra hole's own arguments, after the page's projection in its key.
-_ARGS = {"gup_must_unshare": ("pin", "write", "longterm", "have_vma"), "fork_present": ("parent_has_pinned",)}
+_ARGS = {
+    "gup_must_unshare": ("pin", "write", "longterm", "have_vma"),
+    "fork_present": ("parent_has_pinned",),
+    "do_swap_page": ("write", "pte_exclusive"),
+}
 # What True means at each hole, and what False means.
 WORDS = {
     "do_wp_page": ("reuse", "copy"),
     "gup_must_unshare": ("unshare", "no unshare"),
     "fork_present": ("copy", "share"),
+    "do_swap_page": ("exclusive", "shared"),
 }
 
 
@@ -70,8 +76,9 @@ def hole_of(v: Vector) -> str:
 
 
 def default(v: Vector) -> bool:
-    """An unseen key's answer: the cheap one (reuse; no unshare; share)."""
-    return hole_of(v) == "do_wp_page"
+    """An unseen key's answer: the cheap one (reuse; no unshare; share; map the
+    swapped-in page exclusive, so that no later write copies it)."""
+    return hole_of(v) in ("do_wp_page", "do_swap_page")
 
 
 def key_names(v: Vector, names: Sequence[str]) -> tuple[str, ...]:
@@ -137,6 +144,24 @@ class ForkHook:
         return ForkDecision(d, f"copy_present_pte: table -> {'copy_present_page' if d else 'share'}")
 
 
+class SwapHook:
+    """``do_swap_page`` by the table: map the page exclusive (and writable) or shared
+    (R/O). Freeing the swapcache stays the base rule's, and only with an exclusive
+    mapping, as every era couples them (reuse_swap_page(), should_try_to_free_swap())."""
+
+    def __init__(
+        self, base: Rule, table: Mapping[Vector, bool], names: Sequence[str], log: list[tuple[Vector, bool]]
+    ) -> None:
+        self.base, self.table, self.names, self.log = base, table, [n for n in names if n != "unshare"], log
+
+    def __call__(self, page: PageView, write: bool, pte_exclusive: bool) -> SwapinDecision:
+        v = ("do_swap_page", *project(page, False, self.names), write, pte_exclusive)
+        d = self.table.get(v, True)
+        self.log.append((v, d))
+        free = d and self.base.do_swap_page(page, write, pte_exclusive).free_swapcache
+        return SwapinDecision(d, d, f"do_swap_page: table -> {'exclusive, writable' if d else 'shared, R/O'}", free)
+
+
 def table_rule(
     base: Rule,
     table: Mapping[Vector, bool],
@@ -148,5 +173,5 @@ def table_rule(
     r = copy.copy(base)
     made = {"do_wp_page": TableHook, "gup_must_unshare": GupHook, "fork_present": ForkHook}
     for hole in at:
-        vars(r)[hole] = made[hole](table, names, log)
+        vars(r)[hole] = SwapHook(base, table, names, log) if hole == "do_swap_page" else made[hole](table, names, log)
     return r
