@@ -154,3 +154,25 @@ def test_z3_proves_one_direction_and_refutes_the_other_with_a_real_state() -> No
     assert b.do_wp_page(page, state["unshare"]).reuse and not a.do_wp_page(page, state["unshare"]).reuse
     c = compare(a, b, FEW[:1])
     assert c.beyond == {"a": None, "b": state}
+
+
+def test_z3_reads_an_expression_as_python_evaluates_it() -> None:
+    import z3
+
+    from cowcheck.synth.formula import NoProof, holds, to_z3, variables
+
+    v = variables()
+    for text in (
+        "exclusive < swapcache",
+        "refcount - 1",
+        "(refcount == 1) == (mapcount == 1)",
+        "-refcount + 3 > pincount",
+    ):
+        f = to_z3(text, v)
+        for page in BOX[::37]:
+            env = _env(page, False)
+            sub = [(v[n], z3.IntVal(int(env[n]))) for n in ("refcount", "mapcount", "pincount", "swapcount")]
+            sub += [(v[n], z3.BoolVal(bool(env[n]))) for n in ("exclusive", "swapcache", "locked", "unshare")]
+            assert z3.is_true(z3.simplify(z3.substitute(f, *sub))) == holds(text, env), (text, page)
+    with pytest.raises(NoProof):
+        to_z3("refcount and exclusive", v)

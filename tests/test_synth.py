@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import run_cli
 
 from cowcheck.api import check, resolve_rule, resolve_scenario
@@ -104,3 +105,19 @@ def test_every_hole_can_be_opened_and_the_table_holds_afresh() -> None:
     for name in names:
         assert check(resolve_scenario(name), rule).verdict is Verdict.HOLDS, name
     assert {k["hook"] for k in (e["key"] for e in s.to_json()["table"]) if "hook" in k} <= set(at)
+
+
+def test_a_search_cut_short_never_makes_a_table_safe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bound or a signal cuts a check: the loop stops, incomplete, and claims nothing."""
+    from cowcheck.engine import Bounds, SearchOptions
+    from cowcheck.synth import cegis
+
+    real = cegis.check
+
+    def cut(sc: object, rule: object, *args: object, **kw: object) -> object:
+        return real(sc, rule, options=SearchOptions(Bounds(max_states=2)), minimise=False)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cegis, "check", cut)
+    s = synthesise("anon-exclusive", None, SMALL[:2])
+    assert not s.safe and s.incomplete is not None and "max-states" in s.incomplete
+    assert s.to_json()["verdict"] == "incomplete" and "no table is claimed safe" in s.text()

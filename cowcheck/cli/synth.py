@@ -10,6 +10,7 @@ from cowcheck.cli.args import RULE_HELP, Command, add_output, add_search, search
 from cowcheck.cli.console import out, tally
 from cowcheck.cli.helptext import CELL_WORKERS_HELP
 from cowcheck.cli.options import DEFAULT_CELL_WORKERS, search_options
+from cowcheck.errors import InputError
 from cowcheck.input.rule_files import builtin_rules, load_rule
 
 
@@ -51,16 +52,21 @@ def run(a: argparse.Namespace) -> int:
     from cowcheck.synth.cegis import reverify, synthesise, unnecessary_cows
 
     base = load_rule(a.base)
-    names = [n.strip() for n in a.features.split(",") if n.strip()] if a.features else None
+    names = _names("--features", a.features) if a.features is not None else None
     options = search_options(**search_flags(a))
     with tally(not (a.quiet or a.as_json), "rounds") as line:
-        at = [h.strip() for h in a.hole.split(",") if h.strip()]
+        at = _names("--hole", a.hole)
         s = synthesise(base, names, a.paths or None, holes=at, on_round=lambda r, _c: line.tally(r) if line else None)
         if s.safe:
             reverify(s, options)
             if a.eras:
                 unnecessary_cows(s, list(builtin_rules()), options)
-    code = 0 if s.safe and all(v == "holds" for v in s.verified.values()) else 1
+    if s.incomplete is not None:
+        code = 3
+    elif s.safe and s.verified and all(v == "holds" for v in s.verified.values()):
+        code = 0
+    else:
+        code = 1
     if a.as_json:
         print(json.dumps(s.to_json(), indent=2))
         return code
@@ -73,6 +79,13 @@ def run(a: argparse.Namespace) -> int:
                 out.print()
                 out.print(render_trace(c.report.trace, f"{c.scenario} under the table {s.base.name} + holes", 100))
     return code
+
+
+def _names(option: str, text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise InputError(option, None, f"expected comma-separated names, got {text!r}")
+    return names
 
 
 SYNTH = Command(

@@ -66,13 +66,15 @@ class Synthesis:
     checks: int = 0
     seconds: float = 0.0
     unsynthesisable: list[str] = field(default_factory=list)  # failing whatever the table says
-    expression: str | None = None  # the smallest --reuse expression agreeing with the constrained entries
+    incomplete: str | None = None  # why the loop stopped before an answer (a bound, a signal, z3 unknown)
+    expression: str | None = None  # the smallest --reuse expression agreeing with the table (``agrees``)
+    agrees: str = ""  # on what: every entry the last searches asked, or only the constrained ones
     verified: dict[str, str] = field(default_factory=dict)  # the expression's rule, scenario -> outcome
     cows: dict[str, int] = field(default_factory=dict)  # rule -> unnecessary copies (the metric), summed
 
     @property
     def safe(self) -> bool:
-        return self.table is not None and not self.unsynthesisable
+        return self.table is not None and not self.unsynthesisable and self.incomplete is None
 
     def conflicts(self) -> dict[Vector, tuple[list[str], list[str]]]:
         """Each vector that one counterexample alone forbids reusing and another alone
@@ -98,6 +100,9 @@ class Synthesis:
         lines = [head]
         for name in self.unsynthesisable:
             lines.append(f"{name}: fails whatever the holes decide (its counterexample makes no decision of theirs)")
+        if self.incomplete is not None:
+            lines.append(f"incomplete: {self.incomplete}; no table is claimed safe")
+            return "\n".join(lines)
         if self.table is None:
             lines.append(
                 "UNSAT: no decision over these features is safe on these scenarios; conflicting counterexamples:"
@@ -112,19 +117,23 @@ class Synthesis:
             return "\n".join(lines)
         cons = self.constrained()
         lines.append(
-            f"safe table: {len(cons)} constrained entries ({sum(self.table[v] != default(v) for v in cons)} not the "
+            f"{'safe table' if self.safe else 'table (not safe: see above)'}: {len(cons)} constrained entries "
+            f"({sum(self.table[v] != default(v) for v in cons)} not the "
             "cheap answer), every other entry the cheap one (reuse; no unshare; share; exclusive at swap-in)"
         )
         for v in sorted(cons, key=repr):
             lines.append(f"  {word(v, self.table[v]):10}  {describe(v, self.names)}")
-        if self.expression is None and "do_wp_page" in self.holes:
+        if self.expression is not None:
+            lines.append(f"smallest expression agreeing with {self.agrees}: --reuse '{self.expression}'")
+        elif any(hole_of(v) == "do_wp_page" for v in cons):
             lines.append("no expression of up to 4 atoms agrees with the do_wp_page entries")
-        else:
-            lines.append(f"smallest expression: --reuse '{self.expression}'")
         if self.verified:
             bad = {k: v for k, v in self.verified.items() if v != "holds"}
             said = "holds on all" if not bad else f"fails on {len(bad)} of"
-            lines.append(f"re-verified as {self.base.name}+reuse(...): {said} {len(self.verified)} scenarios")
+            lines.append(
+                f"re-verified as one rule (the expression, the other holes by the table): "
+                f"{said} {len(self.verified)} scenarios"
+            )
             lines += [f"  {k}: {v}" for k, v in bad.items()]
         if self.cows:
             lines.append("unnecessary copies (the unnecessary-cow metric, summed over the synthesis scenarios):")
@@ -137,7 +146,8 @@ class Synthesis:
             "features": list(self.names),
             "holes": list(self.holes),
             "scenarios": self.scenarios,
-            "verdict": "unsat" if self.table is None else ("safe" if self.safe else "unsynthesisable"),
+            "verdict": _verdict(self),
+            "incomplete": self.incomplete,
             "table": None
             if self.table is None
             else [
@@ -166,6 +176,14 @@ class Synthesis:
         }
 
 
+def _verdict(s: Synthesis) -> str:
+    if s.incomplete is not None:
+        return "incomplete"
+    if s.table is None:
+        return "unsat"
+    return "safe" if s.safe else "unsynthesisable"
+
+
 @dataclass(slots=True)
 class _Scenario:
     sc: Scenario
@@ -180,7 +198,11 @@ def _along(
     assert rep.trace is not None
     log: list[Decision] = []
     model = build_model(sc, table_rule(base, table, names, log, at), rep.properties or None, rep.form, rep.strict)
-    replay(model, [s.action for s in rep.trace.steps])
+    done = replay(model, [s.action for s in rep.trace.steps])
+    # Replay is the search's next_step, so the trace is followed to its violation. If
+    # it were not, the clause would hold a prefix's decisions only and forbid too much.
+    if done.diverged_at is not None or all(p != rep.trace.property_id for _i, p, _m in done.violations):
+        raise AssertionError(f"{sc.name}: a counterexample does not replay under the table that made it")
     return tuple(dict.fromkeys(log))
 
 
@@ -220,6 +242,11 @@ def synthesise(
             log: list[Decision] = []
             rep = check(s.sc, table_rule(rule, table, out.names, log, out.holes), strict=strict, minimise=False)
             out.checks += 1
+            if rep.verdict is Verdict.INCOMPLETE:
+                # A bound or a signal: nothing is known of this table, and no table is
+                # called safe.
+                out.incomplete = f"{s.sc.name}: {rep.result.incomplete_reason}"
+                break
             if rep.verdict is not Verdict.VIOLATED or rep.trace is None:
                 s.answers = dict(log)
                 continue
@@ -241,23 +268,31 @@ def synthesise(
                 if v not in var:
                     var[v] = z3.Bool(f"reuse[{len(var)}]")
                     opt.add_soft(var[v] if default(v) else z3.Not(var[v]), 1)
+            # Tracked, though the core is found by deletion (_core): the encoding steers
+            # which of the equally cheap tables z3 proposes, and this one converges on
+            # the catalog in 20 rounds (BENCHMARKS.md); the answer is the same either way.
             opt.assert_and_track(
                 z3.Or([var[v] != z3.BoolVal(d) for v, d in decisions]), z3.Bool(f"clause[{len(out.clauses) - 1}]")
             )
         if on_round is not None:
             on_round(out.rounds, len(out.clauses))
+        if out.incomplete is not None:
+            break
         if failed_now == 0:
             out.table = dict(table)
             break
-        if opt.check() != z3.sat:
+        answer = opt.check()
+        if answer == z3.unknown:
+            out.incomplete = f"z3 answered unknown: {opt.reason_unknown()}"
+            break
+        if answer == z3.unsat:
             out.table = None
             out.core = _core(out.clauses, var)
             break
         m = opt.model()
         table = {v: z3.is_true(m.eval(x, model_completion=True)) for v, x in var.items()}
-    if out.table is not None:
-        wp = {v for v in out.constrained() if hole_of(v) == "do_wp_page"}
-        out.expression = smallest({v: out.table[v] for v in wp}, wp, out.names) if wp else None
+    if out.table is not None and out.incomplete is None:
+        out.expression, out.agrees = _expression(out, todo, table)
     out.seconds = time.perf_counter() - t0
     return out
 
@@ -266,7 +301,7 @@ def reverify(out: Synthesis, options: SearchOptions | None = None) -> None:
     """The expression, as ``--reuse`` on the base rule, checked again: it generalises
     beyond the table, so it can fail. On every bundled scenario (open-large included)
     when the synthesis ran on the catalog, else on the scenarios it ran on."""
-    if out.expression is None:
+    if not out.safe:
         return
     rule = _final(out)
     on = None if out.default else out.files
@@ -279,27 +314,51 @@ def unnecessary_cows(out: Synthesis, rules: Sequence[Rule | str], options: Searc
     """The unnecessary-cow metric of the expression's rule and of ``rules``, each
     summed over the synthesis's scenarios (over the transitions each search explored:
     a rule that fails a scenario stops at its counterexample)."""
-    mine: list[Rule | str] = [_final(out)] if out.expression is not None else []
+    mine: list[Rule | str] = [_final(out)] if out.safe else []
     for row in run_catalog([*mine, *rules], out.files, options=options):
         if not row.strict:
             out.cows[row.rule] = out.cows.get(row.rule, 0) + row.report.metrics.get("unnecessary-cow", 0)
 
 
 def _final(out: Synthesis) -> Rule:
-    """The result as a rule: do_wp_page by the expression, any other hole by the table."""
-    assert out.expression is not None and out.table is not None
-    rule = reuse_rule(out.base, out.expression)
-    others = [h for h in out.holes if h != "do_wp_page"]
+    """The result as a rule: do_wp_page by the expression (if there is one), every
+    other hole by the table."""
+    assert out.table is not None
+    rule = reuse_rule(out.base, out.expression) if out.expression is not None else out.base
+    others = [h for h in out.holes if h != "do_wp_page" or out.expression is None]
     if not others:
         return rule
-    table = {v: d for v, d in out.table.items() if hole_of(v) != "do_wp_page"}
+    table = {v: d for v, d in out.table.items() if hole_of(v) in others}
     made = table_rule(rule, table, out.names, [], others)
-    vars(made)["name"] = f"{rule.name}+table({','.join(others)})"
+    # Not "...+reuse(E)+table(...)": split_spec would read the expression as "E)+table(...".
+    vars(made)["name"] = (
+        f"{out.base.name}+table({','.join(others)})"
+        if out.expression is None
+        else (f"{out.base.name}+{','.join(others)}-table+reuse({out.expression})")
+    )
     return made
 
 
+def _expression(out: Synthesis, todo: list[_Scenario], table: dict[Vector, bool]) -> tuple[str | None, str]:
+    """The smallest do_wp_page expression that gives every answer the scenarios' last
+    searches were given (then those searches, and their verdicts, are the same), or
+    failing that, one that agrees with the constrained entries only."""
+    asked: dict[Vector, bool] = {}
+    for s in todo:
+        asked.update(s.answers or {})
+    wp = {v: table.get(v, default(v)) for v in [*asked, *out.constrained()] if hole_of(v) == "do_wp_page"}
+    if not wp:
+        return None, ""
+    found = smallest(wp, set(wp), out.names)
+    if found is not None:
+        return found, "every entry the searches asked"
+    cons = {v for v in out.constrained() if hole_of(v) == "do_wp_page"}
+    return smallest({v: wp[v] for v in cons}, cons, out.names), "the constrained entries only"
+
+
 def _core(clauses: list[Clause], var: dict[Vector, Any]) -> list[Clause]:
-    """A minimal set of clauses that no table satisfies (z3's UNSAT core, shrunk)."""
+    """A minimal set of clauses that no table satisfies: each clause dropped in turn
+    while the rest stay unsatisfiable (few clauses, each check cheap)."""
     import z3
 
     def clause_expr(c: Clause) -> Any:

@@ -22,7 +22,7 @@ from cowcheck.input.bundled import scenario_files
 from cowcheck.input.scenario import Scenario, load_scenario
 from cowcheck.input.sources import scenario_paths
 from cowcheck.mm.rule import Rule
-from cowcheck.synth.formula import INVARIANTS, only_where, rule_formula
+from cowcheck.synth.formula import INVARIANTS, NoProof, only_where, rule_formula
 from cowcheck.synth.harvest import Harvest, harvest
 from cowcheck.synth.record import Seen
 
@@ -55,6 +55,7 @@ class Comparison:
     # every state satisfying formula.INVARIANTS, else a state where it fails; absent
     # when a rule's decision has no formula.
     beyond: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    no_proof: str = ""  # why z3 gave no answer, when both decisions are formulas
 
     @property
     def complete(self) -> bool:
@@ -89,8 +90,16 @@ class Comparison:
                 f"under {h.rule.name}{' --strict' if h.strict else ''} in {d.steps()} steps"
             )
         lines += [f"incomplete: {h.scenario.name} under {h.rule.name}" for h in self.harvests if not h.complete]
-        if not self.beyond:
+        if self.no_proof:
+            lines.append(f"z3: no answer: {self.no_proof}")
+        elif not self.beyond:
             lines.append("z3: no formula for both decisions (a --reuse rule, or a built-in rule's WP_REUSE), no proof")
+        stopped = sum(h.violating for h in self.harvests)
+        if stopped:
+            lines.append(
+                f"({stopped:,} states violate a property and are not expanded, as in the search: what lies past "
+                "them is not harvested)"
+            )
         for first, state in self.beyond.items():
             x, y = (self.a, self.b) if first == "a" else (self.b, self.a)
             if state is None:
@@ -174,6 +183,9 @@ def compare(
     out.differences.sort(key=lambda d: (not d.a_reuses, d.steps(), d.seen))
     fa, fb = rule_formula(out.a), rule_formula(out.b)
     if fa is not None and fb is not None:
-        out.beyond = {"a": only_where(fa, fb), "b": only_where(fb, fa)}
+        try:
+            out.beyond = {"a": only_where(fa, fb), "b": only_where(fb, fa)}
+        except NoProof as e:
+            out.no_proof = str(e)
     out.seconds = time.perf_counter() - t0
     return out

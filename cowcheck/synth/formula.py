@@ -51,8 +51,14 @@ def holds(text: str, env: dict[str, Any]) -> bool:
     return compile_reuse(text, "formula")(env)
 
 
+class NoProof(Exception):
+    """z3 cannot answer: a formula it is not given (integers as truth values), or
+    "unknown" (nonlinear arithmetic, a timeout)."""
+
+
 def to_z3(text: str, v: dict[str, Any]) -> Any:
-    """``text`` as a z3 formula over the variables ``v`` (``variables()``)."""
+    """``text`` as a z3 formula over the variables ``v`` (``variables()``), meaning
+    what Python's evaluation of it means (``compile_reuse``)."""
     import z3
 
     compile_reuse(text, "formula")  # the language's checks, once
@@ -60,15 +66,22 @@ def to_z3(text: str, v: dict[str, Any]) -> Any:
     def num(x: Any) -> Any:
         return z3.If(x, 1, 0) if z3.is_bool(x) else x
 
+    def truth(x: Any) -> Any:
+        # and/or/not on integers give Python values, not truth values: outside what
+        # is translated (the decisions of every era are comparisons and flags).
+        if not z3.is_bool(x):
+            raise NoProof(f"{text!r} uses an integer as a truth value")
+        return x
+
     def go(n: ast.AST) -> Any:
         if isinstance(n, ast.Expression):
             return go(n.body)
         if isinstance(n, ast.BoolOp):
-            parts = [go(x) for x in n.values]
+            parts = [truth(go(x)) for x in n.values]
             return z3.And(parts) if isinstance(n.op, ast.And) else z3.Or(parts)
         if isinstance(n, ast.UnaryOp):
             x = go(n.operand)
-            return z3.Not(x) if isinstance(n.op, ast.Not) else -num(x)
+            return z3.Not(truth(x)) if isinstance(n.op, ast.Not) else -num(x)
         if isinstance(n, ast.BinOp):
             a, b = num(go(n.left)), num(go(n.right))
             return a + b if isinstance(n.op, ast.Add) else a - b if isinstance(n.op, ast.Sub) else a * b
@@ -76,19 +89,19 @@ def to_z3(text: str, v: dict[str, Any]) -> Any:
             out, left = [], go(n.left)
             for op, right_node in zip(n.ops, n.comparators, strict=True):
                 right = go(right_node)
-                a, b = (left, right) if z3.is_bool(left) and z3.is_bool(right) else (num(left), num(right))
+                same = z3.is_bool(left) and z3.is_bool(right) and isinstance(op, ast.Eq | ast.NotEq)
+                a, b = (left, right) if same else (num(left), num(right))
                 out.append(_cmp(op, a, b))
                 left = right
             return z3.And(out) if len(out) > 1 else out[0]
         if isinstance(n, ast.Name):
-            if n.id in ("True", "False"):
-                return z3.BoolVal(n.id == "True")
             return v[n.id]
         if isinstance(n, ast.Constant):
             return z3.BoolVal(n.value) if isinstance(n.value, bool) else z3.IntVal(n.value)
         raise AssertionError(f"not in the language: {type(n).__name__}")
 
-    return go(ast.parse(text.strip(), mode="eval"))
+    whole = go(ast.parse(text.strip(), mode="eval"))
+    return whole if z3.is_bool(whole) else whole != 0  # bool(value), as decide() does
 
 
 def _cmp(op: ast.cmpop, a: Any, b: Any) -> Any:
@@ -121,10 +134,14 @@ def only_where(a: str, b: str) -> dict[str, Any] | None:
 
     v = variables()
     s = z3.Solver()
+    s.set("timeout", 10_000)  # ms: the eras' decisions take milliseconds
     s.add([to_z3(i, v) for i in INVARIANTS])
     s.add(to_z3(a, v), z3.Not(to_z3(b, v)))
-    if s.check() != z3.sat:
+    answer = s.check()
+    if answer == z3.unsat:
         return None
+    if answer != z3.sat:
+        raise NoProof(f"z3 answered {answer}: {s.reason_unknown()}")
     m = s.model()
     out: dict[str, Any] = {n: m.eval(v[n], model_completion=True).as_long() for n in _INTS}
     out.update({n: z3.is_true(m.eval(v[n], model_completion=True)) for n in _BOOLS})

@@ -7,6 +7,7 @@ on, so the search it runs in is the rule's search, state for state."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import NamedTuple
 
 from cowcheck.mm.rule import PageView, Rule, WpDecision
@@ -28,14 +29,13 @@ class Seen(NamedTuple):
 class _Recorder:
     """The hook that records, then decides as the rule does."""
 
-    def __init__(self, decide: object, log: list[Seen]) -> None:
+    def __init__(self, decide: Callable[[PageView, bool], WpDecision], log: list[Seen]) -> None:
         self.decide = decide
         self.log = log
 
     def __call__(self, page: PageView, unshare: bool) -> WpDecision:
         self.log.append(Seen(page, unshare))
-        d: WpDecision = self.decide(page, unshare)  # type: ignore[operator]
-        return d
+        return self.decide(page, unshare)
 
 
 def recording(rule: Rule, log: list[Seen]) -> Rule:

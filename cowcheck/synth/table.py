@@ -110,7 +110,7 @@ class TableHook:
 
     def __call__(self, page: PageView, unshare: bool) -> WpDecision:
         v = project(page, unshare, self.names)
-        reuse = self.table.get(v, True)
+        reuse = self.table.get(v, default(v))
         self.log.append((v, reuse))
         free = reuse and page.swapcache and page.swapcount == 0 and not page.locked
         return WpDecision(
@@ -126,7 +126,7 @@ class GupHook:
 
     def __call__(self, flags: GupFlags, page: PageView, have_vma: bool) -> bool:
         v = ("gup_must_unshare", *project(page, False, self.names), flags.pin, flags.write, flags.longterm, have_vma)
-        d = self.table.get(v, False)
+        d = self.table.get(v, default(v))
         self.log.append((v, d))
         return d
 
@@ -139,7 +139,7 @@ class ForkHook:
 
     def __call__(self, page: PageView, parent_has_pinned: bool) -> ForkDecision:
         v = ("fork_present", *project(page, False, self.names), parent_has_pinned)
-        d = self.table.get(v, False)
+        d = self.table.get(v, default(v))
         self.log.append((v, d))
         return ForkDecision(d, f"copy_present_pte: table -> {'copy_present_page' if d else 'share'}")
 
@@ -156,7 +156,7 @@ class SwapHook:
 
     def __call__(self, page: PageView, write: bool, pte_exclusive: bool) -> SwapinDecision:
         v = ("do_swap_page", *project(page, False, self.names), write, pte_exclusive)
-        d = self.table.get(v, True)
+        d = self.table.get(v, default(v))
         self.log.append((v, d))
         free = d and self.base.do_swap_page(page, write, pte_exclusive).free_swapcache
         return SwapinDecision(d, d, f"do_swap_page: table -> {'exclusive, writable' if d else 'shared, R/O'}", free)
