@@ -60,7 +60,7 @@ class Synthesis:
     files: list[Path] = field(default_factory=list)
     default: bool = False  # the scenarios were the catalog's (not named)
     clauses: list[Clause] = field(default_factory=list)
-    table: dict[Vector, bool] | None = None  # the safe table (constrained and seen entries); None: UNSAT
+    table: dict[Vector, bool] | None = None  # the constrained entries (others: their default); None: UNSAT
     core: list[Clause] = field(default_factory=list)  # UNSAT: the clauses that conflict
     rounds: int = 0
     checks: int = 0
