@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
 from cowcheck.cli.helptext import (
@@ -87,71 +88,53 @@ class Parser(argparse.ArgumentParser):
             self._intermixing = False
 
     def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
-        argv = list(args or [])
-        # An unknown option first: argparse would complain of a missing argument
-        # before it looks at the option that caused it.
-        unknown = unknown_option(self, argv)
-        if unknown is not None:
-            where, name = unknown
-            where.error(f"unknown option {name}")
-        return super().parse_args(attach_values(self, argv), namespace)
+        return super().parse_args(prepared(self, list(args or [])), namespace)
 
 
-def unknown_option(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[argparse.ArgumentParser, str] | None:
-    """The first option in ``argv`` that neither ``parser`` nor the subcommand named in
-    ``argv`` takes (option values are not options: they follow an option that takes one)."""
-    known = dict(parser._option_string_actions)
+def prepared(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """``argv`` as argparse should read it, in one pass over ``parser`` and the
+    subcommand ``argv`` names:
+
+    - an unknown option is a usage error at once: argparse would complain of a
+      missing argument before it looks at the option that caused it;
+    - an option that takes a value takes the next word, whatever it is, as git's and
+      most tools' do: ``--reuse "-1 < refcount"`` becomes ``--reuse=-1 < refcount``,
+      where argparse would take the value for an option."""
     sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
-    expects = 0
-    for tok in argv:
+    known = parser._option_string_actions
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        i += 1
         if tok == "--":
-            return None
-        if expects:
-            expects -= 1
-            continue
+            return [*out, tok, *argv[i:]]
         if sub is not None and tok in sub.choices:
-            return unknown_option(sub.choices[tok], argv[argv.index(tok) + 1 :])
-        if not tok.startswith("-") or re.fullmatch(r"-\d+(\.\d*)?", tok) or tok == "-":
+            return [*out, tok, *prepared(sub.choices[tok], argv[i:])]
+        if not tok.startswith("-") or tok == "-" or re.fullmatch(r"-\d+(\.\d*)?", tok):
+            out.append(tok)
             continue
         name, eq, _ = tok.partition("=")
         action = known.get(name)
-        if action is None and not tok.startswith("--") and len(tok) > 2:
-            # -j4, -pwrong-cow: a short option with its value; -qj 4: flags run together.
-            takes_next = _short_cluster(known, tok)
-            if takes_next is None:
-                return parser, name
-            expects = int(takes_next)
-            continue
+        takes_next = action is not None and not eq and action.nargs != 0
         if action is None:
-            return parser, name
-        if not eq and action.nargs != 0:
-            expects = 1
-    return None
-
-
-def attach_values(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
-    """``--opt=VALUE`` for an option whose value starts with '-' (``--reuse
-    "-1 < refcount"``): argparse would take the value for an option. An option that
-    takes a value takes the next word, whatever it is, as git's and most tools' do."""
-    sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
-    out: list[str] = []
-    it = iter(range(len(argv)))
-    for i in it:
-        tok = argv[i]
-        if tok == "--":
-            return [*out, *argv[i:]]
-        if sub is not None and tok in sub.choices:
-            return [*out, tok, *attach_values(sub.choices[tok], argv[i + 1 :])]
-        action = parser._option_string_actions.get(tok)
-        if action is not None and action.nargs is None and i + 1 < len(argv) and argv[i + 1].startswith("-"):
-            out.append(f"{tok}={argv[i + 1]}" if tok.startswith("--") else f"{tok}{argv[i + 1]}")
-            next(it)
-            continue
+            # -j4, -pwrong-cow: a short option with its value; -qj 4: flags run together.
+            cluster = _short_cluster(known, tok) if not tok.startswith("--") and len(tok) > 2 else None
+            if cluster is None:
+                parser.error(f"unknown option {name}")
+            takes_next = cluster
         out.append(tok)
+        if takes_next and i < len(argv):
+            value = argv[i]
+            i += 1
+            if action is not None and action.nargs is None and value.startswith("-"):
+                out[-1] = f"{tok}={value}" if tok.startswith("--") else f"{tok}{value}"
+            else:
+                out.append(value)
     return out
 
 
-def _short_cluster(known: dict[str, argparse.Action], tok: str) -> bool | None:
+def _short_cluster(known: Mapping[str, argparse.Action], tok: str) -> bool | None:
     """Whether ``-abc``, read as argparse reads it (single-letter flags, the first
     that takes a value taking the rest of the word), takes the next word as a value;
     None if it is not options at all."""
@@ -212,6 +195,14 @@ def add_rule_args(p: argparse.ArgumentParser) -> None:
         help=FORM_HELP,
     )
     g.add_argument("--strict", action=argparse.BooleanOptionalAction, default=False, help=STRICT_HELP)
+
+
+SCENARIO_PATHS_HELP = "Scenario files and directories of them (one level). Default: the bundled catalog."
+
+
+def add_paths(p: argparse.ArgumentParser, help: str = SCENARIO_PATHS_HELP) -> None:
+    """The PATH... that the verbs of many checks take (``input/sources.py`` reads them)."""
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help=help)
 
 
 def add_bounds(p: argparse.ArgumentParser, per: str = "") -> None:

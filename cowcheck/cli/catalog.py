@@ -12,7 +12,7 @@ from cowcheck.api import CheckReport
 from cowcheck.checks.catalog import CatalogRow, run_catalog
 from cowcheck.checks.matrix import FORMATS, run_matrix
 from cowcheck.checks.verify import verify
-from cowcheck.cli.args import RULE_HELP, Command, add_bounds, add_output, add_search, search_flags
+from cowcheck.cli.args import RULE_HELP, Command, add_bounds, add_output, add_paths, add_search, search_flags
 from cowcheck.cli.console import cut, err, interrupted, out, output_dir, tally, write
 from cowcheck.cli.helptext import CELL_WORKERS_HELP, REUSE_HELP, STRICT_HELP
 from cowcheck.cli.options import DEFAULT_CELL_WORKERS, search_options
@@ -50,12 +50,8 @@ PATHS_HELP = (
 )
 
 
-def _paths(p: argparse.ArgumentParser) -> None:
-    p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help=PATHS_HELP)
-
-
 def catalog_arguments(p: argparse.ArgumentParser) -> None:
-    _paths(p)
+    add_paths(p, PATHS_HELP)
     p.add_argument("-r", "--rule", action="append", metavar="RULE", help="Only this rule (repeatable).")
     _many(p)
     add_output(p)
@@ -105,13 +101,7 @@ def _catalog_row(r: CatalogRow) -> tuple[str, ...]:
 
 def verify_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("rule", metavar="RULE", help=f"{RULE_HELP} With --reuse: the base rule.")
-    p.add_argument(
-        "paths",
-        nargs="*",
-        type=Path,
-        metavar="PATH",
-        help="Scenario files and directories of them (one level). Default: the bundled catalog.",
-    )
+    add_paths(p)
     p.add_argument("--reuse", metavar="EXPR", help=REUSE_HELP)
     p.add_argument("-s", "--scenario", action="append", metavar="SCENARIO", help="Only this scenario (repeatable).")
     p.add_argument("--strict", action=argparse.BooleanOptionalAction, default=False, help=STRICT_HELP)
@@ -177,7 +167,7 @@ def verify_cmd(a: argparse.Namespace) -> int:
 
 
 def matrix_arguments(p: argparse.ArgumentParser) -> None:
-    _paths(p)
+    add_paths(p, PATHS_HELP)
     p.add_argument("-r", "--rule", action="append", metavar="RULE", help="Only this rule (repeatable).")
     p.add_argument("--reuse", metavar="EXPR", help="Add a column: --base with this reuse decision. " + REUSE_HELP)
     p.add_argument(

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-from cowcheck.cli.args import RULE_HELP, Command, add_output, integer
+from cowcheck.cli.args import RULE_HELP, Command, add_output, add_paths, integer
 from cowcheck.cli.console import out, tally
 from cowcheck.errors import InputError
 from cowcheck.input.rule_files import load_rule
@@ -18,13 +17,7 @@ SPEC = " A --reuse rule is written BASE+reuse(EXPR), e.g. 'page-count+reuse(mapc
 def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("a", metavar="A", help=RULE_HELP + SPEC)
     p.add_argument("b", metavar="B", help="The rule to compare A with, given as A is.")
-    p.add_argument(
-        "paths",
-        nargs="*",
-        type=Path,
-        metavar="PATH",
-        help="Scenario files and directories of them (one level). Default: the bundled catalog.",
-    )
+    add_paths(p)
     p.add_argument("--max-states", type=integer, metavar="N", help="Per walk: stop after N states (incomplete).")
     add_output(p)
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-from cowcheck.cli.args import RULE_HELP, Command, add_output, add_search, search_flags
+from cowcheck.cli.args import RULE_HELP, Command, add_output, add_paths, add_search, search_flags
 from cowcheck.cli.console import out, tally
 from cowcheck.cli.helptext import CELL_WORKERS_HELP
 from cowcheck.cli.options import DEFAULT_CELL_WORKERS, search_options
@@ -16,13 +15,10 @@ from cowcheck.input.rule_files import builtin_rules, load_rule
 
 def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("base", metavar="BASE", help=f"The rule whose other hooks stay. {RULE_HELP}")
-    p.add_argument(
-        "paths",
-        nargs="*",
-        type=Path,
-        metavar="PATH",
-        help="Scenario files and directories of them. Default: the bundled catalog but open-large "
-        "(the result is re-verified on it).",
+    add_paths(
+        p,
+        "Scenario files and directories of them (one level). Default: the bundled catalog but "
+        "open-large (the result is re-verified on it).",
     )
     p.add_argument(
         "--features",
