@@ -66,9 +66,9 @@ def test_the_smallest_expression() -> None:
     shared = PageView(2, 2, 0, False, False, 0, False, False)
     lone = PageView(1, 1, 0, False, False, 0, False, False)
     table: dict[Vector, bool] = {project(pae, False, names): True, project(shared, False, names): False}
-    assert smallest(table, set(table), names) == "exclusive"
+    assert smallest(table, names) == "exclusive"
     table[project(lone, False, names)] = True  # a lone page too: exclusive alone no longer fits
-    got = smallest(table, set(table), names)
+    got = smallest(table, names)
     assert got is not None and got != "exclusive"
     rule = reuse_rule(resolve_rule("anon-exclusive"), got)
     assert [rule.do_wp_page(p, False).reuse for p in (pae, shared, lone)] == [True, False, True]

@@ -349,11 +349,11 @@ def _expression(out: Synthesis, todo: list[_Scenario], table: dict[Vector, bool]
     wp = {v: table.get(v, default(v)) for v in [*asked, *out.constrained()] if hole_of(v) == "do_wp_page"}
     if not wp:
         return None, ""
-    found = smallest(wp, set(wp), out.names)
+    found = smallest(wp, out.names)
     if found is not None:
         return found, "every entry the searches asked"
     cons = {v for v in out.constrained() if hole_of(v) == "do_wp_page"}
-    return smallest({v: wp[v] for v in cons}, cons, out.names), "the constrained entries only"
+    return smallest({v: wp[v] for v in cons}, out.names), "the constrained entries only"
 
 
 def _core(clauses: list[Clause], var: dict[Vector, Any]) -> list[Clause]:
