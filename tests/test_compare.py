@@ -99,7 +99,9 @@ BOX = [
 
 
 def _env(page: PageView, unshare: bool) -> dict[str, object]:
-    return {**page._asdict(), "maybe_dma_pinned": page.maybe_dma_pinned, "unshare": unshare}
+    from cowcheck.input.reuse_expr import reuse_env
+
+    return reuse_env(page, unshare)
 
 
 def test_each_builtin_formula_is_its_hooks_decision() -> None:

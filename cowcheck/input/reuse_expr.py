@@ -114,18 +114,28 @@ def compile_reuse(expr: str, where: str = "--reuse") -> Callable[[dict[str, Any]
     return decide
 
 
+def reuse_env(page: PageView, unshare: bool) -> dict[str, Any]:
+    """The names an expression reads (``NAMES``), at one call of ``do_wp_page``."""
+    env: dict[str, Any] = dict(page._asdict())
+    env["maybe_dma_pinned"] = page.maybe_dma_pinned
+    env["unshare"] = unshare
+    return env
+
+
+def frees_swapcache(page: PageView, reuse: bool) -> bool:
+    """Whether a reuse drops the swapcache copy first (try_to_free_swap()): with no
+    swap entry left, and only if the page lock is free (someone else may hold it)."""
+    return reuse and page.swapcache and page.swapcount == 0 and not page.locked
+
+
 def reuse_rule(base: Rule, expr: str) -> Rule:
     """A rule that is ``base`` with its write-fault reuse decision replaced by ``expr``."""
     decide = compile_reuse(expr)
     text = " ".join(expr.split())
 
     def do_wp_page(self: Rule, page: PageView, unshare: bool) -> WpDecision:
-        env: dict[str, Any] = dict(page._asdict())
-        env["maybe_dma_pinned"] = page.maybe_dma_pinned
-        env["unshare"] = unshare
-        reuse = decide(env)
-        # try_to_free_swap() needs the page lock: not when someone else holds it.
-        free = reuse and page.swapcache and page.swapcount == 0 and not page.locked
+        reuse = decide(reuse_env(page, unshare))
+        free = frees_swapcache(page, reuse)
         return WpDecision(reuse, f"do_wp_page: `{text}` -> {'reuse' if reuse else 'wp_page_copy'}", free_swapcache=free)
 
     cls = type(

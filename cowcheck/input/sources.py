@@ -36,7 +36,7 @@ from cowcheck.errors import InputError
 from cowcheck.input.bundled import bundled_scenario
 from cowcheck.input.pyload import loaded_modules
 from cowcheck.input.reuse_expr import split_spec
-from cowcheck.input.rule_files import builtin_rules, load_rule
+from cowcheck.input.rule_files import builtin_rule, builtin_rules, load_rule
 from cowcheck.input.schema import VERDICT_NAMES
 from cowcheck.mm.rule import Rule
 
@@ -160,7 +160,7 @@ def load_rules(files: Sequence[Path]) -> list[Rule]:
 
 def is_builtin(rule: Rule) -> bool:
     """One of the bundled eras (models/*.py), itself: not a rule file that copies a name."""
-    return builtin_rules().get(rule.name) is rule
+    return builtin_rule(rule.name) is rule
 
 
 def _module_of(rule: Rule) -> ModuleType | None:
@@ -222,9 +222,9 @@ def base_rule(rule: Rule) -> Rule | None:
     another loaded rule's (a built-in era's, ``rule_class(NAME)``, or a rule file's
     ``RULE``); for a ``--reuse`` rule, the rule it changes. None for a built-in rule
     and for a rule that starts from ``Rule`` itself."""
-    builtins = builtin_rules()
-    if builtins.get(rule.name) is rule:
+    if is_builtin(rule):
         return None
+    builtins = builtin_rules()
     by_class: dict[type, Rule] = {}
     for m in loaded_modules():
         r = getattr(m, "RULE", None)

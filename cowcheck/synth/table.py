@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cowcheck.errors import InputError
-from cowcheck.input.reuse_expr import NAMES
+from cowcheck.input.reuse_expr import NAMES, frees_swapcache, reuse_env
 from cowcheck.mm.rule import ForkDecision, GupFlags, PageView, Rule, SwapinDecision, WpDecision
 
 FEATURES = tuple(NAMES)
@@ -39,9 +39,7 @@ def features(names: Sequence[str] | None) -> tuple[str, ...]:
 
 
 def project(page: PageView, unshare: bool, names: Sequence[str]) -> Vector:
-    env: dict[str, Any] = dict(page._asdict())
-    env["maybe_dma_pinned"] = page.maybe_dma_pinned
-    env["unshare"] = unshare
+    env = reuse_env(page, unshare)
     return tuple(env[n] for n in names)
 
 
@@ -112,7 +110,7 @@ class TableHook:
         v = project(page, unshare, self.names)
         reuse = self.table.get(v, default(v))
         self.log.append((v, reuse))
-        free = reuse and page.swapcache and page.swapcount == 0 and not page.locked
+        free = frees_swapcache(page, reuse)
         return WpDecision(
             reuse, f"do_wp_page: table[{describe(v, self.names)}] -> {'reuse' if reuse else 'copy'}", free
         )
