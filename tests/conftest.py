@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import sys
 from collections import deque
 from pathlib import Path
@@ -17,6 +20,28 @@ from cowcheck.mm.model import MMModel
 from cowcheck.mm.state import MMState
 
 ROOT = Path(__file__).resolve().parent.parent
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# CI installs Chromium and sets this, so there the tests that need it cannot be skipped.
+REQUIRE_CHROMIUM = os.environ.get("COWCHECK_REQUIRE_CHROMIUM") == "1"
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None and not REQUIRE_CHROMIUM, reason="chromium not installed (apt install chromium)"
+)
+
+
+def chromium(page: str, shot: Path, size: str, profile: Path) -> str:
+    """``page`` (a URI) rendered in headless Chromium: the screenshot written to
+    ``shot`` at ``size`` ("W,H"), and the DOM after scripts, returned."""
+    assert CHROMIUM is not None, "COWCHECK_REQUIRE_CHROMIUM=1 but no chromium on PATH"
+    flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--user-data-dir={profile}"]
+    subprocess.run(
+        [CHROMIUM, *flags, f"--screenshot={shot}", f"--window-size={size}", page],
+        capture_output=True, timeout=120, check=True,
+    )  # fmt: skip
+    dom = subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", page], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    return dom
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ temporary project, as a CI job would run it."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -14,15 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import run_cli_in
+from conftest import chromium, needs_chromium, run_cli_in
 
 if TYPE_CHECKING:
     from cowcheck.checks.catalog import CatalogRow
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# CI installs Chromium and sets this, so there the test cannot be skipped.
-REQUIRE_CHROMIUM = os.environ.get("COWCHECK_REQUIRE_CHROMIUM") == "1"
 
 
 cli = run_cli_in
@@ -438,30 +434,16 @@ def test_matrix_report_is_the_readme_grid(tmp_path: Path) -> None:
     assert "expected holds</small>" in html and f"{len(rows) - 1} of {len(rows)} cells" in html
 
 
-@pytest.mark.skipif(CHROMIUM is None and not REQUIRE_CHROMIUM, reason="chromium not installed (apt install chromium)")
+@needs_chromium
 def test_matrix_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     from cowcheck.report.document import matrix_html
 
-    assert CHROMIUM is not None, "COWCHECK_REQUIRE_CHROMIUM=1 but no chromium on PATH"
     page = tmp_path / "matrix.html"
     page.write_text(matrix_html(_matrix_rows(tmp_path)), encoding="utf-8")
-    flags = [
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--hide-scrollbars",
-        f"--user-data-dir={tmp_path / 'p'}",
-    ]
     shot = tmp_path / "matrix.png"
-    subprocess.run(
-        [CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1200,900", page.as_uri()],
-        capture_output=True, timeout=120, check=True,
-    )  # fmt: skip
+    dom = chromium(page.as_uri(), shot, "1200,900", tmp_path / "p")
     png = shot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
-    dom = subprocess.run(
-        [CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=True
-    ).stdout
     p = _Cells()
     p.feed(dom)
     assert p.head == ["mapcount", "page-count", "anon-exclusive"] and len(p.rows) == 4

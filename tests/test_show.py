@@ -6,11 +6,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import run_cli_in
+from conftest import chromium, needs_chromium, run_cli_in
 
 from cowcheck.checks.saved_trace import replay_file
 from cowcheck.report.commit import commit_message
@@ -18,9 +17,6 @@ from cowcheck.report.document import Shown, to_html
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACE = ROOT / "counterexamples" / "odirect-swap--page-count.json"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# CI installs Chromium and sets this, so there the test cannot be skipped.
-REQUIRE_CHROMIUM = os.environ.get("COWCHECK_REQUIRE_CHROMIUM") == "1"
 
 
 cli = run_cli_in
@@ -72,32 +68,18 @@ def test_show_bad_format_is_exit_2() -> None:
     assert rc == 2 and "--format" in err and "Traceback" not in err
 
 
-@pytest.mark.skipif(CHROMIUM is None and not REQUIRE_CHROMIUM, reason="chromium not installed (apt install chromium)")
+@needs_chromium
 def test_gate_report_renders_in_headless_chromium(tmp_path: Path) -> None:
-    assert CHROMIUM is not None, "COWCHECK_REQUIRE_CHROMIUM=1 but no chromium on PATH"
     assert cli(tmp_path, "init")[0] == 0
     cfg = tmp_path / "cowcheck.toml"
     cfg.write_text(cfg.read_text().replace('rule = "anon-exclusive"', 'rule = "page-count"'))
     rc, out, err = cli(tmp_path, "report", "-o", "report.html")
     assert rc == 0 and "2 of 5 passed" in out, err
     page = (tmp_path / "report.html").as_uri()
-    flags = [
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--hide-scrollbars",
-        f"--user-data-dir={tmp_path / 'p'}",
-    ]
     shot = tmp_path / "report.png"
-    subprocess.run(
-        [CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1400,1800", page],
-        capture_output=True, timeout=120, check=True,
-    )  # fmt: skip
+    dom = chromium(page, shot, "1400,1800", tmp_path / "p")
     png = shot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000  # a real page, not a blank one
-    dom = subprocess.run(
-        [CHROMIUM, *flags, "--dump-dom", page], capture_output=True, text=True, timeout=120, check=True
-    ).stdout
     assert "2 of 5 passed." in dom
     assert dom.count("VIOLATION wrong-cow") == 2 and dom.count("VIOLATION missed-cow") == 2
     assert dom.count("<svg") == 4  # one sequence diagram per counterexample

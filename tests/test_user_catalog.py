@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli_in
+from test_vacuity import UNMAP_RACE
 
 from cowcheck.checks.catalog import catalog_plan, run_catalog
 from cowcheck.checks.matrix import run_matrix
@@ -273,24 +274,8 @@ def test_verify_a_built_in_rule_and_a_reuse_rule(tmp_path: Path) -> None:
     }
 
 
-STUCK_SCENARIO = """\
-name = "unmap-race"
-kind = "litmus"
-[world]
-threads = 2
-[[vpage]]
-state = "present"
-[[actor]]
-name = "t0"
-steps = [ { op = "munmap" } ]
-[[actor]]
-name = "t1"
-steps = [ { op = "write", cell = 1 }, { op = "read" } ]
-"""
-
-
 def test_a_run_that_does_not_end_is_compared_with_the_base_too(tmp_path: Path) -> None:
-    s = _file(tmp_path / "race.toml", STUCK_SCENARIO)
+    s = _file(tmp_path / "race.toml", UNMAP_RACE)
     r = _file(tmp_path / "r.py", RULE.replace("page-count-5.18", "anon-exclusive"))
     v = verify(str(r), [s])
     assert v.cells["unmap-race", RUNS_END].verdict is Verdict.VIOLATED
