@@ -32,6 +32,8 @@ class Verb:
 VERBS = (
     Verb("check", "check:CHECK", "Check a scenario under a rule: 'holds', or a minimal counterexample."),
     Verb("replay", "traces:REPLAY", "Re-run a saved counterexample, under its saved options or others."),
+    Verb("reproduce", "reproduce:REPRODUCE", "Write a saved counterexample as a C program to run on a real kernel."),
+    Verb("conform", "conform:CONFORM", "Run the reproducers and the kernel's selftests on real kernels in QEMU."),
     Verb("rules", "listing:RULES", "List the built-in rules with their kernel versions and commits."),
     Verb("scenarios", "listing:SCENARIOS", "List the bundled scenarios and the verdicts they expect."),
     Verb("properties", "listing:PROPERTIES", "List the properties, the kernel failure each models, and its forms."),

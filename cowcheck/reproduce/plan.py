@@ -1,0 +1,154 @@
+"""A saved trace as a plan for a C program: the schedule user space runs, the read
+that shows the violation, and what each value of that read means.
+
+``plan`` refuses (``Refused``, naming the step) a trace that no program can run:
+one whose failure needs a step inside a kernel operation, a speculative reference,
+reclaim of a shared page, or a reference no syscall takes with watchable effects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from cowcheck.api import build_model
+from cowcheck.checks.saved_trace import replay_file
+from cowcheck.input.scenario import Scenario
+from cowcheck.input.trace_file import steps_of
+from cowcheck.mm.actions import Action
+from cowcheck.mm.model import MMModel
+from cowcheck.mm.rule import GupFlags, Rule
+from cowcheck.mm.state import MMState
+from cowcheck.reproduce.mechanisms import ODIRECT, mechanism_for
+from cowcheck.reproduce.schedule import Atomic, Refused, Schedule, UStep, atomize, build
+from cowcheck.reproduce.witness import Observation, choose, value, verdicts
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    path: str
+    name: str  # the trace file's stem: the program's name
+    scenario: Scenario
+    rule: Rule
+    strict: bool
+    violation: str
+    message: str
+    command: str
+    schedule: Schedule  # the observation is its last step
+    observation: Observation
+    table: dict[int, str]  # token read -> verdict, by the trace's rule's final state
+    expected: int  # the token the model reads at the end of the trace
+    user_steps: tuple[Action, ...]  # the schedule's model actions, one per user step but the observation
+    user_labels: tuple[str, ...]
+    init: MMState
+
+    @property
+    def moved(self) -> tuple[int, ...]:
+        return self.schedule.atomic.moved
+
+
+def model_of(scenario: Scenario, rule: Rule, strict: bool) -> MMModel:
+    return build_model(scenario, rule, None, "observational", strict)
+
+
+def plan(path: str | Path) -> Plan:
+    """Raises InputError for a file that is not a trace, Refused for one that no
+    program can reproduce."""
+    where = str(path)
+    rp = replay_file(path)
+    doc = rp.document
+    scenario, rule, strict = rp.scenario, rp.rule, rp.strict
+    actions = tuple(steps_of(where, doc, scenario))
+    labels = tuple(f"[{s.get('actor', '?')}] {s.get('label', '')}" for s in doc["steps"])
+    violation = str(doc["violation"]["property"])
+    if violation not in ("missed-cow", "wrong-cow"):
+        raise Refused(0, "", f"{violation} has no read that a program can make to show it")
+    model = model_of(scenario, rule, strict)
+    atomic = atomize(model, actions, labels)
+    s = atomic.states[-1]
+    obs = choose(model, s, violation, strict)
+    if obs is None:
+        atomic, obs = _through_the_device(model, atomic, violation, strict)
+    if obs is None:
+        if atomic.moved:
+            k = atomic.moved[0]
+            raise Refused(
+                k,
+                labels[k - 1],
+                "runs inside another actor's kernel operation, and the failure needs it there: user space "
+                "cannot place a step inside one syscall or one reclaim pass",
+            )
+        raise Refused(0, "", f"no read that a program can make shows {violation} at the end of the trace")
+    sched = build(model, atomic, labels)
+    final = atomic.states[-1]
+    ref = -1
+    owner = obs.pid
+    if obs.kind == "device":
+        r = final.refs[obs.ref_index]
+        ref = max(
+            x.number
+            for x in sched.refs
+            if (x.owner, x.vpage, x.name, x.flags) == (r.owner, r.vpage, r.name, GupFlags(r.pin, r.write, r.longterm))
+        )
+    step = UStep("observe", owner, "agent", (), (obs.describe(),), obs.vpage, obs.cell, ref=ref)
+    steps = (*sched.steps, step)
+    sched = replace(sched, steps=steps, executors=tuple(dict.fromkeys((x.proc, x.executor) for x in steps)))
+    expected = value(final, obs, scenario.cells)
+    assert expected is not None  # choose() read it
+    users = tuple(a for a in atomic.actions if a.op != "step")
+    ulabels = tuple(
+        labels[o - 1] if o else a.op for a, o in zip(atomic.actions, atomic.origin, strict=True) if a.op != "step"
+    )
+    return Plan(
+        where,
+        Path(where).stem,
+        scenario,
+        rule,
+        strict,
+        violation,
+        str(doc["violation"].get("message", "")),
+        str(doc.get("command", "")),
+        sched,
+        obs,
+        verdicts(final, obs, strict),
+        expected,
+        users,
+        ulabels,
+        atomic.states[0],
+    )
+
+
+def _through_the_device(
+    model: MMModel, atomic: Atomic, violation: str, strict: bool
+) -> tuple[Atomic, Observation | None]:
+    """A lost write that only a read through an O_DIRECT reference would show:
+    let the read complete instead (its data lands, its reference drops) and have
+    the owner read the cell, where the model shows the same violation."""
+    s = atomic.states[-1]
+    for r in s.refs:
+        if mechanism_for(GupFlags(r.pin, r.write, r.longterm)) is not ODIRECT:
+            continue
+        for w in model.actions(s):
+            if w.op != "dma_write" or (w.name or "") != r.name or (not w.name and s.refs[w.idx] != r):
+                continue
+            s1 = model.next_step(s, w)
+            if s1 is None:
+                continue
+            rel = [c for c in model.actions(s1.state) if c.op == "release" and (c.name or "") == r.name]
+            if not w.name:
+                rel = [c for c in rel if c.idx == w.idx]
+            if not rel:
+                continue
+            s2 = model.next_step(s1.state, rel[0])
+            if s2 is None:
+                continue
+            o = choose(model, s2.state, violation, strict)
+            if o is not None and o.kind == "cpu":
+                ext = Atomic(
+                    (*atomic.actions, w, rel[0]),
+                    (*atomic.origin, 0, 0),
+                    atomic.moved,
+                    (*atomic.states, s1.state, s2.state),
+                )
+                return ext, o
+    return atomic, None

@@ -1,0 +1,215 @@
+"""cowcheck reproduce: saved counterexamples as C programs.
+
+What needs no kernel of its own: which traces have a user-space schedule and why the
+others do not, that each program's final read shows the trace's violation under its
+rule, that the program's own verdict table means the same under every rule, and that
+every program compiles. The programs that need nothing but the running kernel
+(vmsplice) also run here when the host kernel is of the current era. The rest runs
+on real kernels in tests/test_conform.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_cli
+
+from cowcheck.input.rule_files import BUILTIN_ORDER
+from cowcheck.reproduce import Plan, Refused, emit, plan
+from cowcheck.reproduce.mechanisms import ODIRECT, VMSPLICE, parse_version
+from cowcheck.reproduce.plan import model_of
+from cowcheck.reproduce.predict import as_run, predict
+from cowcheck.reproduce.schedule import run_whole
+from cowcheck.reproduce.witness import verdicts
+
+TRACES = sorted((ROOT / "counterexamples").glob("*.json"))
+# The traces whose failure needs a step inside a kernel operation: GUP-fast between
+# fork's PTE copies (57efa1fe5957's window), reclaim split by fork or by a GUP.
+INSIDE = {
+    "gup-fast-fork--page-count": 2,
+    "open-large--mapcount-cor": 3,
+    "open-standard--mapcount-cor": 3,
+    "pin-vs-swapout--page-count-5.11": 2,
+    "pin-vs-swapout--page-count-5.18": 2,
+}
+REQUIRE = os.environ.get("COWCHECK_REQUIRE_QEMU") == "1"
+HAVE_GCC = shutil.which("gcc") is not None and Path("/usr/lib/x86_64-linux-gnu/liburing.a").exists()
+needs_gcc = pytest.mark.skipif(not HAVE_GCC and not REQUIRE, reason="gcc and liburing-dev not installed")
+
+
+@cache
+def planned(name: str) -> Plan | Refused:
+    try:
+        return plan(ROOT / "counterexamples" / f"{name}.json")
+    except Refused as e:
+        return e
+
+
+def plans() -> list[Plan]:
+    return [p for t in TRACES if isinstance(p := planned(t.stem), Plan)]
+
+
+def test_every_trace_is_planned_or_refused_inside_a_kernel_operation() -> None:
+    refused = {t.stem: r for t in TRACES if isinstance(r := planned(t.stem), Refused)}
+    assert {k: r.step for k, r in refused.items()} == INSIDE
+    for r in refused.values():
+        assert "inside another actor's kernel operation" in r.reason
+        assert str(r).startswith(f"step {r.step} (")
+    assert len(plans()) == len(TRACES) - len(INSIDE)
+
+
+@pytest.mark.parametrize("trace", [t.stem for t in TRACES if t.stem not in INSIDE])
+def test_the_final_read_shows_the_violation_under_the_traces_rule(trace: str) -> None:
+    p = planned(trace)
+    assert isinstance(p, Plan)
+    doc = json.loads((ROOT / "counterexamples" / f"{trace}.json").read_text())
+    pr = predict(p, p.rule, None)
+    assert pr.verdict == doc["violation"]["property"] == p.violation
+    assert pr.token == p.expected
+    assert p.table[p.expected] == p.violation
+    # The program's steps are the trace's, in its order: each trace step is run
+    # once, by one program step, and the numbers only grow.
+    covered = [k for s in p.schedule.steps for k in s.covers]
+    assert covered == sorted(covered) or p.moved
+    assert len(set(covered)) == len(covered)
+
+
+def test_the_programs_verdict_table_is_the_same_under_every_rule() -> None:
+    """The program judges its read by a table from the trace's rule's final state.
+    That table comes from ghost state (tokens, who may see them, what each process
+    must read), which no rule changes: under every rule that can run the schedule,
+    the table is the same. Not under other GUP flags: the contract depends on them,
+    so the conformance run judges the token a program read by its prediction's table
+    (test_a_kernel_that_takes_other_flags_is_judged_by_their_contract)."""
+    compared = 0
+    for p in plans():
+        for rule in BUILTIN_ORDER:
+            for version in (None,):
+                sc, steps, _ = as_run(p, version)
+                try:
+                    states = run_whole(model_of(sc, rule_of(rule), p.strict), steps, p.user_labels)
+                except Refused:
+                    continue
+                assert verdicts(states[-1], p.observation, p.strict) == p.table, (p.name, rule, version)
+                compared += 1
+    assert compared > 300
+
+
+def rule_of(name: str):  # type: ignore[no-untyped-def]
+    from cowcheck.input.rule_files import load_rule
+
+    return load_rule(name, None)
+
+
+def test_predictions_follow_the_flags_each_kernel_takes() -> None:
+    """fork-odirect --strict: FOLL_GET O_DIRECT up to 6.1 leaks the device's data
+    into the child; 6.12 takes FOLL_PIN, and fork copies the pinned page for the
+    child (as Debian 5.10, 6.1 and 6.12 did: missed-cow, missed-cow, holds)."""
+    p = planned("fork-odirect--anon-exclusive--strict")
+    assert isinstance(p, Plan)
+    got = [predict(p, r, v).verdict for r, v in (("page-count", (5, 10)), ("anon-exclusive-6.1", (6, 1)),
+                                                  ("anon-exclusive", (6, 12)))]  # fmt: skip
+    assert got == ["missed-cow", "missed-cow", "holds"]
+    assert predict(p, "anon-exclusive", (6, 12)).as_run  # says what it changed
+    assert ODIRECT.taken_on((6, 4)).pin is False and ODIRECT.taken_on((6, 5)).pin is True
+    assert parse_version("6.1.0-47-amd64") == (6, 1)
+
+
+def test_a_kernel_that_takes_other_flags_is_judged_by_their_contract() -> None:
+    """fork-odirect-pin without --strict: on 5.10 the O_DIRECT read is FOLL_GET, and
+    what a FOLL_GET read held across fork brings the child is outside the contract
+    (open(2)). The child reading the device's data is a leak for a pin (the
+    program's own table) and allowed for FOLL_GET (the prediction's)."""
+    p = planned("fork-odirect-pin--mapcount")
+    assert isinstance(p, Plan)
+    old = predict(p, "page-count", (5, 10))
+    assert old.token == p.expected and p.table[p.expected] == "missed-cow"
+    assert old.verdict == "holds" and old.judge(p.expected) == "holds"
+    assert old.judge(999) == "error"
+
+
+def test_emit_is_deterministic_and_names_every_step() -> None:
+    p = planned("vmsplice-child-swap--page-count")
+    assert isinstance(p, Plan)
+    a, b = emit(p), emit(plan(ROOT / "counterexamples" / "vmsplice-child-swap--page-count.json"))
+    assert a == b
+    assert "case 5: /* P1 agent: the device reads vaddr+0 through P1's vmsplice */" in a
+    assert "trace step 7: [reclaim] reclaim: swap out page of P0 vaddr+0" in a
+    assert "{3, V_MISSED}" in a and "{1, V_HOLDS}" in a
+
+
+def _compile(c: Path) -> subprocess.CompletedProcess[str]:
+    from cowcheck.reproduce import COMPILE
+
+    cmd = [*COMPILE.format(out=str(c.with_suffix("")), src=str(c)).split(), "-Werror"]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+
+
+@needs_gcc
+def test_every_generated_program_compiles_static(tmp_path: Path) -> None:
+    sources = []
+    for p in plans():
+        c = tmp_path / f"{p.name}.c"
+        c.write_text(emit(p))
+        sources.append(c)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(_compile, sources))
+    bad = {c.name: r.stderr[-2000:] for c, r in zip(sources, results, strict=True) if r.returncode}
+    assert not bad
+
+
+def _host_era() -> str | None:
+    """The rule of the running kernel's era, for the programs that need nothing but it."""
+    try:
+        v = parse_version(platform.release())
+    except ValueError:
+        return None
+    return "anon-exclusive" if v >= (6, 12) else None
+
+
+@needs_gcc
+@pytest.mark.skipif(os.geteuid() != 0 or _host_era() is None, reason="needs root on a 6.12+ kernel")
+def test_vmsplice_programs_on_this_kernel_observe_what_the_model_predicts(tmp_path: Path) -> None:
+    """The host's own kernel as a judge, for the programs that need no device: their
+    swapouts may be refused here (no swap), which a program reports, so only runs
+    that swapped nothing are compared."""
+    rule = _host_era()
+    assert rule is not None
+    version = parse_version(platform.release())
+    ran = 0
+    for p in plans():
+        if any(r.mechanism is not VMSPLICE for r in p.schedule.refs):
+            continue
+        c = tmp_path / f"{p.name}.c"
+        c.write_text(emit(p))
+        assert _compile(c).returncode == 0
+        r = subprocess.run([str(c.with_suffix(""))], capture_output=True, text=True, timeout=60, check=False)
+        line = next(ln for ln in r.stdout.splitlines() if ln.startswith("COWCHECK-RESULT"))
+        if "swapouts-refused" in line:
+            continue
+        expected = predict(p, rule, version).verdict
+        assert f"observed={expected} " in line, (p.name, line)
+        assert r.returncode == {"holds": 0, "missed-cow": 1, "wrong-cow": 1}[expected]
+        ran += 1
+    assert ran >= 3
+
+
+def test_cli_writes_the_program_and_refuses_with_one_line(tmp_path: Path) -> None:
+    out = tmp_path / "r.c"
+    code, _, err = run_cli("reproduce", "counterexamples/vmsplice-child--mapcount.json", "-o", str(out))
+    assert code == 0, err
+    assert "COWCHECK-RESULT" in out.read_text() and "vmsplice_take(0, page_addr(0));" in out.read_text()
+    code, stdout, err = run_cli("reproduce", "counterexamples/gup-fast-fork--page-count.json")
+    assert code == 3 and stdout == ""
+    assert err.strip().count("\n") == 0
+    assert "refused: step 2 ([thread1] fork())" in err
+    code, _, err = run_cli("reproduce", str(tmp_path / "missing.json"))
+    assert code == 2 and "no such trace file" in err and "Traceback" not in err
