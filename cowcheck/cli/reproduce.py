@@ -21,7 +21,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from cowcheck.reproduce import Refused, emit, plan
+    from cowcheck.reproduce import COMPILE, Refused, emit, plan
 
     if a.output is not None:
         output_file("--output", a.output, make_parents=True)
@@ -35,9 +35,8 @@ def run(a: argparse.Namespace) -> int:
         print(text, end="")
     else:
         write("--output", a.output, lambda: a.output.write_text(text, encoding="utf-8"))
-        err.print(
-            f"wrote {a.output}: {len(p.schedule.steps)} steps; build: gcc -static -o repro {a.output} -luring -lpthread"
-        )
+        build = COMPILE.format(out=a.output.with_suffix(""), src=a.output)
+        err.print(f"wrote {a.output}: {len(p.schedule.steps)} steps; build: {build}")
     return 0
 
 

@@ -250,6 +250,8 @@ p=/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts
 [ -w $p ] && echo 1 > $p
 if [ -b {SWAP_DEVICE} ] && [ "$(cat /sys/block/{SWAP_DEVICE[5:]}/serial 2>/dev/null)" = {SWAP_SERIAL} ]; then
     mkswap {SWAP_DEVICE} > /dev/null && swapon {SWAP_DEVICE} && echo 'COWCHECK-SWAP on'
+    # No swap readahead: a swap-in brings in the one page the model's does.
+    echo 0 > /proc/sys/vm/page-cluster
 fi
 for d in /sys/bus/pci/devices/*; do
     if [ "$(cat $d/vendor)" = 0x{vendor} ] && [ "$(cat $d/device)" = 0x{device} ]; then

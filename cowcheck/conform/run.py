@@ -13,10 +13,12 @@ agreement on "holds" is weak evidence (another timing might still fail).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import subprocess
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,13 +26,14 @@ from cowcheck.conform import initramfs, selftests, vm
 from cowcheck.conform.debian import ConformError
 from cowcheck.conform.kernels import Kernel
 from cowcheck.errors import InputError
-from cowcheck.reproduce import COMPILE, Plan, Refused, emit, plan
+from cowcheck.reproduce import COMPILE, Plan, Refused, compile_command, emit, plan
 from cowcheck.reproduce.mechanisms import VFIO, parse_version
 from cowcheck.reproduce.predict import Prediction, predict
 
 RESULT = re.compile(r"COWCHECK-RESULT (\S+) observed=(\S+) token=(-?\d+)(?: swapouts-refused=(\d+))? detail=\"(.*)\"")
 RUN = re.compile(r"COWCHECK-RUN end (\S+) rc=(-?\d+)")
 NOTE = re.compile(r"COWCHECK-NOTE (\S+) (.*)")
+BOOT = re.compile(r"COWCHECK-BOOT ok (\S+)")
 PROGRAM_TIMEOUT = 60  # seconds per reproducer inside the VM
 COMPILE_TIMEOUT = 120.0
 VERDICTS = ("holds", "missed-cow", "wrong-cow")
@@ -76,7 +79,7 @@ class Cell:
     @property
     def agrees(self) -> bool | None:
         """None: nothing to compare (skipped, or the model cannot follow the run)."""
-        if self.verdict == "skipped" or self.predicted.verdict == "n/a":
+        if self.verdict in ("skipped", "error", "none") or self.predicted.verdict == "n/a":
             return None
         same_run = self.predicted.swapouts_refused == self.observed.swapouts_refused
         return self.predicted.verdict == self.verdict and same_run
@@ -89,6 +92,16 @@ class KernelRun:
     seconds: float
     timed_out: bool
     selftests: list[selftests.SelftestResult] = field(default_factory=list)
+    release: str = ""  # what the booted kernel's uname -r said ("" if it never got that far)
+
+    def version(self) -> tuple[int, int] | None:
+        """(major, minor) of what ran: a custom image's version string may be absent."""
+        for text in (self.release, self.kernel.release):
+            try:
+                return parse_version(text)
+            except ValueError:
+                continue
+        return None
 
 
 @dataclass
@@ -108,14 +121,19 @@ class ConformReport:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.disagreements or self.errors or any(r.timed_out for r in self.runs) else 0
+        compared = any(c.agrees is not None for c in self.cells)
+        bad = self.disagreements or self.errors or any(r.timed_out for r in self.runs)
+        return 1 if bad or not compared else 0
 
 
-def programs(traces: Sequence[Path], build: Path) -> list[Program]:
-    """A compiled reproducer per trace, or why there is none. Binaries are cached by
-    the hash of their source."""
-    build.mkdir(parents=True, exist_ok=True)
-    out = []
+def programs(traces: Sequence[Path], sources: Path, binaries: Path) -> list[Program]:
+    """A compiled reproducer per trace, or why there is none: the C source under
+    ``sources`` (the run's output), the static binary under ``binaries`` (the
+    cache), keyed by the hash of the source and the compiler command."""
+    sources.mkdir(parents=True, exist_ok=True)
+    binaries.mkdir(parents=True, exist_ok=True)
+    out: list[Program] = []
+    todo: list[tuple[Path, Path]] = []
     for t in traces:
         try:
             p = plan(t)
@@ -123,18 +141,21 @@ def programs(traces: Sequence[Path], build: Path) -> list[Program]:
             out.append(Program(t, t.stem, None, str(e)))
             continue
         src = emit(p)
-        digest = hashlib.sha256(src.encode()).hexdigest()[:16]
-        c = build / f"{p.name}.c"
-        binary = build / f"{p.name}-{digest}"
+        c = sources / f"{p.name}.c"
+        c.write_text(src, encoding="utf-8")
+        digest = hashlib.sha256((COMPILE + src).encode()).hexdigest()[:16]
+        binary = binaries / f"{p.name}-{digest}"
         if not binary.is_file():
-            c.write_text(src, encoding="utf-8")
-            compile_program(c, binary)
+            todo.append((c, binary))
         out.append(Program(t, p.name, p, "", binary))
+    with ThreadPoolExecutor(max(1, os.cpu_count() or 1)) as pool:
+        list(pool.map(lambda job: compile_program(*job), todo))
     return out
 
 
 def compile_program(src: Path, binary: Path) -> None:
-    cmd = COMPILE.format(out=str(binary), src=str(src)).split()
+    tmp = binary.with_name(binary.name + ".tmp")
+    cmd = compile_command(str(src), str(tmp))
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT, check=False)
     except FileNotFoundError:
@@ -144,6 +165,7 @@ def compile_program(src: Path, binary: Path) -> None:
     if r.returncode != 0:
         first = next((ln for ln in r.stderr.splitlines() if "error" in ln), r.stderr.strip()[:200])
         raise ConformError(f"{src}: does not compile: {first}")
+    tmp.replace(binary)  # whole or not at all: a cached binary is never half-written
 
 
 def script(progs: Sequence[Program], with_selftests: bool) -> str:
@@ -205,7 +227,8 @@ def run_kernel(
     data = vm.data_disk(disks / "data.img")
     swap = vm.swap_disk(disks / f"swap-{kernel.name}.img")
     res = vm.boot(kernel, image, log, data_disk=data, swap_disk=swap, iommu=needs_iommu(progs), timeout=timeout)
-    run = KernelRun(kernel, log, res.seconds, res.timed_out)
+    booted = BOOT.search(res.console)
+    run = KernelRun(kernel, log, res.seconds, res.timed_out, release=booted.group(1) if booted else "")
     if selftest_bins:
         sections = selftests.split(res.console)
         for prog in selftest_bins:
@@ -227,7 +250,7 @@ def conform(
     if not traces:
         raise InputError("conform", "TRACE", "expected at least one saved counterexample")
     out.mkdir(parents=True, exist_ok=True)
-    progs = programs(traces, out / "repro")
+    progs = programs(traces, out / "repro", cache / "programs")
     bins = selftests.build(cache) if with_selftests else None
     report = ConformReport(progs, [], [])
     for k in kernels:
@@ -235,11 +258,15 @@ def conform(
             on_kernel(k)
         run, observed = run_kernel(k, progs, out, cache, bins, timeout)
         report.runs.append(run)
-        version = parse_version(k.release)
+        version = run.version()
         for p in progs:
             if p.plan is None:
                 continue
-            pred = predict(p.plan, k.rule, version)
+            pred = (
+                predict(p.plan, k.rule, version)
+                if version is not None
+                else Prediction("n/a", None, (), f"unknown kernel version {run.release or k.release!r}")
+            )
             obs = observed.get(p.name, Observed("none", "the program never ran (the VM stopped first)"))
             report.cells.append(Cell(p.name, k.name, pred, obs))
     report.seconds = time.monotonic() - start

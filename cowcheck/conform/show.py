@@ -40,10 +40,8 @@ def table(rep: ConformReport) -> tuple[list[str], list[list[str]]]:
     kernels = [r.kernel.name for r in rep.runs]
     by = {(c.program, c.kernel): c for c in rep.cells}
     rows = []
-    for p in rep.programs:
-        if p.plan is None:
-            continue
-        rows.append([p.name, *(cell_text(by[p.name, k]) if (p.name, k) in by else "" for k in kernels)])
+    for name in dict.fromkeys(c.program for c in rep.cells):
+        rows.append([name, *(cell_text(by[name, k]) if (name, k) in by else "" for k in kernels)])
     heads = ["trace", *(f"{r.kernel.name} ({r.kernel.rule})" for r in rep.runs)]
     return heads, rows
 

@@ -7,7 +7,7 @@ model expects of that program on a kernel of a given era. The conformance harnes
 """
 
 from cowcheck.reproduce.plan import Plan, plan
-from cowcheck.reproduce.program import COMPILE, emit
+from cowcheck.reproduce.program import COMPILE, compile_command, emit
 from cowcheck.reproduce.schedule import Refused
 
-__all__ = ["COMPILE", "Plan", "Refused", "emit", "plan"]
+__all__ = ["COMPILE", "Plan", "Refused", "compile_command", "emit", "plan"]

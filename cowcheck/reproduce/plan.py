@@ -84,12 +84,7 @@ def plan(path: str | Path) -> Plan:
     ref = -1
     owner = obs.pid
     if obs.kind == "device":
-        r = final.refs[obs.ref_index]
-        ref = max(
-            x.number
-            for x in sched.refs
-            if (x.owner, x.vpage, x.name, x.flags) == (r.owner, r.vpage, r.name, GupFlags(r.pin, r.write, r.longterm))
-        )
+        ref = sched.number_of(final.refs[obs.ref_index])
     step = UStep("observe", owner, "agent", (), (obs.describe(),), obs.vpage, obs.cell, ref=ref)
     steps = (*sched.steps, step)
     sched = replace(sched, steps=steps, executors=tuple(dict.fromkeys((x.proc, x.executor) for x in steps)))

@@ -18,7 +18,7 @@ from cowcheck.mm.rule import GupFlags, Rule
 from cowcheck.mm.state import PTE_PRESENT
 from cowcheck.reproduce.mechanisms import describe_flags, mechanism_for
 from cowcheck.reproduce.plan import Plan, model_of
-from cowcheck.reproduce.schedule import Refused, run_whole
+from cowcheck.reproduce.schedule import Refused, run_whole, swapout_target
 from cowcheck.reproduce.witness import judge, value, verdicts
 
 
@@ -85,9 +85,9 @@ def predict(plan: Plan, rule: Rule | str, version: tuple[int, int] | None) -> Pr
     if t is None:
         return Prediction("n/a", None, notes, f"{plan.observation.describe()}: no such read under {r.name}")
     table = verdicts(final, plan.observation, plan.strict)
-    kept = sum(
-        1
-        for i, a in enumerate(steps)
-        if a.op == "swapout" and states[i + 1].procs[a.pid].ptes[a.vpage].kind == PTE_PRESENT
-    )
+    kept = 0
+    for i, a in enumerate(steps):
+        target = swapout_target(states[i], a) if a.op == "swapout" else None
+        if target is not None and states[i + 1].procs[target[0]].ptes[target[1]].kind == PTE_PRESENT:
+            kept += 1
     return Prediction(judge(final, plan.observation, t, plan.strict), t, notes, table=table, swapouts_refused=kept)

@@ -16,6 +16,11 @@ VERDICT_C = {"holds": "V_HOLDS", "missed-cow": "V_MISSED", "wrong-cow": "V_WRONG
 COMPILE = "gcc -std=gnu11 -O1 -Wall -static -o {out} {src} -luring -lpthread"
 
 
+def compile_command(src: str, out: str) -> list[str]:
+    """COMPILE as an argument list (paths may hold spaces)."""
+    return [out if w == "{out}" else src if w == "{src}" else w for w in COMPILE.split()]
+
+
 def _c_text(name: str) -> str:
     return resources.files("cowcheck.reproduce").joinpath("c", name).read_text(encoding="utf-8")
 
@@ -117,8 +122,8 @@ def _inflight_checks(plan: Plan, k: int) -> list[str]:
         end = next((i for i, s in enumerate(steps) if s.op == "dma_write" and s.ref == r.number), len(steps))
         if start < k <= end and steps[k].proc == r.owner:
             out.append(
-                f'if (odirect_completed({r.slot})) repro_skip("the O_DIRECT read of step {start + 1} completed '
-                f'before step {k + 1}: the disk was not slow enough to hold it in flight");'
+                f'if (odirect_completed({r.slot})) repro_skip("the O_DIRECT read of program step {start + 1} '
+                f'completed before program step {k + 1}: the disk did not hold it in flight");'
             )
     return out
 
@@ -142,11 +147,13 @@ def _setup(plan: Plan, init: MMState) -> list[str]:
         if vi.state == "swapped":
             out.append(f'if (!pageout(page_addr({v}))) repro_skip("MADV_PAGEOUT cannot swap out vaddr+{v * 4096}");')
         if not vi.writable:
-            out.append(f"mprotect(page_addr({v}), PAGE, PROT_READ);")
+            out.append(f'if (mprotect(page_addr({v}), PAGE, PROT_READ)) repro_error("mprotect: %s", strerror(errno));')
         if vi.state == "zero":
             out.append(f"(void)*cell_addr({v}, 0); /* a read fault maps the shared zero page */")
         if vi.dontfork:
-            out.append(f"madvise(page_addr({v}), PAGE, MADV_DONTFORK);")
+            out.append(
+                f'if (madvise(page_addr({v}), PAGE, MADV_DONTFORK)) repro_error("madvise: %s", strerror(errno));'
+            )
     return out
 
 

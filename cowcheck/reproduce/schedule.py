@@ -4,10 +4,9 @@ memory access or device event, in the trace's order.
 A model step that continues a kernel operation in flight (fork's PTE copies,
 reclaim's phases, GUP-fast's stages) is part of that operation's syscall: user
 space cannot stop a kernel path half-way to let another actor in. ``atomize``
-therefore runs each operation whole, right where it starts, and keeps the result
-only if the model says the reordered run ends the same way (same verdict at the
-observation); a trace whose failure needs a step inside an operation is refused,
-naming that step.
+therefore runs each operation whole, right where it starts; ``plan`` keeps the
+result only if some read at its end still shows the trace's violation, and a trace
+whose failure needs a step inside an operation is refused, naming that step.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from cowcheck.engine.replay import replay
 from cowcheck.mm.actions import DEVICE, OUTSIDER, RECLAIM, SPECULATIVE, Action, actor_thread
 from cowcheck.mm.model import MMModel
 from cowcheck.mm.rule import GupFlags
-from cowcheck.mm.state import MMState, Ref
+from cowcheck.mm.state import PTE_PRESENT, MMState, Ref
 from cowcheck.reproduce.mechanisms import ODIRECT, Mechanism, describe_flags, mechanism_for
 
 
@@ -44,7 +43,10 @@ class Atomic:
     states: tuple[MMState, ...]
 
 
-def _key(r: Ref) -> tuple[str, int, int, int, bool, bool, bool]:
+RefKey = tuple[str, int, int, int, bool, bool, bool]
+
+
+def _key(r: Ref) -> RefKey:
     # A reference's frame and flags never change; attached and crossed do.
     return (r.name, r.owner, r.vpage, r.frame, r.pin, r.write, r.longterm)
 
@@ -196,6 +198,11 @@ class Schedule:
     atomic: Atomic
     nprocs: int
     executors: tuple[tuple[int, str], ...] = field(default=())
+    live: tuple[tuple[RefKey, int], ...] = ()  # the references held at the end, by key
+
+    def number_of(self, r: Ref) -> int:
+        """The schedule's number for a reference of the final state."""
+        return dict(self.live)[_key(r)]
 
 
 def _executor(model: MMModel, a: Action, owner: int) -> tuple[int, str]:
@@ -211,14 +218,14 @@ def _executor(model: MMModel, a: Action, owner: int) -> tuple[int, str]:
     if a.actor in (DEVICE, RECLAIM, OUTSIDER, SPECULATIVE):
         return owner, "agent"
     pid, tid = actor_thread(a.actor)
-    return pid, f"P{pid} thread {tid}"
+    return pid, f"thread {tid}"
 
 
 def build(model: MMModel, atomic: Atomic, labels: tuple[str, ...]) -> Schedule:
     """The user-space steps of an atomic schedule, with the references they take."""
     steps: list[UStep] = []
     refs: list[Reference] = []
-    live: dict[tuple[str, int, int, int, bool, bool, bool], int] = {}
+    live: dict[RefKey, int] = {}
     slots: dict[str, int] = {}
     nprocs = 1
     acts, states = atomic.actions, atomic.states
@@ -253,6 +260,8 @@ def build(model: MMModel, atomic: Atomic, labels: tuple[str, ...]) -> Schedule:
             if r is None or _key(r) not in live:
                 raise Refused(k, label, "names a reference the schedule does not hold")
             ref = live[_key(r)]
+            if a.op == "release":
+                del live[_key(r)]
             owner = refs[ref].owner
             m = refs[ref].mechanism
             if a.op == "dma_read" and not m.device_read:
@@ -292,8 +301,9 @@ def build(model: MMModel, atomic: Atomic, labels: tuple[str, ...]) -> Schedule:
             ref = len(refs)
             live[_key(r)] = ref
             refs.append(Reference(ref, r.owner, r.vpage, GupFlags(r.pin, r.write, r.longterm), r.name, mech, slot))
+        vpage = a.vpage
         if a.op == "swapout":
-            _check_swapout(before, a, k, label)
+            owner, vpage = _check_swapout(before, a, k, label)
         if a.op == "fork":
             child = len(after.procs) - 1
             nprocs = max(nprocs, child + 1)
@@ -307,7 +317,7 @@ def build(model: MMModel, atomic: Atomic, labels: tuple[str, ...]) -> Schedule:
                 executor,
                 tuple(covers),
                 tuple(labels[c - 1] for c in covers) or (label,),
-                a.vpage,
+                vpage,
                 a.cell,
                 token,
                 ref,
@@ -316,8 +326,17 @@ def build(model: MMModel, atomic: Atomic, labels: tuple[str, ...]) -> Schedule:
             )
         )
         i = j
+    for x in refs:
+        if x.mechanism is ODIRECT and x.token == 63:
+            k = next(u.covers[0] for u in steps if u.op == "gup" and u.ref == x.number and u.covers)
+            raise Refused(
+                k,
+                labels[k - 1],
+                "an O_DIRECT read that the trace never completes: its data would land at a point of the run "
+                "that no step decides",
+            )
     execs = tuple(dict.fromkeys((s.proc, s.executor) for s in steps))
-    return Schedule(tuple(steps), tuple(refs), atomic, nprocs, execs)
+    return Schedule(tuple(steps), tuple(refs), atomic, nprocs, execs, tuple(live.items()))
 
 
 def _same(a: Ref | None, b: Ref) -> bool:
@@ -330,19 +349,38 @@ def _ref_of(s: MMState, a: Action) -> Ref | None:
     return s.refs[a.idx] if 0 <= a.idx < len(s.refs) else None
 
 
-def _check_swapout(s: MMState, a: Action, k: int, label: str) -> None:
+def swapout_target(s: MMState, a: Action) -> tuple[int, int] | None:
+    """The one (process, vpage) that maps the page reclaim takes: litmus steps name
+    it, open scenarios name the page (``idx``, as ops/kernel.py's frame_of)."""
+    if a.pid >= 0:
+        return a.pid, a.vpage
+    maps = [
+        (pid, v)
+        for pid, pr in enumerate(s.procs)
+        for v, pte in enumerate(pr.ptes)
+        if pte.kind == PTE_PRESENT and pte.target == a.idx
+    ]
+    return maps[0] if len(maps) == 1 else None
+
+
+def _check_swapout(s: MMState, a: Action, k: int, label: str) -> tuple[int, int]:
     """MADV_PAGEOUT reclaims only a page mapped once (madvise_cold_or_pageout_pte_range():
-    "Do not interfere with other mappings of this page"): reclaim of a shared page
-    happens, but user space cannot choose when."""
-    pte = s.procs[a.pid].ptes[a.vpage]
-    page = dict(s.pages).get(pte.target)
-    if page is None or page.mapcount != 1:
+    "Do not interfere with other mappings of this page"), through the mapping of the
+    process that calls it: reclaim of a shared or unmapped page happens, but user
+    space cannot choose when."""
+    target = swapout_target(s, a)
+    page = None
+    if target is not None:
+        pte = s.procs[target[0]].ptes[target[1]]
+        page = dict(s.pages).get(pte.target) if pte.kind == PTE_PRESENT else None
+    if target is None or page is None or page.mapcount != 1:
         raise Refused(
             k,
             label,
-            "reclaim of a page mapped by more than one process: MADV_PAGEOUT skips it, and "
+            "reclaim of a page not mapped by exactly one process: MADV_PAGEOUT skips it, and "
             "user space cannot choose when reclaim takes it",
         )
+    return target
 
 
 def run_whole(model: MMModel, steps: tuple[Action, ...], labels: tuple[str, ...]) -> tuple[MMState, ...]:

@@ -48,7 +48,10 @@ static const int verdict_exit[] = {0, 1, 1, 77, 2};
 
 struct shared {
 	volatile int turn;
-	volatile int aborted;
+	volatile int abort_claimed; /* the first abort's: it alone writes verdict and detail */
+	volatile int aborted;       /* set once verdict and detail are written */
+	volatile int finished;      /* one thread prints the result */
+	volatile int ready[REPRO_NPROCS]; /* a forked child has set up its executors */
 	volatile int verdict;
 	volatile int observed_set;
 	volatile uint64_t observed;
@@ -89,6 +92,9 @@ static void kill_children(void)
 /* One result line, from process 0, then exit: the conformance harness reads it. */
 static void __attribute__((noreturn)) finish(void)
 {
+	if (!__sync_bool_compare_and_swap(&sh->finished, 0, 1))
+		for (;;)
+			pause(); /* another thread prints and exits the process */
 	int v = sh->verdict;
 	kill_children();
 	printf("COWCHECK-RESULT %s observed=%s token=%d", REPRO_NAME, verdict_name[v], sh->token);
@@ -102,9 +108,14 @@ static void __attribute__((noreturn)) finish(void)
 /* The first abort wins; process 0 reports it, any other process just leaves. */
 static void __attribute__((noreturn)) abort_with(int v, const char *fmt, va_list ap)
 {
-	if (__sync_bool_compare_and_swap(&sh->aborted, 0, 1)) {
+	if (__sync_bool_compare_and_swap(&sh->abort_claimed, 0, 1)) {
 		sh->verdict = v;
 		vsnprintf(sh->detail, sizeof(sh->detail), fmt, ap);
+		__sync_synchronize();
+		sh->aborted = 1;
+	} else {
+		while (!sh->aborted)
+			sched_yield();
 	}
 	syscall(SYS_futex, &sh->turn, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 	if (my_proc == 0)
@@ -147,10 +158,11 @@ static int kernel_version(void)
 	return major * 1000 + minor;
 }
 
+/* Wait until step k's turn; a step that takes more than STEP_TIMEOUT_S is an error. */
 static void wait_turn(int k)
 {
-	struct timespec start, now, tick = {1, 0};
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	struct timespec start = {0, 0}, now, tick = {1, 0};
+	int seen = -1;
 	for (;;) {
 		int t = sh->turn;
 		if (sh->aborted) {
@@ -161,8 +173,12 @@ static void wait_turn(int k)
 		if (t == k)
 			return;
 		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (t != seen) {
+			seen = t;
+			start = now;
+		}
 		if (now.tv_sec - start.tv_sec > STEP_TIMEOUT_S)
-			repro_error("step %d never came: the schedule stopped at step %d", k + 1, t + 1);
+			repro_error("step %d never came: step %d did not end in %d s", k + 1, t + 1, STEP_TIMEOUT_S);
 		syscall(SYS_futex, &sh->turn, FUTEX_WAIT, t, &tick, NULL, 0);
 	}
 }
@@ -200,7 +216,8 @@ static void advance(int k)
  */
 static void drain_lru(void)
 {
-	madvise(lru_dummy, PAGE, MADV_COLD);
+	if (madvise(lru_dummy, PAGE, MADV_COLD))
+		repro_skip("madvise(MADV_COLD): %s: cannot drain the LRU batches (a kernel before 5.4)", strerror(errno));
 }
 
 static void run_step(int k);
@@ -229,7 +246,8 @@ static void *executor_main(void *arg)
 	return NULL;
 }
 
-static pthread_t threads[64];
+#define MAX_THREADS 64
+static pthread_t threads[MAX_THREADS];
 
 /* Start the executors of process p; returns how many threads it started. */
 static int start_executors(int p)
@@ -238,8 +256,11 @@ static int start_executors(int p)
 	for (int i = 0; i < nexecutors; i++) {
 		if (executors[i].proc != p)
 			continue;
-		if (pthread_create(&threads[n], NULL, executor_main, (void *)&executors[i]))
-			repro_error("pthread_create: %s", strerror(errno));
+		if (n == MAX_THREADS)
+			repro_error("more than %d executors in process %d", MAX_THREADS, p);
+		int e = pthread_create(&threads[n], NULL, executor_main, (void *)&executors[i]);
+		if (e)
+			repro_error("pthread_create: %s", strerror(e));
 		n++;
 	}
 	return n;
@@ -257,12 +278,24 @@ static void do_fork(int child)
 		my_proc = child;
 		process_init(child);
 		int n = start_executors(child);
+		sh->ready[child] = 1;
+		syscall(SYS_futex, &sh->ready[child], FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 		for (int i = 0; i < n; i++)
 			pthread_join(threads[i], NULL);
 		wait_end(parent);
 		_exit(0);
 	}
 	sh->pids[child] = c;
+	/* The child's set-up (its mechanisms, its threads) is part of fork's step:
+	 * the next step starts only once it is done. */
+	struct timespec tick = {1, 0}, start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!sh->ready[child] && !sh->aborted) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec > STEP_TIMEOUT_S)
+			repro_error("the child P%d did not start in %d s", child, STEP_TIMEOUT_S);
+		syscall(SYS_futex, &sh->ready[child], FUTEX_WAIT, 0, &tick, NULL, 0);
+	}
 }
 
 static void write_proc(const char *path, const char *text)
@@ -305,7 +338,7 @@ static uint64_t vmsplice_device_read(int ref, size_t off)
 	uint64_t v;
 	if (pipe(scratch))
 		repro_error("pipe: %s", strerror(errno));
-	ssize_t n = tee(pipes[ref][0], scratch[1], PAGE, 0);
+	ssize_t n = tee(pipes[ref][0], scratch[1], PAGE, SPLICE_F_NONBLOCK);
 	if (n != PAGE)
 		repro_error("tee: %zd: %s", n, strerror(errno));
 	if (read(scratch[0], buf, PAGE) != PAGE)
@@ -319,7 +352,7 @@ static uint64_t vmsplice_device_read(int ref, size_t off)
 static void vmsplice_release(int ref)
 {
 	static char buf[PAGE];
-	if (read(pipes[ref][0], buf, PAGE) != PAGE)
+	if (fcntl(pipes[ref][0], F_SETFL, O_NONBLOCK) || read(pipes[ref][0], buf, PAGE) != PAGE)
 		repro_error("read(pipe): %s", strerror(errno));
 }
 
@@ -368,5 +401,6 @@ static void repro_main_init(void)
 		repro_error("mmap: %s", strerror(errno));
 	lru_dummy[0] = 1;
 	/* Order-0 pages only: the model has no THP (6.1 and 6.12 default to "always"). */
-	madvise(area, (size_t)REPRO_NVPAGES * PAGE, MADV_NOHUGEPAGE);
+	if (madvise(area, (size_t)REPRO_NVPAGES * PAGE, MADV_NOHUGEPAGE))
+		repro_error("madvise(MADV_NOHUGEPAGE): %s", strerror(errno));
 }
