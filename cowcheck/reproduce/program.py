@@ -172,21 +172,27 @@ _INIT = {"odirect": "odirect_init", "io_uring": "uring_init", "vfio": "edu_init"
 
 
 def _notes(plan: Plan) -> list[str]:
-    """What the kernel decides that user space cannot: printed by the program."""
+    """What the kernel decides that user space cannot (the GUP flags, GUP-fast or
+    the slow path), beside what the trace has: printed by the program."""
     out = []
     for r in plan.schedule.refs:
         m = r.mechanism
+        traced = f"the trace has {describe_flags(r.flags)} by {'GUP-fast' if r.fast else 'slow GUP'}"
+        head = f"reference {r.number} ({r.name or m.name}, {m.name}): {traced}; this kernel"
         if m is ODIRECT:
             out.append(
-                f'repro_note("reference {r.number} ({r.name or "O_DIRECT"}): the trace has '
-                f"{describe_flags(r.flags)}; this kernel takes %s through "
-                "get_user_pages_fast()/pin_user_pages_fast(), falling back to the slow path where the PTE does not "
-                'allow the access", kernel_version() >= 6005 ? "FOLL_PIN|FOLL_WRITE" : "FOLL_GET|FOLL_WRITE");'
+                f'repro_note("{head} takes %s by GUP-fast, falling back to slow GUP where the PTE does not allow '
+                'the access", kernel_version() >= 6005 ? "FOLL_PIN|FOLL_WRITE" : "FOLL_GET|FOLL_WRITE");'
             )
         elif m is VMSPLICE:
+            out.append(f'repro_note("{head} takes FOLL_GET by GUP-fast (get_user_pages_fast())");')
+        elif m is IO_URING:
             out.append(
-                f'repro_note("reference {r.number} ({r.name or "vmsplice"}): FOLL_GET through get_user_pages_fast()");'
+                f'repro_note("{head} takes FOLL_PIN|FOLL_WRITE|FOLL_LONGTERM by %s", kernel_version() >= 6012 ? '
+                '"GUP-fast (pin_user_pages_fast(), as 6.12 does)" : "slow GUP (pin_user_pages(), as 5.10 and 6.1 do)");'
             )
+        else:
+            out.append(f'repro_note("{head} takes FOLL_PIN|FOLL_LONGTERM by slow GUP (pin_user_pages_remote())");')
     return out
 
 

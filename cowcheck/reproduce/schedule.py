@@ -170,6 +170,7 @@ class Reference:
     name: str
     mechanism: Mechanism
     slot: int  # per mechanism: which of its instances (O_DIRECT: the AIO slot)
+    fast: bool = False  # the trace's GUP was GUP-fast
     cell: int = 0  # O_DIRECT: the cell its device write lands in
     token: int = 63  # O_DIRECT: the disk block it reads (63: one no step looks at)
 
@@ -300,7 +301,9 @@ def build(model: MMModel, atomic: Atomic, labels: tuple[str, ...]) -> Schedule:
             slots[mech.name] = slot + 1
             ref = len(refs)
             live[_key(r)] = ref
-            refs.append(Reference(ref, r.owner, r.vpage, GupFlags(r.pin, r.write, r.longterm), r.name, mech, slot))
+            refs.append(
+                Reference(ref, r.owner, r.vpage, GupFlags(r.pin, r.write, r.longterm), r.name, mech, slot, a.fast)
+            )
         vpage = a.vpage
         if a.op == "swapout":
             owner, vpage = _check_swapout(before, a, k, label)
