@@ -80,3 +80,36 @@ def test_the_kernels_selftests_ran_and_the_logs_are_kept(report: dict[str, Any])
         assert not k["timed_out"]
         results = {s["result"] for s in k["selftests"] if s["program"] == "cow"}
         assert "pass" in results, k["name"]
+
+
+def test_a_kernel_of_your_own_is_checked_against_the_rule_you_claim(tmp_path: Path) -> None:
+    """--kernel PATH --rule RULE: Debian's 6.12 image as if you had built it, once
+    claimed as anon-exclusive (it is) and once as page-count (it is not: 5.10's
+    O_DIRECT race under clear_refs no longer fails on it)."""
+    from cowcheck.conform import kernels
+
+    cache = Path(os.environ.get("COWCHECK_CONFORM_CACHE", Path.home() / ".cache" / "cowcheck" / "conform"))
+    (k,) = kernels.fetch(cache, ["6.12"])
+    assert k.modules is not None
+    traces = [
+        str(ROOT / "counterexamples" / f"{t}.json")
+        for t in ("odirect-clear-refs--page-count", "vmsplice-child--mapcount")
+    ]
+    common = ["--kernel", str(k.vmlinux), "--modules", str(k.modules), "--no-selftests", "--cache", str(cache)]
+    code, stdout, err = run_cli("conform", *traces, *common, "--rule", "anon-exclusive", "--out", str(tmp_path / "a"))
+    assert code == 0, stdout + err
+    assert "custom (anon-exclusive)" in stdout and "2 of 2 agree" in stdout
+    code, stdout, err = run_cli("conform", *traces, *common, "--rule", "page-count", "--out", str(tmp_path / "b"))
+    assert code == 1, stdout + err
+    assert "odirect-clear-refs--page-count on custom: predicted wrong-cow, observed holds" in stdout
+
+
+def test_bad_input_is_one_line_before_anything_runs(tmp_path: Path) -> None:
+    code, _, err = run_cli("conform", "--kernel", str(tmp_path / "bzImage"))
+    assert code == 2 and err.count("\n") == 1 and "--kernel and --rule go together" in err
+    code, _, err = run_cli("conform", str(tmp_path / "nope.json"))
+    assert code == 2 and "no such trace file or directory" in err and "Traceback" not in err
+    img = tmp_path / "bzImage"
+    img.write_bytes(b"not a kernel")
+    code, _, err = run_cli("conform", "--kernel", str(img), "--rule", "anon-exclusive", "--out", str(tmp_path))
+    assert code == 2 and "neither a bzImage nor an ELF vmlinux" in err and "Traceback" not in err
