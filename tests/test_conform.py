@@ -30,6 +30,7 @@ MEASURED = {
     "vmsplice-child": ("holds", "holds", "holds"),
     "vmsplice-child-swap": ("missed-cow", "holds", "holds"),
     "fork-io-uring": ("holds", "holds", "holds"),
+    "fork-io-uring-dontfork": ("holds", "holds", "holds"),
     "odirect-clear-refs": ("wrong-cow", "holds", "holds"),
     "fork-odirect": ("missed-cow", "missed-cow", "holds"),
     "ro-longterm-zeropage": ("wrong-cow", "wrong-cow", "holds"),
@@ -48,11 +49,13 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def test_every_reproducible_counterexample_runs_as_predicted_on_every_kernel(report: dict[str, Any]) -> None:
     assert report["exit"] == 0, report["stdout"][-4000:] + report["stderr"][-2000:]
+    # Every saved counterexample, and the run of each litmus scenario that has none.
     traces = sorted(p.stem for p in (ROOT / "counterexamples").glob("*.json"))
+    runs = ["fork-io-uring-dontfork--run", "fork-swap-shared--run"]
     cells = report["cells"]
     ran = sorted({c["trace"] for c in cells})
-    assert sorted([*ran, *report["refused"]]) == traces
-    assert len(report["refused"]) == 5
+    assert sorted([*ran, *report["refused"]]) == sorted([*traces, *runs])
+    assert len(report["refused"]) == 6 and "fork-swap-shared--run" in report["refused"]
     assert len(cells) == len(ran) * len(KERNELS)
     bad = [c for c in cells if c["agrees"] is not True]
     assert not bad, bad
@@ -113,3 +116,32 @@ def test_bad_input_is_one_line_before_anything_runs(tmp_path: Path) -> None:
     img.write_bytes(b"not a kernel")
     code, _, err = run_cli("conform", "--kernel", str(img), "--rule", "anon-exclusive", "--out", str(tmp_path))
     assert code == 2 and "neither a bzImage nor an ELF vmlinux" in err and "Traceback" not in err
+
+
+def test_ctrl_c_reports_what_ran_and_leaves_no_qemu_behind(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cache = Path(os.environ.get("COWCHECK_CONFORM_CACHE", Path.home() / ".cache" / "cowcheck" / "conform"))
+    trace = str(ROOT / "counterexamples" / "vmsplice-child--mapcount.json")
+    argv = [sys.executable, "-m", "cowcheck", "conform", trace, "--debian", "6.12,6.1", "--no-selftests"]
+    p = subprocess.Popen(
+        [*argv, "--cache", str(cache), "--out", str(tmp_path)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert p.stderr is not None
+    seen = ""
+    while "booting 6.1 " not in seen:  # the first kernel ran, the second is booting
+        line = p.stderr.readline()
+        assert line, seen
+        seen += line
+    time.sleep(2)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 3, out + err
+    assert "interrupted by SIGINT" in out and "vmsplice-child--mapcount" in out and "Traceback" not in err
+    assert "6.12 (anon-exclusive)" in out and "6.1 (anon-exclusive-6.1)" not in out
+    left = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True, check=False)
+    assert left.stdout == "", left.stdout

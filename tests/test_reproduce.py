@@ -154,6 +154,24 @@ def test_open_scenario_reclaim_runs_in_the_process_that_maps_the_page() -> None:
         build(model, atomic, ("fork", "[reclaim] swap out"))
 
 
+def test_a_litmus_scenario_without_counterexample_runs_as_its_programs() -> None:
+    """fork-io-uring-dontfork holds under every rule, so no trace of it is saved; its
+    run (actor order where `after` allows, up to the last device read) is a program
+    all the same, which every era predicts to hold."""
+    from cowcheck.reproduce.plan import plan_run
+
+    p = plan_run("fork-io-uring-dontfork")
+    assert [s.op for s in p.schedule.steps] == ["dontfork", "gup", "fork", "write", "observe"]
+    assert p.observation.kind == "device" and p.violation == "holds"
+    for rule in BUILTIN_ORDER:
+        for version in ((5, 10), (6, 12)):
+            assert predict(p, rule, version).verdict == "holds", rule
+    with pytest.raises(Refused, match="no device read"):
+        plan_run("fork-swap-shared")
+    with pytest.raises(Refused, match="open scenario"):
+        plan_run("open-standard")
+
+
 def test_a_kernel_that_takes_other_flags_is_judged_by_their_contract() -> None:
     """fork-odirect-pin without --strict: on 5.10 the O_DIRECT read is FOLL_GET, and
     what a FOLL_GET read held across fork brings the child is outside the contract

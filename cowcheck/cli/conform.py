@@ -17,7 +17,8 @@ def arguments(p: argparse.ArgumentParser) -> None:
         metavar="TRACE",
         type=Path,
         nargs="*",
-        help="Saved counterexamples, or directories of them (default: the bundled counterexamples).",
+        help="Saved counterexamples, directories of them, or litmus scenarios (their run); default: the bundled "
+        "counterexamples and the runs of the litmus scenarios that have none.",
     )
     p.add_argument(
         "--kernel",
@@ -53,19 +54,31 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _traces(paths: list[Path]) -> list[Path]:
+    """Trace files, directories of them, and litmus scenarios (files or bundled
+    names). By default: the bundled counterexamples, and the run of each bundled
+    litmus scenario that has none (it holds under every rule: a kernel should too)."""
     from cowcheck.errors import InputError
-    from cowcheck.input.bundled import counterexamples_dir
+    from cowcheck.input.bundled import counterexamples_dir, find_scenario, scenarios_dir
 
     if not paths:
-        paths = [counterexamples_dir()]
+        saved = sorted(counterexamples_dir().glob("*.json"))
+        names = {t.name.split("--")[0] for t in saved}
+        litmus = [
+            sc
+            for sc in sorted(scenarios_dir().glob("*.toml"))
+            if sc.stem not in names and 'kind = "litmus"' in sc.read_text(encoding="utf-8")
+        ]
+        return [*saved, *litmus]
     found: list[Path] = []
     for p in paths:
         if p.is_dir():
             found += sorted(p.glob("*.json"))
         elif p.is_file():
             found.append(p)
+        elif p.suffix == "" and find_scenario(str(p)).is_file():
+            found.append(find_scenario(str(p)))
         else:
-            raise InputError(str(p), None, "no such trace file or directory")
+            raise InputError(str(p), None, "no such trace file, directory or bundled scenario")
     return found
 
 

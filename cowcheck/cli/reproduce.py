@@ -10,7 +10,13 @@ from cowcheck.cli.console import err, output_file, write
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("trace", metavar="TRACE", type=Path, help="A saved counterexample (JSON).")
+    p.add_argument(
+        "trace",
+        metavar="TRACE",
+        type=Path,
+        help="A saved counterexample (JSON), or a litmus scenario (a file or a bundled name): its run, read at its "
+        "last device read.",
+    )
     p.add_argument(
         "-o",
         "--output",
@@ -22,11 +28,12 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 def run(a: argparse.Namespace) -> int:
     from cowcheck.reproduce import COMPILE, Refused, emit, plan
+    from cowcheck.reproduce.plan import plan_run
 
     if a.output is not None:
         output_file("--output", a.output, make_parents=True)
     try:
-        p = plan(a.trace)
+        p = plan(a.trace) if a.trace.suffix == ".json" else plan_run(a.trace)
     except Refused as e:
         err.print(f"cowcheck reproduce: {a.trace}: refused: {e}")
         return 3

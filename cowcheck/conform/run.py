@@ -25,9 +25,11 @@ from pathlib import Path
 from cowcheck.conform import initramfs, selftests, vm
 from cowcheck.conform.debian import ConformError
 from cowcheck.conform.kernels import Kernel
+from cowcheck.engine.signals import Interrupted
 from cowcheck.errors import InputError
 from cowcheck.reproduce import COMPILE, Plan, Refused, compile_command, emit, plan
 from cowcheck.reproduce.mechanisms import VFIO, parse_version
+from cowcheck.reproduce.plan import plan_run
 from cowcheck.reproduce.predict import Prediction, predict
 
 RESULT = re.compile(r"COWCHECK-RESULT (\S+) observed=(\S+) token=(-?\d+)(?: swapouts-refused=(\d+))? detail=\"(.*)\"")
@@ -110,6 +112,7 @@ class ConformReport:
     runs: list[KernelRun]
     cells: list[Cell]
     seconds: float = 0.0
+    interrupted: str = ""  # the signal that stopped the run before its last kernel
 
     @property
     def disagreements(self) -> list[Cell]:
@@ -121,13 +124,16 @@ class ConformReport:
 
     @property
     def exit_code(self) -> int:
+        if self.interrupted:
+            return 3  # incomplete: what ran is reported, nothing is claimed of the rest
         compared = any(c.agrees is not None for c in self.cells)
         bad = self.disagreements or self.errors or any(r.timed_out for r in self.runs)
         return 1 if bad or not compared else 0
 
 
 def programs(traces: Sequence[Path], sources: Path, binaries: Path) -> list[Program]:
-    """A compiled reproducer per trace, or why there is none: the C source under
+    """A compiled reproducer per trace (a .json) or litmus scenario (a .toml: its
+    run, ``plan_run``), or why there is none: the C source under
     ``sources`` (the run's output), the static binary under ``binaries`` (the
     cache), keyed by the hash of the source and the compiler command."""
     sources.mkdir(parents=True, exist_ok=True)
@@ -136,9 +142,9 @@ def programs(traces: Sequence[Path], sources: Path, binaries: Path) -> list[Prog
     todo: list[tuple[Path, Path]] = []
     for t in traces:
         try:
-            p = plan(t)
+            p = plan(t) if t.suffix == ".json" else plan_run(t)
         except Refused as e:
-            out.append(Program(t, t.stem, None, str(e)))
+            out.append(Program(t, t.stem if t.suffix == ".json" else f"{t.stem}--run", None, str(e)))
             continue
         src = emit(p)
         c = sources / f"{p.name}.c"
@@ -256,7 +262,11 @@ def conform(
     for k in kernels:
         if on_kernel is not None:
             on_kernel(k)
-        run, observed = run_kernel(k, progs, out, cache, bins, timeout)
+        try:
+            run, observed = run_kernel(k, progs, out, cache, bins, timeout)
+        except Interrupted as e:  # vm.boot has killed QEMU: report the kernels that ran
+            report.interrupted = e.signame
+            break
         report.runs.append(run)
         version = run.version()
         for p in progs:

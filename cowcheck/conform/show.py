@@ -75,6 +75,8 @@ def render(rep: ConformReport) -> str:
                 )
         state = "timed out" if r.timed_out else f"{r.seconds:.0f} s"
         lines.append(f"VM {r.kernel.name}: {state}; serial log {r.log}")
+    if rep.interrupted:
+        lines += ["", f"interrupted by {rep.interrupted}: the kernels after the last one shown did not run"]
     agree = sum(1 for c in rep.cells if c.agrees)
     lines += [
         "",
@@ -121,4 +123,5 @@ def to_json(rep: ConformReport) -> dict[str, Any]:
             for c in rep.cells
         ],
         "seconds": round(rep.seconds, 1),
+        "interrupted": rep.interrupted,
     }

@@ -11,17 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from cowcheck.api import build_model
+from cowcheck.api import build_model, resolve_scenario
 from cowcheck.checks.saved_trace import replay_file
+from cowcheck.input.rule_files import load_rule
 from cowcheck.input.scenario import Scenario
 from cowcheck.input.trace_file import steps_of
 from cowcheck.mm.actions import Action
 from cowcheck.mm.model import MMModel
+from cowcheck.mm.ops import describe
 from cowcheck.mm.rule import GupFlags, Rule
 from cowcheck.mm.state import MMState
 from cowcheck.reproduce.mechanisms import ODIRECT, mechanism_for
-from cowcheck.reproduce.schedule import Atomic, Refused, Schedule, UStep, atomize, build
-from cowcheck.reproduce.witness import Observation, choose, value, verdicts
+from cowcheck.reproduce.schedule import Atomic, Refused, Schedule, UStep, atomize, build, finish_operation
+from cowcheck.reproduce.witness import Observation, choose, judge, value, verdicts
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,30 +81,53 @@ def plan(path: str | Path) -> Plan:
                 "cannot place a step inside one syscall or one reclaim pass",
             )
         raise Refused(0, "", f"no read that a program can make shows {violation} at the end of the trace")
+    return _assemble(
+        where,
+        Path(where).stem,
+        scenario,
+        model,
+        atomic,
+        labels,
+        obs,
+        (rule, strict, violation, str(doc["violation"].get("message", "")), str(doc.get("command", ""))),
+    )
+
+
+def _assemble(
+    where: str,
+    name: str,
+    scenario: Scenario,
+    model: MMModel,
+    atomic: Atomic,
+    labels: tuple[str, ...],
+    obs: Observation,
+    what: tuple[Rule, bool, str, str, str],
+) -> Plan:
+    """The plan of an atomic schedule that ends with the read ``obs``."""
+    rule, strict, violation, message, command = what
     sched = build(model, atomic, labels)
     final = atomic.states[-1]
     ref = -1
-    owner = obs.pid
     if obs.kind == "device":
         ref = sched.number_of(final.refs[obs.ref_index])
-    step = UStep("observe", owner, "agent", (), (obs.describe(),), obs.vpage, obs.cell, ref=ref)
+    step = UStep("observe", obs.pid, "agent", (), (obs.describe(),), obs.vpage, obs.cell, ref=ref)
     steps = (*sched.steps, step)
     sched = replace(sched, steps=steps, executors=tuple(dict.fromkeys((x.proc, x.executor) for x in steps)))
     expected = value(final, obs, scenario.cells)
-    assert expected is not None  # choose() read it
+    assert expected is not None  # the caller read it
     users = tuple(a for a in atomic.actions if a.op != "step")
     ulabels = tuple(
         labels[o - 1] if o else a.op for a, o in zip(atomic.actions, atomic.origin, strict=True) if a.op != "step"
     )
     return Plan(
         where,
-        Path(where).stem,
+        name,
         scenario,
         rule,
         strict,
         violation,
-        str(doc["violation"].get("message", "")),
-        str(doc.get("command", "")),
+        message,
+        command,
         sched,
         obs,
         verdicts(final, obs, strict),
@@ -111,6 +136,59 @@ def plan(path: str | Path) -> Plan:
         ulabels,
         atomic.states[0],
     )
+
+
+RUN_RULE = "anon-exclusive"  # the rule a scenario's run is laid out under: its steps are the same under all
+
+
+def plan_run(scenario: str | Path) -> Plan:
+    """A litmus scenario with no saved counterexample, as a program: its programs run
+    in actor order wherever their ``after`` constraints allow, each kernel operation
+    whole, up to the last device read of the run, which is the read at the end. The
+    model holds on it under every built-in rule, and a kernel should too."""
+    sc = resolve_scenario(scenario)
+    where = str(sc.path) if sc.path is not None else sc.name
+    if not sc.litmus:
+        raise Refused(0, "", "an open scenario has no one run to reproduce: save a counterexample of it")
+    model = model_of(sc, load_rule(RUN_RULE, None), False)
+    s = model.init_states()[0]
+    run: list[Action] = []
+    for _ in range(1000):
+        offered = [a for a in model.actions(s) if a.op != "step"]
+        if not offered:
+            break
+        a = offered[0]
+        nx = model.next_step(s, a)
+        assert nx is not None  # offered
+        s = nx.state
+        run.append(a)
+        if any(op.actor == a.actor for op in s.inflight):
+            for c in finish_operation(model, s, a.actor):
+                nx = model.next_step(s, c)
+                assert nx is not None
+                s = nx.state
+                run.append(c)
+    last = max((i for i, a in enumerate(run) if a.op == "dma_read"), default=None)
+    if last is None:
+        raise Refused(0, "", "its programs have no device read to make at the end")
+    read = run[last]
+    steps = tuple(run[:last])
+    labels = tuple(f"[{sc.actors[a.actor].name}] {describe(a)}" for a in steps)
+    atomic = atomize(model, steps, labels)
+    final = atomic.states[-1]
+    i = next(i for i, r in enumerate(final.refs) if r.name == read.name)
+    r = final.refs[i]
+    obs = Observation("device", r.owner, r.vpage, read.cell, r.name, i)
+    verdict = judge(final, obs, value(final, obs, sc.cells) or 0, False)
+    name = f"{sc.name}--run"
+    what = (
+        model.rule,
+        False,
+        verdict,
+        f"a run of the litmus programs, read by its last device read ({RUN_RULE})",
+        f"cowcheck check {sc.name} -r {RUN_RULE}",
+    )
+    return _assemble(where, name, sc, model, atomic, labels, obs, what)
 
 
 def _through_the_device(

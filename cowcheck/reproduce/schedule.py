@@ -87,6 +87,12 @@ def _finish(model: MMModel, s: MMState, actor: int, hint: list[Action], step: in
     raise Refused(step, label, "the kernel operation it starts does not end")
 
 
+def finish_operation(model: MMModel, s: MMState, actor: int) -> list[Action]:
+    """The continuations that run ``actor``'s operation in flight to its end, where
+    the model offers one way to do it."""
+    return _finish(model, s, actor, [], 0, "")
+
+
 def atomize(model: MMModel, actions: tuple[Action, ...], labels: tuple[str, ...]) -> Atomic:
     run = replay(model, actions)
     if run.diverged_at is not None:
