@@ -111,7 +111,7 @@ def test_bad_input_is_one_line_before_anything_runs(tmp_path: Path) -> None:
     code, _, err = run_cli("conform", "--kernel", str(tmp_path / "bzImage"))
     assert code == 2 and err.count("\n") == 1 and "--kernel and --rule go together" in err
     code, _, err = run_cli("conform", str(tmp_path / "nope.json"))
-    assert code == 2 and "no such trace file or directory" in err and "Traceback" not in err
+    assert code == 2 and "no such trace file, directory or bundled scenario" in err and "Traceback" not in err
     img = tmp_path / "bzImage"
     img.write_bytes(b"not a kernel")
     code, _, err = run_cli("conform", "--kernel", str(img), "--rule", "anon-exclusive", "--out", str(tmp_path))
