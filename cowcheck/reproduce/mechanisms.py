@@ -94,15 +94,6 @@ def mechanism_for(flags: GupFlags) -> Mechanism | None:
     return None
 
 
-def describe_flags(flags: GupFlags) -> str:
-    parts = ["FOLL_PIN" if flags.pin else "FOLL_GET"]
-    if flags.write:
-        parts.append("FOLL_WRITE")
-    if flags.longterm:
-        parts.append("FOLL_LONGTERM")
-    return "|".join(parts)
-
-
 def parse_version(release: str) -> tuple[int, int]:
     """(major, minor) of a ``uname -r`` string such as ``6.1.0-47-amd64``."""
     m = re.match(r"(\d+)\.(\d+)", release)

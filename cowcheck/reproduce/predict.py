@@ -16,7 +16,7 @@ from cowcheck.input.scenario import Scenario
 from cowcheck.mm.actions import Action
 from cowcheck.mm.rule import GupFlags, Rule
 from cowcheck.mm.state import PTE_PRESENT
-from cowcheck.reproduce.mechanisms import describe_flags, mechanism_for
+from cowcheck.reproduce.mechanisms import mechanism_for
 from cowcheck.reproduce.plan import Plan, model_of
 from cowcheck.reproduce.schedule import Refused, run_whole, swapout_target
 from cowcheck.reproduce.witness import judge, value, verdicts
@@ -55,7 +55,7 @@ def as_run(plan: Plan, version: tuple[int, int] | None) -> tuple[Scenario, tuple
             m = mechanism_for(have)
             taken = m.taken_on(version) if m is not None else have
             if taken != have:
-                notes.append(f"{label}: {describe_flags(taken)} here, not {describe_flags(have)}")
+                notes.append(f"{label}: {taken.describe()} here, not {have.describe()}")
                 a = a._replace(pin=taken.pin, write=taken.write, longterm=taken.longterm)
                 if sc.litmus:
                     sc = _with_flags(sc, a.actor, a.step, taken)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from importlib import resources
 
 from cowcheck.mm.state import PTE_PRESENT, PTE_SWAP, MMState
-from cowcheck.reproduce.mechanisms import IO_URING, ODIRECT, VFIO, VMSPLICE, describe_flags
+from cowcheck.reproduce.mechanisms import IO_URING, ODIRECT, VFIO, VMSPLICE
 from cowcheck.reproduce.plan import Plan
 from cowcheck.reproduce.schedule import Reference, UStep
 
@@ -177,7 +177,7 @@ def _notes(plan: Plan) -> list[str]:
     out = []
     for r in plan.schedule.refs:
         m = r.mechanism
-        traced = f"the trace has {describe_flags(r.flags)} by {'GUP-fast' if r.fast else 'slow GUP'}"
+        traced = f"the trace has {r.flags.describe()} by {'GUP-fast' if r.fast else 'slow GUP'}"
         head = f"reference {r.number} ({r.name or m.name}, {m.name}): {traced}; this kernel"
         if m is ODIRECT:
             out.append(
@@ -221,7 +221,7 @@ def emit(plan: Plan) -> str:
             "first, which the model says ends the same way.",
         ]
     refs_text = [
-        f"reference {r.number}: {describe_flags(r.flags)} ({r.name or 'unnamed'}) of P{r.owner}: {r.mechanism.action}; "
+        f"reference {r.number}: {r.flags.describe()} ({r.name or 'unnamed'}) of P{r.owner}: {r.mechanism.action}; "
         f"the kernel takes it in {r.mechanism.kernel_path}"
         for r in sched.refs
     ]

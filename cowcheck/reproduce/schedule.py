@@ -18,7 +18,7 @@ from cowcheck.mm.actions import DEVICE, OUTSIDER, RECLAIM, SPECULATIVE, Action, 
 from cowcheck.mm.model import MMModel
 from cowcheck.mm.rule import GupFlags
 from cowcheck.mm.state import PTE_PRESENT, MMState, Ref
-from cowcheck.reproduce.mechanisms import ODIRECT, Mechanism, describe_flags, mechanism_for
+from cowcheck.reproduce.mechanisms import ODIRECT, Mechanism, mechanism_for
 
 
 class Refused(Exception):
@@ -296,7 +296,7 @@ def build(model: MMModel, atomic: Atomic, labels: tuple[str, ...]) -> Schedule:
                 raise Refused(
                     k,
                     label,
-                    f"no syscall reliably takes a {describe_flags(GupFlags(r.pin, r.write, r.longterm))} "
+                    f"no syscall reliably takes a {GupFlags(r.pin, r.write, r.longterm).describe()} "
                     "reference whose use user space can watch",
                 )
             slot = slots.get(mech.name, 0)
