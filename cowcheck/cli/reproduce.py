@@ -27,13 +27,13 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from cowcheck.reproduce import COMPILE, Refused, emit, plan
-    from cowcheck.reproduce.plan import plan_run
+    from cowcheck.reproduce import COMPILE, Refused, emit
+    from cowcheck.reproduce.plan import plan_path
 
     if a.output is not None:
         output_file("--output", a.output, make_parents=True)
     try:
-        p = plan(a.trace) if a.trace.suffix == ".json" else plan_run(a.trace)
+        p = plan_path(a.trace)
     except Refused as e:
         err.print(f"cowcheck reproduce: {a.trace}: refused: {e}")
         return 3

@@ -22,7 +22,7 @@ from cowcheck.mm.ops import describe
 from cowcheck.mm.rule import GupFlags, Rule
 from cowcheck.mm.state import MMState
 from cowcheck.reproduce.mechanisms import ODIRECT, mechanism_for
-from cowcheck.reproduce.schedule import Atomic, Refused, Schedule, UStep, atomize, build, finish_operation
+from cowcheck.reproduce.schedule import Atomic, Refused, Schedule, UStep, atomize, build, ref_of, run_op, same_ref
 from cowcheck.reproduce.witness import Observation, choose, judge, value, verdicts
 
 
@@ -157,17 +157,9 @@ def plan_run(scenario: str | Path) -> Plan:
         offered = [a for a in model.actions(s) if a.op != "step"]
         if not offered:
             break
-        a = offered[0]
-        nx = model.next_step(s, a)
-        assert nx is not None  # offered
-        s = nx.state
-        run.append(a)
-        if any(op.actor == a.actor for op in s.inflight):
-            for c in finish_operation(model, s, a.actor):
-                nx = model.next_step(s, c)
-                assert nx is not None
-                s = nx.state
-                run.append(c)
+        ran = run_op(model, s, offered[0])
+        run += [c for c, _ in ran]
+        s = ran[-1][1]
     last = max((i for i, a in enumerate(run) if a.op == "dma_read"), default=None)
     if last is None:
         raise Refused(0, "", "its programs have no device read to make at the end")
@@ -180,7 +172,7 @@ def plan_run(scenario: str | Path) -> Plan:
     r = final.refs[i]
     obs = Observation("device", r.owner, r.vpage, read.cell, r.name, i)
     verdict = judge(final, obs, value(final, obs, sc.cells) or 0, False)
-    name = f"{sc.name}--run"
+    name = run_name(sc.name)
     what = (
         model.rule,
         False,
@@ -189,6 +181,21 @@ def plan_run(scenario: str | Path) -> Plan:
         f"cowcheck check {sc.name} -r {RUN_RULE}",
     )
     return _assemble(where, name, sc, model, atomic, labels, obs, what)
+
+
+def run_name(scenario: str) -> str:
+    """The program name of a scenario's run (a trace's is its file's stem)."""
+    return f"{scenario}--run"
+
+
+def plan_path(path: Path) -> Plan:
+    """A saved trace (.json) or a litmus scenario (a file or a bundled name): its run."""
+    return plan(path) if path.suffix == ".json" else plan_run(path)
+
+
+def program_name(path: Path) -> str:
+    """What ``plan_path(path)`` names its program, known without planning it."""
+    return path.stem if path.suffix == ".json" else run_name(path.stem)
 
 
 def _through_the_device(
@@ -202,14 +209,12 @@ def _through_the_device(
         if mechanism_for(GupFlags(r.pin, r.write, r.longterm)) is not ODIRECT:
             continue
         for w in model.actions(s):
-            if w.op != "dma_write" or (w.name or "") != r.name or (not w.name and s.refs[w.idx] != r):
+            if w.op != "dma_write" or not same_ref(ref_of(s, w), r):
                 continue
             s1 = model.next_step(s, w)
             if s1 is None:
                 continue
-            rel = [c for c in model.actions(s1.state) if c.op == "release" and (c.name or "") == r.name]
-            if not w.name:
-                rel = [c for c in rel if c.idx == w.idx]
+            rel = [c for c in model.actions(s1.state) if c.op == "release" and same_ref(ref_of(s1.state, c), r)]
             if not rel:
                 continue
             s2 = model.next_step(s1.state, rel[0])

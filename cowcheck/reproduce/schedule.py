@@ -64,10 +64,13 @@ def _owner_of_steps(states: tuple[MMState, ...], actions: tuple[Action, ...]) ->
     return belongs
 
 
-def _finish(model: MMModel, s: MMState, actor: int, hint: list[Action], step: int, label: str) -> list[Action]:
-    """The continuations that run ``actor``'s operation in flight to its end: the
-    trace's own where they are enabled, else the only one the model offers."""
-    out: list[Action] = []
+def _finish(
+    model: MMModel, s: MMState, actor: int, hint: list[Action], step: int, label: str
+) -> list[tuple[Action, MMState]]:
+    """The continuations that run ``actor``'s operation in flight to its end, each
+    with the state it leads to: the trace's own where they are enabled, else the
+    only one the model offers."""
+    out: list[tuple[Action, MMState]] = []
     for _ in range(64):
         if not any(op.actor == actor for op in s.inflight):
             return out
@@ -82,15 +85,31 @@ def _finish(model: MMModel, s: MMState, actor: int, hint: list[Action], step: in
         st = model.next_step(s, nxt)
         if st is None:
             raise Refused(step, label, "the kernel operation it starts cannot run to its end")
-        out.append(nxt)
         s = st.state
+        out.append((nxt, s))
     raise Refused(step, label, "the kernel operation it starts does not end")
 
 
-def finish_operation(model: MMModel, s: MMState, actor: int) -> list[Action]:
-    """The continuations that run ``actor``'s operation in flight to its end, where
-    the model offers one way to do it."""
-    return _finish(model, s, actor, [], 0, "")
+def run_op(
+    model: MMModel,
+    s: MMState,
+    a: Action,
+    hint: list[Action] | None = None,
+    step: int = 0,
+    label: str = "",
+    refusal: str = "not enabled",
+) -> list[tuple[Action, MMState]]:
+    """``a`` (which the caller has checked the model offers) and, if it starts a
+    kernel operation, the continuations that run it whole: each action with its
+    state. Refused with ``refusal`` if ``a`` cannot run."""
+    nx = model.next_step(s, a)
+    if nx is None:
+        raise Refused(step, label or a.op, refusal)
+    s = nx.state
+    out = [(a, s)]
+    if a.op != "step" and any(op.actor == a.actor for op in s.inflight):
+        out += _finish(model, s, a.actor, hint or [], step, label)
+    return out
 
 
 def atomize(model: MMModel, actions: tuple[Action, ...], labels: tuple[str, ...]) -> Atomic:
@@ -113,27 +132,19 @@ def atomize(model: MMModel, actions: tuple[Action, ...], labels: tuple[str, ...]
             continue
         if a.op == "release" and i in released:
             continue
+        whole = "cannot run once the kernel operations before it have run whole"
         if a not in model.actions(s):
-            raise Refused(i + 1, labels[i], "cannot run once the kernel operations before it have run whole")
-        nx = model.next_step(s, a)
-        if nx is None:
-            raise Refused(i + 1, labels[i], "cannot run once the kernel operations before it have run whole")
-        s = nx.state
-        out.append(a)
-        origin.append(i + 1)
-        states.append(s)
-        if a.op != "step" and any(op.actor == a.actor for op in s.inflight):
-            hint = [actions[j] for j, b in belongs.items() if b == i]
-            for c in _finish(model, s, a.actor, hint, i + 1, labels[i]):
-                nx = model.next_step(s, c)
-                assert nx is not None  # _finish ran it
-                s = nx.state
-                out.append(c)
-                origin.append(0)
-                states.append(s)
+            raise Refused(i + 1, labels[i], whole)
+        hint = [actions[j] for j, b in belongs.items() if b == i]
+        ran = run_op(model, s, a, hint, i + 1, labels[i], whole)
+        for n, (c, s) in enumerate(ran):
+            out.append(c)
+            origin.append(i + 1 if n == 0 else 0)
+            states.append(s)
+        if len(ran) > 1:  # it started an operation, which ran whole: skip its continuations
             done.add(i)
         if a.op == "dma_write":
-            r = _ref_of(s, a)
+            r = ref_of(s, a)
             if r is not None and mechanism_for(GupFlags(r.pin, r.write, r.longterm)) is ODIRECT:
                 # The read completes when its data lands, and the block layer drops
                 # its references then (bio_release_pages()): the release comes at once.
@@ -141,11 +152,11 @@ def atomize(model: MMModel, actions: tuple[Action, ...], labels: tuple[str, ...]
                     (
                         j
                         for j in range(i + 1, len(actions))
-                        if actions[j].op == "release" and _same(_ref_of(run.states[j], actions[j]), r)
+                        if actions[j].op == "release" and same_ref(ref_of(run.states[j], actions[j]), r)
                     ),
                     None,
                 )
-                offered = [c for c in model.actions(s) if c.op == "release" and _same(_ref_of(s, c), r)]
+                offered = [c for c in model.actions(s) if c.op == "release" and same_ref(ref_of(s, c), r)]
                 rel = actions[j] if j is not None and actions[j] in offered else (offered[0] if offered else None)
                 if rel is None:
                     raise Refused(
@@ -263,7 +274,7 @@ def build(model: MMModel, atomic: Atomic, labels: tuple[str, ...]) -> Schedule:
         token = 0
         owner = a.pid
         if a.op in ("dma_read", "dma_write", "release"):
-            r = _ref_of(before, a)
+            r = ref_of(before, a)
             if r is None or _key(r) not in live:
                 raise Refused(k, label, "names a reference the schedule does not hold")
             ref = live[_key(r)]
@@ -348,11 +359,12 @@ def build(model: MMModel, atomic: Atomic, labels: tuple[str, ...]) -> Schedule:
     return Schedule(tuple(steps), tuple(refs), atomic, nprocs, execs, tuple(live.items()))
 
 
-def _same(a: Ref | None, b: Ref) -> bool:
+def same_ref(a: Ref | None, b: Ref) -> bool:
     return a is not None and _key(a) == _key(b)
 
 
-def _ref_of(s: MMState, a: Action) -> Ref | None:
+def ref_of(s: MMState, a: Action) -> Ref | None:
+    """The reference ``a`` goes through: by name in litmus scenarios, else by index."""
     if a.name:
         return next((r for r in s.refs if r.name == a.name), None)
     return s.refs[a.idx] if 0 <= a.idx < len(s.refs) else None
@@ -399,14 +411,8 @@ def run_whole(model: MMModel, steps: tuple[Action, ...], labels: tuple[str, ...]
     s = model.init_states()[0]
     states = [s]
     for a, label in zip(steps, labels, strict=True):
-        nx = model.next_step(s, a) if a in model.actions(s) else None
-        if nx is None:
+        if a not in model.actions(s):
             raise Refused(0, label, "not enabled")
-        s = nx.state
-        if any(op.actor == a.actor for op in s.inflight):
-            for c in _finish(model, s, a.actor, [], 0, label):
-                nx = model.next_step(s, c)
-                assert nx is not None
-                s = nx.state
+        s = run_op(model, s, a, label=label)[-1][1]
         states.append(s)
     return tuple(states)
