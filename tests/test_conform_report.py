@@ -81,3 +81,25 @@ def test_exit_1_on_a_disagreement_an_error_or_nothing_compared() -> None:
     text = render(_report([ok, _cell(pred, Observed("missed-cow", "", token=3))]))
     assert "DISAGREE" in text and "1 of 2 agree, 1 disagree" in text
     assert "not reproducible from user space (1):" in text and "t: step 2 ([a] fork())" in text
+
+
+def test_bad_options_are_one_line_before_anything_is_fetched(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    trace = str(ROOT / "counterexamples" / "vmsplice-child--mapcount.json")
+    cases = [
+        (["--timeout", "-5"], "--timeout: expected a positive number of seconds"),
+        (["--debian", "7.0"], "--debian: expected a list of 5.10, 6.1, 6.12 (got '7.0')"),
+        (["--debian", ","], "--debian: expected at least one of"),
+        (["--out", "/etc/passwd/x"], "--out: /etc/passwd/x:"),
+        (["--cache", "/etc/passwd"], "--cache: /etc/passwd: is not a directory"),
+    ]
+    for extra, message in cases:
+        cache = [] if "--cache" in extra else ["--cache", str(tmp_path / "c")]
+        code, stdout, err = run_cli("conform", trace, *extra, *cache, "--no-selftests")
+        assert code == 2 and message in err and err.count("\n") == 1 and stdout == "", (extra, err)
+    assert not (tmp_path / "c" / "apt").exists()  # nothing was fetched
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = run_cli("conform", str(empty), "--cache", str(tmp_path / "c"))
+    assert code == 2 and "TRACE: expected at least one saved counterexample" in err

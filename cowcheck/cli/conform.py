@@ -7,8 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
-from cowcheck.cli.args import Command
-from cowcheck.cli.console import err, out
+from cowcheck.cli.args import Command, seconds
+from cowcheck.cli.console import err, out, output_dir
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
@@ -50,7 +50,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
         "--cache", type=Path, metavar="DIR", help="Downloads and builds (default: ~/.cache/cowcheck/conform)."
     )
     p.add_argument("--no-selftests", action="store_true", help="Do not build and run cow.c and gup_longterm.c.")
-    p.add_argument("--timeout", type=float, default=1800.0, metavar="S", help="Per VM (default: 1800 s).")
+    p.add_argument("--timeout", type=seconds, default=1800.0, metavar="S", help="Per VM (default: 1800 s).")
 
 
 def _traces(paths: list[Path]) -> list[Path]:
@@ -59,14 +59,13 @@ def _traces(paths: list[Path]) -> list[Path]:
     litmus scenario that has none (it holds under every rule: a kernel should too)."""
     from cowcheck.errors import InputError
     from cowcheck.input.bundled import counterexamples_dir, find_scenario, scenarios_dir
+    from cowcheck.input.scenario import load_scenario
 
     if not paths:
         saved = sorted(counterexamples_dir().glob("*.json"))
         names = {t.name.split("--")[0] for t in saved}
         litmus = [
-            sc
-            for sc in sorted(scenarios_dir().glob("*.toml"))
-            if sc.stem not in names and 'kind = "litmus"' in sc.read_text(encoding="utf-8")
+            sc for sc in sorted(scenarios_dir().glob("*.toml")) if sc.stem not in names and load_scenario(sc).litmus
         ]
         return [*saved, *litmus]
     found: list[Path] = []
@@ -79,6 +78,8 @@ def _traces(paths: list[Path]) -> list[Path]:
             found.append(find_scenario(str(p)))
         else:
             raise InputError(str(p), None, "no such trace file, directory or bundled scenario")
+    if not found:
+        raise InputError("TRACE", None, "expected at least one saved counterexample or litmus scenario")
     return found
 
 
@@ -91,8 +92,12 @@ def run(a: argparse.Namespace) -> int:
 
     if (a.kernel is None) != (a.rule is None):
         raise InputError("--kernel", None, "--kernel and --rule go together (the kernel and the rule it claims)")
+    if a.timeout <= 0:
+        raise InputError("--timeout", None, f"expected a positive number of seconds, got {a.timeout:g}")
     traces = _traces(a.traces)
     cache = a.cache or debian.default_cache()
+    output_dir("--cache", cache, create=True)
+    output_dir("--out", a.out, create=True)  # made by conform(), once there is something to write
     try:
         if a.kernel is not None:
             load_rule(a.rule, None)  # bad input before any download

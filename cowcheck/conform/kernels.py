@@ -63,9 +63,11 @@ def fetch(cache: Path, names: Sequence[str] = ("5.10", "6.1", "6.12")) -> list[K
     """The newest Debian build of each named kernel, downloaded, unpacked and its
     vmlinux extracted under ``cache`` (each step skipped when already done)."""
     known = {k.name: k for k in DEBIAN}
+    if not names:
+        raise InputError("--debian", None, f"expected at least one of {', '.join(known)}")
     for n in names:
         if n not in known:
-            raise InputError("conform", "kernel", f"one of {', '.join(known)} (got {n!r})")
+            raise InputError("--debian", None, f"expected a list of {', '.join(known)} (got {n!r})")
     debian.apt_update(cache)
     out = []
     for n in names:

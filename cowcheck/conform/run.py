@@ -27,9 +27,9 @@ from cowcheck.conform.debian import ConformError
 from cowcheck.conform.kernels import Kernel
 from cowcheck.engine.signals import Interrupted
 from cowcheck.errors import InputError
-from cowcheck.reproduce import COMPILE, Plan, Refused, compile_command, emit, plan
+from cowcheck.reproduce import COMPILE, Plan, Refused, compile_command, emit
 from cowcheck.reproduce.mechanisms import VFIO, parse_version
-from cowcheck.reproduce.plan import plan_run
+from cowcheck.reproduce.plan import plan_path, program_name
 from cowcheck.reproduce.predict import Prediction, predict
 
 RESULT = re.compile(r"COWCHECK-RESULT (\S+) observed=(\S+) token=(-?\d+)(?: swapouts-refused=(\d+))? detail=\"(.*)\"")
@@ -142,9 +142,9 @@ def programs(traces: Sequence[Path], sources: Path, binaries: Path) -> list[Prog
     todo: list[tuple[Path, Path]] = []
     for t in traces:
         try:
-            p = plan(t) if t.suffix == ".json" else plan_run(t)
+            p = plan_path(t)
         except Refused as e:
-            out.append(Program(t, t.stem if t.suffix == ".json" else f"{t.stem}--run", None, str(e)))
+            out.append(Program(t, program_name(t), None, str(e)))
             continue
         src = emit(p)
         c = sources / f"{p.name}.c"
@@ -254,8 +254,12 @@ def conform(
 ) -> ConformReport:
     start = time.monotonic()
     if not traces:
-        raise InputError("conform", "TRACE", "expected at least one saved counterexample")
-    out.mkdir(parents=True, exist_ok=True)
+        raise InputError("TRACE", None, "expected at least one saved counterexample or litmus scenario")
+    for option, d in (("--cache", cache), ("--out", out)):
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise InputError(option, str(d), f"cannot be created: {e.strerror or e}") from None
     progs = programs(traces, out / "repro", cache / "programs")
     bins = selftests.build(cache) if with_selftests else None
     report = ConformReport(progs, [], [])
