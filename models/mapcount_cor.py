@@ -50,7 +50,9 @@ class MapcountCor(rule_class("mapcount")):  # type: ignore[misc]
     def gup_must_unshare(self, flags: GupFlags, page: PageView, have_vma: bool) -> bool:
         if flags.write or not flags.longterm:
             return False  # only FOLL_MM_SYNC (R/O long-term) callers ask for coherency
-        return page.zero or page.mapcount + page.swapcount > 1
+        # Not anonymous (the zero page, a page-cache page): FOLL_FORCE|FOLL_WRITE, which
+        # FOLL_MM_SYNC replaces, broke COW on those too [M: not re-checked in the tree].
+        return not page.anon or page.mapcount + page.swapcount > 1
 
     def gup_fast_checks_seq(self, flags: GupFlags) -> bool:
         return flags.pin

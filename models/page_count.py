@@ -14,9 +14,12 @@ gup-fast, 9348b73c2e1b clear_refs skipping pinned pages, feb889fb40fa swapcache
 skipping pinned pages). swap-in still uses reuse_swap_page() [v5.10 do_swap_page()].
 Also merged with it: a308c71bf1e6 (gup-breaks-cow's forced COW on GUP removed) and
 1a0cf26323c8 (reuse_ksm_page() removed; KSM is not modelled).
+
+FOLL_FORCE: FOLL_COW and the dirty bit, as since 19be0eaffa3a (v4.9); a308c71bf1e6
+restored the FOLL_FORCE test that 5.8 dropped. No userfaultfd minor mode yet.
 """
 
-from cowcheck.mm.rule import ForkDecision, PageView, Rule, SwapinDecision, WpDecision
+from cowcheck.mm.rule import FORCE_FOLL_COW, UFFD_NO_MINOR, ForkDecision, PageView, Rule, SwapinDecision, WpDecision
 from cowcheck.mm.swapfile import do_swap_page_reuse
 
 
@@ -47,6 +50,13 @@ class PageCount(Rule):
         if parent_has_pinned and page.maybe_dma_pinned:
             return ForkDecision(True, "copy_present_page: has_pinned && page_maybe_dma_pinned -> copy for child")
         return ForkDecision(False, "copy_present_pte: !page_maybe_dma_pinned() -> share")
+
+    faultin_page_force = FORCE_FOLL_COW
+    uffd_minor_shmem = UFFD_NO_MINOR
+
+    def can_follow_write_pte(self, page: PageView, dirty: bool, foll_cow: bool) -> bool:
+        # pte_write(pte) || ((flags & FOLL_FORCE) && (flags & FOLL_COW) && pte_dirty(pte))
+        return foll_cow and dirty
 
     def do_swap_page(self, page: PageView, write: bool, pte_exclusive: bool) -> SwapinDecision:
         return do_swap_page_reuse(page, write)

@@ -18,16 +18,20 @@ On top of ``page-count`` (5.9):
 No pinned-page skip was ever added for mprotect or uffd-wp ("for mprotect and uffd-wp,
 definitely the above approach wouldn't work", Andrea Arcangeli <X/prosulFrEoNnoF@redhat.com>):
 odirect-mprotect stays broken in every page_count era.
+
+userfaultfd minor mode for shmem came in 5.14; until 5.15 UFFDIO_CONTINUE maps the
+page-cache page clean, so FOLL_COW's dirty test refuses it (5.11-5.13 cannot register
+at all, which ends the same way). page-count-5.16 is this rule with 9ae0f87d009c.
 """
 
-from cowcheck.mm.rule import GupFlags, PageView
+from cowcheck.mm.rule import UFFD_CLEAN, GupFlags, PageView
 from cowcheck.rules import rule_class
 
 
 class PageCount511(rule_class("page-count")):  # type: ignore[misc]
     name = "page-count-5.11"
     title = "page_count == 1, plus write_protect_seq, clear_refs and swapcache skip pinned pages"
-    kernels = "v5.11 - v5.17"
+    kernels = "v5.11 - v5.15"
     commits = (
         "09854ba94c6a mm: do_wp_page() simplification",
         "70e806e4e645 mm: Do early cow for pinned pages during fork() for ptes",
@@ -36,6 +40,7 @@ class PageCount511(rule_class("page-count")):  # type: ignore[misc]
         "feb889fb40fa mm: don't put pinned pages into the swap cache",
     )
     has_write_protect_seq = True
+    uffd_minor_shmem = UFFD_CLEAN
 
     def gup_fast_checks_seq(self, flags: GupFlags) -> bool:
         return flags.pin

@@ -12,9 +12,10 @@ On top of ``page-count-5.11``:
   reuse_swap_page(), which counted only mapcount + swapcount and let CVE-2020-29374
   through swap-in (vmsplice-child-swap).
 The shared code is in cowcheck/mm/wp_reuse.py, where PageAnonExclusive reuses it.
+UFFDIO_CONTINUE maps R/O and dirty, as since 5.16 (page-count-5.16): CVE-2022-2590.
 """
 
-from cowcheck.mm.rule import PageView, SwapinDecision, WpDecision
+from cowcheck.mm.rule import UFFD_DIRTY, PageView, SwapinDecision, WpDecision
 from cowcheck.mm.wp_reuse import do_swap_page_streamlined, wp_can_reuse_anon
 from cowcheck.rules import rule_class
 
@@ -23,12 +24,14 @@ class PageCount518(rule_class("page-count-5.11")):  # type: ignore[misc]
     name = "page-count-5.18"
     title = "page_count == 1 after freeing the swapcache; do_swap_page() by refcount"
     kernels = "v5.18"
+    uffd_minor_shmem = UFFD_DIRTY
     commits = (
         "53a05ad9f21d mm: optimize do_wp_page() for exclusive pages in the swapcache",
         "c145e0b47c77 mm: streamline COW logic in do_swap_page()",
         "57efa1fe5957 mm/gup: prevent gup_fast from racing with COW during fork",
         "9348b73c2e1b mm: don't play games with pinned pages in clear_page_refs",
         "feb889fb40fa mm: don't put pinned pages into the swap cache",
+        "9ae0f87d009c mm/shmem: unconditionally set pte dirty in mfill_atomic_install_pte",
     )
 
     # The decision below as a formula, for `cowcheck compare` (tests/test_compare.py):

@@ -28,8 +28,10 @@ def transition(before: MMState, step: Step[MMState], ctx: Ctx) -> str | None:
         for h in holders(before, ev.old):
             if h.kind == "pte" and h.detail != f"P{ev.pid} vpage {ev.vpage}":
                 needed = True
-            elif h.kind == "ref":
-                needed = True  # copying under a reference is either required or wrong-cow's
+            elif h.kind in ("ref", "pagecache"):
+                # Copying under a reference is either required or wrong-cow's; a
+                # page-cache page in a private mapping is always copied.
+                needed = True
             elif h.kind == "swapcache":
                 slot = dict(before.pages)[ev.old].swapcache
                 needed = needed or any(True for _ in swap_sharers(before, slot))

@@ -93,13 +93,36 @@ def test_the_record_layouts_built_by_position() -> None:
     from cowcheck.engine import Step
     from cowcheck.mm.actions import Action
     from cowcheck.mm.rule import GupFlags, PageView
-    from cowcheck.mm.state import ForkOp, GupFastOp, Holder, MMState, Page, Proc, Pte, Ref, Slot, SwapoutOp, Tok
+    from cowcheck.mm.state import (
+        ForceOp,
+        ForkOp,
+        GupFastOp,
+        Holder,
+        MMState,
+        Page,
+        Proc,
+        Pte,
+        Ref,
+        Slot,
+        SwapoutOp,
+        Tok,
+    )
 
-    assert Pte._fields == ("kind", "target", "writable", "exclusive")
-    assert Page._fields == ("refcount", "mapcount", "pincount", "anon_exclusive", "swapcache", "locked", "content")
+    assert Pte._fields == ("kind", "target", "writable", "exclusive", "dirty")
+    assert Page._fields == (
+        "refcount",
+        "mapcount",
+        "pincount",
+        "anon_exclusive",
+        "swapcache",
+        "locked",
+        "content",
+        "file",
+    )
     assert Slot._fields == ("swapcount", "cache", "content")
     assert Proc._fields == ("alive", "parent", "threads", "has_pinned", "wp_seq", "vmas", "ptes", "expect")
-    assert Tok._fields == ("writer", "device", "visible")
+    assert Tok._fields == ("writer", "device", "visible", "file")
+    assert ForceOp._fields == ("actor", "pid", "vpage", "cell", "write", "cow")
     assert Ref._fields == ("name", "owner", "vpage", "frame", "pin", "write", "longterm", "attached", "crossed")
     assert ForkOp._fields == ("actor", "parent", "child", "next_vpage", "held")
     assert GupFastOp._fields == (
@@ -124,6 +147,7 @@ def test_the_record_layouts_built_by_position() -> None:
         "toks",
         "inflight",
         "spec",
+        "zero",
         "pcs",
         "budget",
         "bug",
@@ -154,6 +178,7 @@ def test_the_record_layouts_built_by_position() -> None:
         "swapcount",
         "locked",
         "zero",
+        "file",
     )
     assert Holder._fields == ("kind", "pid", "detail")
 
@@ -168,16 +193,17 @@ def test_the_hot_constructors_built_by_position() -> None:
     from cowcheck.mm.context import page_view
     from cowcheck.mm.ops.operation import new_action
     from cowcheck.mm.rule import GupFlags, PageView
-    from cowcheck.mm.state import ForkOp, Page, Pte, Slot, SwapoutOp, Tok
+    from cowcheck.mm.state import ForceOp, ForkOp, Page, Pte, Slot, SwapoutOp, Tok
     from cowcheck.mm.work import Work
 
     def same(got: object, want: object) -> None:
         assert got == want and type(got) is type(want), (got, want)
 
-    same(records.pte((1, 3, True, False)), Pte(1, 3, True, False))
-    same(records.page((1, 2, 0, True, -1, False, (4, 5))), Page(1, 2, 0, True, -1, False, (4, 5)))
+    same(records.pte((1, 3, True, False, True)), Pte(1, 3, True, False, True))
+    same(records.page((1, 2, 0, True, -1, False, (4, 5), -1)), Page(1, 2, 0, True, -1, False, (4, 5), -1))
     same(records.slot((1, -2, ())), Slot(1, -2, ()))
-    same(records.tok((0, True, 3)), Tok(0, True, 3))
+    same(records.tok((0, True, 3, False)), Tok(0, True, 3, False))
+    same(records.force_op((16, 0, 0, 1, True, False)), ForceOp(16, 0, 0, 1, True, False))
     same(records.fork_op((16, 0, 1, 0, False)), ForkOp(16, 0, 1, 0, False))
     same(records.swapout_op((-2, 0, 1)), SwapoutOp(-2, 0, 1))
     same(records.gup_flags((True, False, True)), GupFlags(True, False, True))

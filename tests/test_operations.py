@@ -29,11 +29,14 @@ kind = "open"
 gup_kinds = [["FOLL_PIN", "FOLL_WRITE"], ["FOLL_GET"]]
 [world]
 threads = 2
-vpages = 1
+vpages = 2
 cells = 2
 max_processes = 2
 [[vpage]]
 state = "present"
+[[vpage]]
+backing = "shmem"
+uffd_minor = true
 [budget]
 {budget}
 total = 4
@@ -96,6 +99,9 @@ DESCRIBED = [
     (Action("spec_get", SPECULATIVE, idx=0), "speculative get_page(#0)"),
     (Action("spec_get", 2, 1, 0), "speculative get_page(P1 vaddr+0)"),
     (Action("spec_put", SPECULATIVE, idx=0), "speculative put_page"),
+    (Action("force_write", 0, 1, 0, 1), "pwrite(/proc/P1/mem, vaddr+512)"),
+    (Action("force_write", OUTSIDER, 0, 1, 0), "pwrite(/proc/P0/mem, vaddr+4096)"),
+    (Action("uffd_continue", 0, 0, 1), "ioctl(UFFDIO_CONTINUE, vaddr+4096)"),
     (Action("step", 16, idx=0), "(continues)"),
 ]
 

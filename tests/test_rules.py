@@ -21,12 +21,15 @@ def view(rc: int = 1, mc: int = 1, pins: int = 0, excl: bool = False, sc: bool =
 def test_builtin_rules_cite_commits() -> None:
     rules = builtin_rules()
     assert list(rules) == [
+        "mapcount-4.8",
         "mapcount",
         "gup-breaks-cow",
         "page-count",
         "page-count-5.11",
+        "page-count-5.16",
         "page-count-5.18",
         "mapcount-cor",
+        "anon-exclusive-5.19",
         "anon-exclusive-6.1",
         "anon-exclusive",
     ]

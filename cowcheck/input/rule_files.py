@@ -18,12 +18,15 @@ from cowcheck.mm.rule import Rule
 
 # Display order: Linux history, with the unmerged proposal after the era it forked from.
 BUILTIN_ORDER = (
+    "mapcount-4.8",
     "mapcount",
     "gup-breaks-cow",
     "page-count",
     "page-count-5.11",
+    "page-count-5.16",
     "page-count-5.18",
     "mapcount-cor",
+    "anon-exclusive-5.19",
     "anon-exclusive-6.1",
     "anon-exclusive",
 )

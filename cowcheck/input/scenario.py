@@ -191,7 +191,16 @@ def parse_scenario(text: str, where: str) -> Scenario:
             raise r.err(fld, "expected a table")
         r.fields(vt, VPAGE, fld)
         idx = r.get({"index": i} | vt, VPAGE.field("index"), fld, world)
-        vinit[idx] = VpageInit(*(r.get(vt, VPAGE.field(k), fld) for k in ("state", "writable", "dontfork")))
+        vkeys = ("state", "writable", "dontfork", "backing", "uffd_minor")
+        vinit[idx] = VpageInit(*(r.get(vt, VPAGE.field(k), fld) for k in vkeys))
+        vi = vinit[idx]
+        if vi.backing != "anon" and vi.state not in ("none", "present"):
+            raise r.err(f"{fld}.state", f'a {vi.backing} page starts "none" or "present", not {vi.state!r}')
+        if vi.uffd_minor and vi.backing != "shmem":
+            raise r.err(
+                f"{fld}.uffd_minor",
+                f'minor mode is for a private shmem mapping (backing = "shmem"), not {vi.backing!r}',
+            )
 
     actors = _parse_actors(r, doc, kind, world)
 

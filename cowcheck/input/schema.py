@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from cowcheck.mm.ops import OPERATIONS
 from cowcheck.mm.ops.operation import Operation
+from cowcheck.mm.world import BACKINGS
 
 # A field's type, as the reference names it.
 STRING = "string"
@@ -68,6 +69,7 @@ class Table:
 
 SCENARIO_KINDS = ("litmus", "open")
 VPAGE_STATES = ("none", "present", "zero", "swapped")
+BACKING_NAMES = tuple(BACKINGS)
 ACTOR_KINDS = ("thread", "device", "kernel", "outsider")
 GUP_FLAG_NAMES = ("FOLL_GET", "FOLL_PIN", "FOLL_WRITE", "FOLL_LONGTERM")
 PROT_NAMES = ("ro", "rw")
@@ -102,7 +104,8 @@ WORLD = Table(
     "The bounds of the abstract mm. Every field is optional.",
     (
         Field("threads", INTEGER, "Threads of process 0. A forked child has one.", default=1, lo=1, hi=4),
-        Field("vpages", INTEGER, "Private anonymous pages in every process, at the same addresses.",
+        Field("vpages", INTEGER, "Pages in every process, at the same addresses (each its own VMA: see "
+              "[[vpage]] `backing`).",
               default=1, lo=1, hi=4),
         Field("cells", INTEGER, "512-byte cells per page (vaddr+0, vaddr+512, ...): what writes, reads and DMA "
               "address, so a lost write is seen cell by cell.", default=2, lo=1, hi=8),
@@ -121,6 +124,13 @@ VPAGE = Table(
               "shared zero page. `swapped`: a swap entry.", default="none", choices=VPAGE_STATES),
         Field("writable", BOOLEAN, "VM_WRITE on the VMA (mprotect may change it).", default=True),
         Field("dontfork", BOOLEAN, "MADV_DONTFORK already applied: fork leaves it out of the child.", default=False),
+        Field("backing", CHOICE, "What the VMA maps. `anon`: private anonymous memory. `file`: MAP_PRIVATE of a "
+              "regular file (ext4), `shmem`: MAP_PRIVATE of a tmpfs file or memfd; `shared-shmem` and `shared-file`: "
+              "MAP_SHARED of those (a `shared-file` needs dirty tracking: no writable long-term pins from 6.5). The "
+              "file is one page, the same in every process, in the page cache from the start; `state` is then `none` "
+              "or `present` (read-faulted: the page-cache page mapped R/O).", default="anon", choices=BACKING_NAMES),
+        Field("uffd_minor", BOOLEAN, "Registered with userfaultfd in minor mode (`shmem` only, from 5.14): a fault "
+              "on a none PTE waits for `uffd_continue`, and a write to /proc/PID/mem fails there.", default=False),
     ),
     array=True,
 )  # fmt: skip
@@ -200,7 +210,8 @@ EXPECT_FIELDS = (
     Field("notes", STRING, "Why each rule gets its verdict.", default=""),
     Field("strict", "table", "The verdicts under `--strict` (no fork exemption for open(2) FOLL_GET references)."),
     Field("<rule>", CHOICE, 'The verdict under that rule. Quote rule names with a dot: `"page-count-5.11" = ...`.',
-          required=True, choices=("holds", "missed-cow", "wrong-cow", "memory-safety", "unnecessary-cow")),
+          required=True, choices=("holds", "missed-cow", "wrong-cow", "memory-safety", "unnecessary-cow",
+                                  "dirty-tracking", "read-only-data")),
 )  # fmt: skip
 # "holds" or a property id (properties/*.py; a test keeps the two in step).
 VERDICT_NAMES = EXPECT_FIELDS[-1].choices

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from cowcheck.mm.context import Ctx
 from cowcheck.mm.fault import READ, WRITE, handle_mm_fault
-from cowcheck.mm.state import PTE_PRESENT, bit, frame_name
+from cowcheck.mm.state import PTE_PRESENT, bit, frame_name, is_shared
 from cowcheck.mm.work import Blocked, ModelBug, Work
 
 
@@ -27,11 +27,23 @@ def cpu_write(w: Work, ctx: Ctx, pid: int, v: int, cell: int, forking: bool) -> 
         pte = w.pte(pid, v)
         if pte.kind != PTE_PRESENT or not pte.writable:
             raise ModelBug("write fault did not make the PTE writable")
-    t = w.new_token(pid, False, bit(pid))
+    shared = sharers(w, ctx, pid, v)
+    t = w.new_token(pid, False, shared or bit(pid), bool(shared))
     w.write_cell(pte.target, cell, t)
-    w.set_expect_cell(pid, v, cell, (t,))
+    for q in range(len(w.procs)):
+        if (shared or bit(pid)) & bit(q):
+            w.set_expect_cell(q, v, cell, (t,))
     w.note(f"store token t{t} into {frame_name(pte.target)}")
     return True
+
+
+def sharers(w: Work, ctx: Ctx, pid: int, v: int) -> int:
+    """Ghost: where ``v`` is a MAP_SHARED file mapping, a store there is the file's
+    data: the bitmask of the live processes that map the file (``pid`` among them),
+    who may all read it. 0 in a private mapping."""
+    if not ctx.backing or not is_shared(ctx.backing[v]):
+        return 0
+    return sum(bit(q) for q, pr in enumerate(w.procs) if pr.alive and pr.vmas[v].mapped) | bit(pid)
 
 
 def cpu_read(w: Work, ctx: Ctx, pid: int, v: int, cell: int, forking: bool) -> bool:

@@ -33,6 +33,7 @@ from cowcheck.mm.state import (
     PTE_SWAP,
     ZERO_FRAME,
     ZERO_TOKEN,
+    ForceOp,
     ForkOp,
     GupFastOp,
     MMState,
@@ -140,6 +141,9 @@ def canonical(s: MMState) -> MMState:
         for t in sl.content:
             if t not in tmap:
                 same = _first_sight(tmap, t, _KEPT_TOKENS) and same
+    for t in s.zero:
+        if t not in tmap:
+            same = _first_sight(tmap, t, _KEPT_TOKENS) and same
 
     # write_protect_seq: only its parity and its equality with a gup-fast snapshot
     # are ever read (gup.py), so subtract the same even number from both.
@@ -162,9 +166,9 @@ def canonical(s: MMState) -> MMState:
     for pr in s.procs:
         expect = tuple(tuple(tuple(sorted([tmap[t] for t in cell])) for cell in ex) for ex in pr.expect)
         ptes = tuple(
-            records.pte((p[0], fmap[p[1]], p[2], p[3]))
+            records.pte((p[0], fmap[p[1]], p[2], p[3], p[4]))
             if p[0] == PTE_PRESENT
-            else records.pte((p[0], smap[p[1]], p[2], p[3]))
+            else records.pte((p[0], smap[p[1]], p[2], p[3], p[4]))
             if p[0] == PTE_SWAP
             else p
             for p in pr.ptes
@@ -183,6 +187,7 @@ def canonical(s: MMState) -> MMState:
                     smap[p.swapcache],
                     p.locked,
                     tuple([tmap[t] for t in p.content]),
+                    p.file,
                 ),
             ),
         )
@@ -216,6 +221,7 @@ def canonical(s: MMState) -> MMState:
             new_toks,
             inflight,
             tuple(sorted([fmap[f] for f in s.spec])),
+            tuple([tmap[t] for t in s.zero]),
             s.pcs,
             s.budget,
             s.bug,
@@ -248,14 +254,14 @@ def permute(s: MMState, perm: tuple[int, ...]) -> MMState:
         procs[perm[old]] = pr._replace(parent=perm[pr.parent] if pr.parent >= 0 else pr.parent)
     refs = tuple(r._replace(owner=perm[r.owner], crossed=_bits(r.crossed, perm)) for r in s.refs)
     toks = tuple(
-        (t, records.tok((perm[k.writer] if k.writer >= 0 else k.writer, k.device, _bits(k.visible, perm))))
+        (t, records.tok((perm[k.writer] if k.writer >= 0 else k.writer, k.device, _bits(k.visible, perm), k.file)))
         for t, k in s.toks
     )
     inflight = []
     for op in s.inflight:
         if type(op) is ForkOp:
             op = op._replace(actor=_actor(op.actor, perm), parent=perm[op.parent], child=perm[op.child])
-        elif type(op) is GupFastOp:
+        elif type(op) is GupFastOp or type(op) is ForceOp:
             op = op._replace(actor=_actor(op.actor, perm), pid=perm[op.pid])
         inflight.append(op)
     return s._replace(procs=tuple(procs), refs=refs, toks=toks, inflight=tuple(inflight))
@@ -269,7 +275,7 @@ def _signature(pr: Proc) -> tuple[object, ...]:
         pr.has_pinned,
         pr.wp_seq & 1,  # canonical() keeps only its parity and snapshot distances
         pr.vmas,
-        tuple((p.kind, p.writable, p.exclusive) for p in pr.ptes),
+        tuple((p.kind, p.writable, p.exclusive, p.dirty) for p in pr.ptes),
         tuple(tuple(len(c) for c in ex) if ex else (-1,) for ex in pr.expect),
     )
 

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 from cowcheck.mm import records
 from cowcheck.mm.rule import PageView, Rule
-from cowcheck.mm.state import NO_SLOT, ZERO_FRAME
+from cowcheck.mm.state import NO_FILE, NO_SLOT, ZERO_FRAME
 from cowcheck.mm.work import Work
 
 
@@ -17,9 +17,15 @@ class Ctx(NamedTuple):
     litmus: bool  # fixed programs: a step that fails (-EFAULT, nothing to change) still runs
     max_processes: int
     vpages: int
+    # Per vpage: what backs it (state.ANON, FILE, ...) and whether it is registered
+    # with userfaultfd in minor mode. Fixed for the run, like the world.
+    backing: tuple[int, ...] = ()
+    uffd_minor: tuple[bool, ...] = ()
+    # Whether PTE dirty bits are kept: only a FOLL_FORCE write reads one.
+    dirty: bool = False
 
 
-_ZERO_PAGE_VIEW = PageView(1, 0, 0, False, False, 0, False, True)
+_ZERO_PAGE_VIEW = PageView(1, 0, 0, False, False, 0, False, True, False)
 
 
 def page_view(w: Work, f: int, extra_refs: int = 0, own_lock: bool = False) -> PageView:
@@ -43,5 +49,6 @@ def page_view(w: Work, f: int, extra_refs: int = 0, own_lock: bool = False) -> P
             swapcount,
             p.locked and not own_lock,
             False,
+            p.file != NO_FILE,
         ),
     )

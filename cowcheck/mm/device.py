@@ -3,9 +3,10 @@ and speculative references (LRU pagevecs, page cache lookups, migration)."""
 
 from __future__ import annotations
 
+from cowcheck.mm.access import sharers
 from cowcheck.mm.context import Ctx
 from cowcheck.mm.contract import describe_ref, owes_device_writes
-from cowcheck.mm.state import bit, frame_name
+from cowcheck.mm.state import NO_FILE, ZERO_FRAME, bit, frame_name
 from cowcheck.mm.work import Work
 
 
@@ -15,6 +16,17 @@ def dma_write(w: Work, ctx: Ctx, ri: int, cell: int) -> bool:
         return False
     owner = r.owner
     alive = w.procs[owner].alive
+    if r.frame != ZERO_FRAME and w.page(r.frame).file != NO_FILE and sharers(w, ctx, owner, r.vpage):
+        # Into the page cache through a shared mapping: the file's data, for every
+        # process that maps the file.
+        shared = sharers(w, ctx, owner, r.vpage)
+        t = w.new_token(owner, True, shared, True)
+        w.write_cell(r.frame, cell, t)
+        for q in range(len(w.procs)):
+            if shared & bit(q):
+                w.set_expect_cell(q, r.vpage, cell, (t,))
+        w.note(f"DMA write token t{t} through {describe_ref(r)} into page-cache page #{r.frame}")
+        return True
     exempt = not owes_device_writes(r, ctx.strict)
     # Ghost: where the contract says the data belongs.
     visible = bit(owner) | (r.crossed if exempt else 0)
@@ -23,8 +35,8 @@ def dma_write(w: Work, ctx: Ctx, ri: int, cell: int) -> bool:
     if exempt:
         # Outside the contract: the data may or may not reach the owner and the
         # children forked while the reference was held, whatever they map now.
-        sharers = [c for c in range(len(w.procs)) if r.crossed & bit(c)]
-        for q in ([owner] if r.attached else []) + sharers:
+        crossers = [c for c in range(len(w.procs)) if r.crossed & bit(c)]
+        for q in ([owner] if r.attached else []) + crossers:
             ex = w.expect(q, r.vpage)
             if w.procs[q].alive and ex:
                 w.set_expect_cell(q, r.vpage, cell, (*ex[cell], t))

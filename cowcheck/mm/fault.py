@@ -20,13 +20,35 @@ the step; each case and why:
   under the lock, or the PTE (the exclusive bit), which fails pte_same().
 These are equivalences under sequential consistency only: see
 models/anon_exclusive_6_1.py for what that leaves out.
+
+File-backed vpages (a page-cache page per vpage, ``state.FILE`` and the rest):
+do_read_fault() maps the page-cache page R/O; a write fault on a private mapping is
+do_cow_fault() (an anonymous copy); on a shared one do_shared_fault(), or
+wp_page_shared() on a R/O PTE. do_wp_page() never reuses a page-cache page in a
+private mapping: only PageAnon pages reach the rule's reuse decision (5.8 do_wp_page()
+``if (PageAnon(vmf->page))``; 6.x ``folio_test_anon()``), the rest are copied like the
+zero page. ``->page_mkwrite``, readahead and the fault-around of do_read_fault() are
+not modelled: the one page of the file is all they could map.
 """
 
 from __future__ import annotations
 
+from cowcheck.mm import records
 from cowcheck.mm.context import Ctx, page_view
 from cowcheck.mm.events import WpCopy
-from cowcheck.mm.state import PTE_EMPTY, PTE_NONE, PTE_PRESENT, PTE_SWAP, ZERO_FRAME, ZERO_TOKEN, frame_name
+from cowcheck.mm.rule import UFFD_NO_MINOR
+from cowcheck.mm.state import (
+    ANON,
+    NO_FILE,
+    PTE_EMPTY,
+    PTE_NONE,
+    PTE_PRESENT,
+    PTE_SWAP,
+    ZERO_FRAME,
+    ZERO_TOKEN,
+    frame_name,
+    is_shared,
+)
 from cowcheck.mm.work import Blocked, ModelBug, Work
 
 READ = "read"
@@ -34,22 +56,99 @@ WRITE = "write"
 UNSHARE = "unshare"  # FAULT_FLAG_UNSHARE (c89357e27f20)
 
 
-def handle_mm_fault(w: Work, ctx: Ctx, pid: int, v: int, kind: str, cow_break: bool = False) -> bool:
+def backing(ctx: Ctx, v: int) -> int:
+    return ctx.backing[v] if ctx.backing else ANON
+
+
+def userfault(ctx: Ctx, v: int) -> bool:
+    """A fault on a none PTE of this vpage is a userfaultfd minor fault: the VMA is
+    registered in minor mode (shmem, from 5.14) and its page is in the page cache."""
+    return bool(ctx.uffd_minor) and ctx.uffd_minor[v] and ctx.rule.uffd_minor_shmem != UFFD_NO_MINOR
+
+
+def handle_mm_fault(
+    w: Work, ctx: Ctx, pid: int, v: int, kind: str, cow_break: bool = False, uffd_fails: bool = False
+) -> bool:
     """Returns False where the fault fails (SIGSEGV / -EFAULT to GUP). ``cow_break``:
     a write fault GUP forces on a vma without VM_WRITE (17839856fd58's FOLL_WRITE on
-    every GUP); it breaks COW and leaves the PTE R/O (maybe_mkwrite())."""
+    every GUP, or FOLL_FORCE); it breaks COW and leaves the PTE R/O (maybe_mkwrite()).
+    Sets ``w.fault_write`` where the fault returns VM_FAULT_WRITE. A userfault waits
+    for the handler (Blocked), or fails where the caller cannot retry (``uffd_fails``:
+    no FAULT_FLAG_ALLOW_RETRY, handle_userfault() returns VM_FAULT_SIGBUS)."""
     vma = w.procs[pid].vmas[v]
     if not vma.mapped or (kind == WRITE and not vma.writable and not cow_break):
         return False
+    w.fault_write = False
+    b = backing(ctx, v)
     pte = w.pte(pid, v)
     if pte.kind == PTE_NONE:
-        if kind != UNSHARE:
+        if kind == UNSHARE:
+            return True
+        if b != ANON and userfault(ctx, v):
+            if uffd_fails:
+                w.note("handle_userfault: VM_UFFD_MINOR without FAULT_FLAG_ALLOW_RETRY -> VM_FAULT_SIGBUS")
+                return False
+            raise Blocked  # until the handler resolves it (UFFDIO_CONTINUE)
+        if b == ANON:
             do_anonymous_page(w, ctx, pid, v, kind == WRITE)
+        elif kind == READ:
+            do_read_fault(w, pid, v)
+        elif is_shared(b):
+            do_shared_fault(w, ctx, pid, v)
+        else:
+            do_cow_fault(w, ctx, pid, v)
     elif pte.kind == PTE_SWAP:
         do_swap_page(w, ctx, pid, v, kind == WRITE)
     elif not pte.writable and kind in (WRITE, UNSHARE):
-        do_wp_page(w, ctx, pid, v, kind == UNSHARE)
+        if not is_shared(b):
+            do_wp_page(w, ctx, pid, v, kind == UNSHARE)
+        elif kind == WRITE:
+            wp_page_shared(w, ctx, pid, v)
+        # FAULT_FLAG_UNSHARE only concerns COW mappings: nothing to do in a shared one.
     return True
+
+
+def file_frame(w: Work, v: int) -> int:
+    """The page-cache page of the file page vpage ``v`` maps."""
+    for f, p in w.pages.items():
+        if p.file == v:
+            return f
+    raise ModelBug(f"no page-cache page for vpage {v}")
+
+
+def do_read_fault(w: Work, pid: int, v: int) -> None:
+    """filemap_fault() finds the page-cache page; finish_fault() maps it R/O, clean."""
+    f = file_frame(w, v)
+    w.get_page(f)
+    w.map_page(pid, v, f, False)
+    w.note(f"do_read_fault: map page-cache page #{f} R/O")
+
+
+def do_cow_fault(w: Work, ctx: Ctx, pid: int, v: int) -> None:
+    """A write fault on a private file mapping: copy the page-cache page into a new
+    anonymous page (writable if VM_WRITE, dirty); no VM_FAULT_WRITE."""
+    src = file_frame(w, v)
+    f = w.alloc_page(w.content(src, ctx.cells), exclusive=True)
+    writable = w.procs[pid].vmas[v].writable
+    w.map_page(pid, v, f, writable, ctx.dirty)
+    w.note(f"do_cow_fault: copy page-cache page #{src} into new exclusive page #{f}{'' if writable else ' R/O'}")
+
+
+def do_shared_fault(w: Work, ctx: Ctx, pid: int, v: int) -> None:
+    """A write fault on a shared file mapping: ->page_mkwrite, map the page-cache page
+    writable and dirty."""
+    f = file_frame(w, v)
+    w.get_page(f)
+    w.map_page(pid, v, f, True, ctx.dirty)
+    w.note(f"do_shared_fault: map page-cache page #{f} writable")
+
+
+def wp_page_shared(w: Work, ctx: Ctx, pid: int, v: int) -> None:
+    """do_wp_page() in a shared mapping: the page-cache page itself becomes writable."""
+    pte = w.pte(pid, v)
+    w.set_pte(pid, v, records.pte((PTE_PRESENT, pte.target, True, False, ctx.dirty)))
+    w.fault_write = True
+    w.note(f"wp_page_shared: page-cache page #{pte.target} now writable")
 
 
 def do_anonymous_page(w: Work, ctx: Ctx, pid: int, v: int, write: bool) -> None:
@@ -59,7 +158,9 @@ def do_anonymous_page(w: Work, ctx: Ctx, pid: int, v: int, write: bool) -> None:
         w.note("do_anonymous_page: map the shared zero page R/O")
         return
     f = w.alloc_page((ZERO_TOKEN,) * ctx.cells, exclusive=True)
-    w.map_page(pid, v, f, w.procs[pid].vmas[v].writable)
+    writable = w.procs[pid].vmas[v].writable
+    # pte_mkwrite(pte_mkdirty()) only with VM_WRITE: a FOLL_FORCE fault maps it clean.
+    w.map_page(pid, v, f, writable, ctx.dirty and writable)
     w.note(f"do_anonymous_page: new exclusive page #{f}")
 
 
@@ -92,7 +193,10 @@ def do_swap_page(w: Work, ctx: Ctx, pid: int, v: int, write: bool) -> None:
         w.delete_from_swapcache(f)
     writable = d.writable and w.procs[pid].vmas[v].writable
     w.set_exclusive(f, d.exclusive)
-    w.map_page(pid, v, f, writable)  # our lookup reference becomes the mapping's
+    # Reused for a write: maybe_mkwrite(pte_mkdirty()), VM_FAULT_WRITE.
+    w.map_page(pid, v, f, writable, ctx.dirty and write and d.writable)  # our lookup reference becomes the mapping's
+    if write and d.writable:
+        w.fault_write = True
     if write and not writable:
         do_wp_page(w, ctx, pid, v, False)
 
@@ -102,8 +206,13 @@ def do_wp_page(w: Work, ctx: Ctx, pid: int, v: int, unshare: bool) -> None:
     if pte.kind != PTE_PRESENT:
         raise ModelBug("do_wp_page on a non-present PTE")
     f = pte.target
+    w.fault_write = True  # wp_page_reuse() and wp_page_copy() both return VM_FAULT_WRITE
     if f == ZERO_FRAME:
         w.note("do_wp_page: shared zero page -> wp_page_copy")
+        wp_page_copy(w, ctx, pid, v, unshare)
+        return
+    if w.page(f).file != NO_FILE:
+        w.note(f"do_wp_page: page-cache page #{f} is not PageAnon -> wp_page_copy")
         wp_page_copy(w, ctx, pid, v, unshare)
         return
     d = ctx.rule.do_wp_page(page_view(w, f), unshare)
@@ -118,9 +227,11 @@ def do_wp_page(w: Work, ctx: Ctx, pid: int, v: int, unshare: bool) -> None:
             raise ModelBug("swapcache freed while swap entries still use the slot")
         w.delete_from_swapcache(f)
     w.set_exclusive(f, True)
-    if not unshare and w.procs[pid].vmas[v].writable:
-        # wp_page_reuse(): the same page, now writable (maybe_mkwrite(): only with VM_WRITE).
-        w.set_pte(pid, v, pte._replace(writable=True))
+    if not unshare and (w.procs[pid].vmas[v].writable or ctx.dirty):
+        # wp_page_reuse(): the same page, dirty, and writable with VM_WRITE
+        # (maybe_mkwrite(pte_mkdirty())).
+        writable = w.procs[pid].vmas[v].writable
+        w.set_pte(pid, v, records.pte((PTE_PRESENT, f, writable, False, ctx.dirty)))
 
 
 def wp_page_copy(w: Work, ctx: Ctx, pid: int, v: int, unshare: bool) -> None:
@@ -130,7 +241,8 @@ def wp_page_copy(w: Work, ctx: Ctx, pid: int, v: int, unshare: bool) -> None:
     w.put_page(old)
     # On unshare the copy is mapped R/O: it only breaks the sharing, not the protection.
     writable = not unshare and w.procs[pid].vmas[v].writable
-    w.map_page(pid, v, new, writable)
+    # maybe_mkwrite(pte_mkdirty()), except on unshare.
+    w.map_page(pid, v, new, writable, ctx.dirty and not unshare)
     w.events.append(WpCopy(pid, v, old, new, unshare))
     what = "unshare" if unshare else "write"
     w.note(f"wp_page_copy ({what}): P{pid} now maps new page #{new}, {frame_name(old)} left behind")

@@ -69,6 +69,9 @@ def reach(s: MMState, pid: int) -> set[int]:
     # Its GUP references are not in reach: the CPU writes through PTEs, and a later
     # GUP takes whatever the PTEs map by then.
     out.update(op.snap_frame for op in s.inflight if isinstance(op, GupFastOp) and op.pid == pid)
+    # The page-cache pages: a fault maps them, a write to /proc/PID/mem or a store
+    # through a shared mapping writes them, without being given a new page.
+    out.update(f for f, p in s.pages if p.file >= 0)
     return out
 
 

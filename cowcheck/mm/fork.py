@@ -20,6 +20,8 @@ from __future__ import annotations
 from cowcheck.mm import records
 from cowcheck.mm.context import Ctx, page_view
 from cowcheck.mm.state import (
+    ANON,
+    NO_FILE,
     PTE_EMPTY,
     PTE_NONE,
     PTE_PRESENT,
@@ -30,6 +32,7 @@ from cowcheck.mm.state import (
     Proc,
     Vma,
     bit,
+    is_shared,
 )
 from cowcheck.mm.work import Work
 
@@ -75,6 +78,11 @@ def fork_copy_pte(w: Work, ctx: Ctx, idx: int, op: ForkOp) -> None:
     if not vma.mapped:
         if w.procs[pid].vmas[v].mapped:
             w.note(f"vpage {v}: VM_DONTCOPY, not copied")
+    elif is_shared(ctx.backing[v] if ctx.backing else ANON):
+        # vma_needs_copy(): a shared file mapping has no anon_vma; the child's faults
+        # will map the page-cache page.
+        w.note(f"vpage {v}: shared file mapping, PTEs not copied (vma_needs_copy)")
+        w.set_expect(child, v, w.expect(pid, v))
     elif _copy_one(w, ctx, pid, child, v):
         w.inflight[idx] = op._replace(held=True)
         return
@@ -102,13 +110,20 @@ def _copy_one(w: Work, ctx: Ctx, pid: int, child: int, v: int) -> bool:
         if pte.exclusive:
             w.set_pte(pid, v, pte._replace(exclusive=False))
             w.note("copy_nonpresent_pte: swap entry marked shared")
-        w.set_pte(child, v, records.pte((PTE_SWAP, pte.target, False, False)))
+        w.set_pte(child, v, records.pte((PTE_SWAP, pte.target, False, False, False)))
         w.note(f"copy_nonpresent_pte: swap_duplicate(slot {pte.target})")
         return False
     assert pte.kind == PTE_PRESENT
     f = pte.target
     if f == ZERO_FRAME:
         w.map_page(child, v, ZERO_FRAME, False)
+        return False
+    if w.page(f).file != NO_FILE:
+        # page_dup_file_rmap(): a page-cache page is shared, no anon checks. (5.9-5.15
+        # also ran copy_present_page() on a pinned one, a bug not modelled here.)
+        w.get_page(f)
+        w.map_page(child, v, f, False, pte.dirty)
+        w.note(f"copy_present_pte: page-cache page #{f} shared with the child")
         return False
     d = ctx.rule.fork_present(page_view(w, f), w.procs[pid].has_pinned)
     w.note(d.note)
@@ -132,7 +147,7 @@ def _finish_share(w: Work, pid: int, child: int, v: int) -> None:
     if pte.writable:
         w.set_pte(pid, v, pte._replace(writable=False))
         w.note(f"copy_present_pte: ptep_set_wrprotect(P{pid} vpage {v}); child PTE R/O")
-    w.map_page(child, v, pte.target, False)
+    w.map_page(child, v, pte.target, False, pte.dirty)
 
 
 def fork_end(w: Work, ctx: Ctx, idx: int, op: ForkOp) -> None:

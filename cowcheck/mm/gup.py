@@ -17,16 +17,18 @@ from __future__ import annotations
 
 from cowcheck.mm import records
 from cowcheck.mm.context import Ctx, page_view
-from cowcheck.mm.fault import READ, UNSHARE, WRITE, handle_mm_fault
+from cowcheck.mm.fault import READ, UNSHARE, WRITE, backing, handle_mm_fault
 from cowcheck.mm.rule import GupFlags
 from cowcheck.mm.state import (
     GUPF_GRAB,
     GUPF_RECHECK,
     GUPF_SLOW,
     PTE_PRESENT,
+    SHARED_FILE,
     ZERO_FRAME,
     GupFastOp,
     frame_name,
+    is_shared,
 )
 from cowcheck.mm.work import ModelBug, Work
 
@@ -46,9 +48,14 @@ def gup_slow(w: Work, ctx: Ctx, pid: int, v: int, flags: GupFlags, name: str) ->
     if not vma.mapped or (flags.write and not vma.writable):
         w.note("__get_user_pages: -EFAULT")
         return False
+    b = backing(ctx, v)
+    if _dirty_tracked_longterm(ctx, b, flags):
+        w.note("check_vma_flags: writable_file_mapping_allowed() false (vma_needs_dirty_tracking) -> -EFAULT")
+        return False
     if flags.pin:
         w.set_proc(pid, has_pinned=True)  # mm_set_has_pinned_flag()
-    write = flags.write or ctx.rule.gup_breaks_cow(flags)
+    cow = not is_shared(b)  # is_cow_mapping(): only there may GUP break or unshare COW
+    write = flags.write or (cow and ctx.rule.gup_breaks_cow(flags))
     # 17839856fd58 on a vma without VM_WRITE: the forced write fault breaks COW but
     # cannot make the PTE writable; faultin_page() then sets FOLL_COW and
     # can_follow_write_pte() accepts the R/O, dirty PTE (5.8 dropped its FOLL_FORCE
@@ -69,13 +76,19 @@ def gup_slow(w: Work, ctx: Ctx, pid: int, v: int, flags: GupFlags, name: str) ->
                 w.note("faultin_page: VM_FAULT_WRITE on a R/O vma -> FOLL_COW")
             continue
         f = pte.target
-        if not pte.writable and not flags.write and ctx.rule.gup_must_unshare(flags, page_view(w, f), True):
+        if cow and not pte.writable and not flags.write and ctx.rule.gup_must_unshare(flags, page_view(w, f), True):
             w.note("follow_page_pte: gup_must_unshare() -> -EMLINK, FAULT_FLAG_UNSHARE")
             handle_mm_fault(w, ctx, pid, v, UNSHARE)
             continue
         _take_ref(w, pid, v, f, flags, name, "follow_page_pte")
         return True
     raise ModelBug("GUP did not converge")
+
+
+def _dirty_tracked_longterm(ctx: Ctx, b: int, flags: GupFlags) -> bool:
+    """8ac268436e6d (6.5): a writable FOLL_LONGTERM GUP of a shared mapping of a file
+    that needs dirty tracking (vma_needs_dirty_tracking(): not shmem, hugetlb or anon)."""
+    return b == SHARED_FILE and flags.write and flags.longterm and ctx.rule.refuses_dirty_tracked_longterm
 
 
 def gup_fast_start(w: Work, ctx: Ctx, actor: int, pid: int, v: int, flags: GupFlags, name: str) -> None:
@@ -89,9 +102,16 @@ def gup_fast_start(w: Work, ctx: Ctx, actor: int, pid: int, v: int, flags: GupFl
         w.inflight.append(op)
         return
     pte = pr.ptes[v]
-    write = flags.write or ctx.rule.gup_breaks_cow(flags)
+    b = backing(ctx, v)
+    write = flags.write or (not is_shared(b) and ctx.rule.gup_breaks_cow(flags))
     if pte.kind != PTE_PRESENT or pte.target == ZERO_FRAME or (write and not pte.writable):
         w.note("gup_pte_range: PTE not usable (none, swap, special or R/O) -> slow path")
+        w.inflight.append(op)
+        return
+    if _dirty_tracked_longterm(ctx, b, flags):
+        # a6e79df92e4a: writable long-term gup-fast only for anon, shmem and hugetlb;
+        # the slow path then refuses it in check_vma_flags().
+        w.note("gup_pte_range: folio_fast_pin_allowed() false (file needs dirty tracking) -> slow path")
         w.inflight.append(op)
         return
     w.inflight.append(_at_stage(op, GUPF_GRAB, pte.target, pte.writable))

@@ -23,6 +23,7 @@ from cowcheck.mm.ops import OPERATION
 from cowcheck.mm.property import MMProperty, StateCheck, TransitionFn
 from cowcheck.mm.rule import Rule
 from cowcheck.mm.state import (
+    ANON,
     BUDGET_FIELD,
     PTE_EMPTY,
     PTE_SWAP,
@@ -39,7 +40,7 @@ from cowcheck.mm.state import (
 )
 from cowcheck.mm.stuck import explain, step_name
 from cowcheck.mm.work import Blocked, ModelBug, Work
-from cowcheck.mm.world import World
+from cowcheck.mm.world import BACKINGS, World
 
 __all__ = ["MMModel", "program_action"]  # program_action: saved traces check their steps with it
 
@@ -62,7 +63,17 @@ class MMModel:
         self.form = form
         self.litmus = scenario.litmus
         self.nv = len(scenario.vpages)
-        self.ctx = Ctx(rule, scenario.cells, strict, self.litmus, scenario.max_processes, self.nv)
+        self.ctx = Ctx(
+            rule,
+            scenario.cells,
+            strict,
+            self.litmus,
+            scenario.max_processes,
+            self.nv,
+            tuple(BACKINGS[vi.backing] for vi in scenario.vpages),
+            tuple(vi.uffd_minor for vi in scenario.vpages),
+            _forces(scenario),
+        )
         self.budget = Budget(scenario)
         self.failing_metrics = frozenset(failing_metrics)
         self.offers = Offers(scenario, self.budget)
@@ -116,10 +127,20 @@ class MMModel:
             (PTE_EMPTY,) * self.nv,
             (UNMAPPED,) * self.nv,
         )
-        empty = MMState((p0,), (), (), (), (), (), (), tuple(0 for _ in sc.actors), self.budget.start)
+        empty = MMState((p0,), (), (), (), (), (), (), (), tuple(0 for _ in sc.actors), self.budget.start)
         w = Work(empty, self.rule.uses_anon_exclusive)
         zero = ((ZERO_TOKEN,),) * cells
         for v, vi in enumerate(sc.vpages):
+            if self.ctx.backing[v] != ANON:
+                # The file's data, in its page-cache page (the page cache's reference);
+                # ``present``: read-faulted, do_read_fault() mapped it R/O.
+                toks = tuple(w.new_token(0, False, bit(0), True) for _ in range(cells))
+                f = w.alloc_page(toks, exclusive=False, file=v)
+                w.set_expect(0, v, tuple((t,) for t in toks))
+                if vi.state == "present":
+                    w.get_page(f)
+                    w.map_page(0, v, f, False)
+                continue
             if vi.state in ("none", "zero"):
                 w.set_expect(0, v, zero)
                 if vi.state == "zero":
@@ -306,6 +327,13 @@ class MMModel:
         pid, tid = actor_thread(actor)
         threads = self.scenario.threads if pid == 0 else 1
         return f"P{pid}" if threads == 1 else f"P{pid}.T{tid}"
+
+
+def _forces(world: World) -> bool:
+    """Whether a FOLL_FORCE write may run, the one reader of PTE dirty bits."""
+    return any(st.op == "force_write" for actor in world.actors for st in actor.steps) or any(
+        k == "force_write" and n > 0 for k, n in world.budget
+    )
 
 
 def _in_rule_file(rule: Rule, e: Exception) -> Exception:

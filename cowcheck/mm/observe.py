@@ -55,7 +55,11 @@ def view(s: MMState, pid: int, v: int, cells: int) -> tuple[int, ...] | None:
         return None
     pte = pr.ptes[v]
     if pte.kind == PTE_NONE:
-        return (ZERO_TOKEN,) * cells
+        # A fault maps the file's page-cache page, or the zero page.
+        for _f, p in s.pages:
+            if p.file == v:
+                return p.content
+        return s.zero or (ZERO_TOKEN,) * cells
     if pte.kind == PTE_PRESENT:
         return frame_content(s, pte.target, cells)
     sl = slot_of(s, pte.target)
@@ -81,7 +85,7 @@ def resolved_frame(s: MMState, pid: int, v: int) -> int | None:
 
 def frame_content(s: MMState, f: int, cells: int) -> tuple[int, ...] | None:
     if f == ZERO_FRAME:
-        return (ZERO_TOKEN,) * cells
+        return s.zero or (ZERO_TOKEN,) * cells
     p = page_of(s, f)
     return None if p is None else p.content
 
@@ -100,6 +104,8 @@ def holders(s: MMState, f: int) -> Iterator[Holder]:
     p = page_of(s, f)
     if p is not None and p.swapcache >= 0:
         yield _holder("swapcache", -1, f"slot {p.swapcache}")
+    if p is not None and p.file >= 0:
+        yield _holder("pagecache", -1, f"file page {p.file}")
     for r in s.refs:
         if r.frame == f:
             yield _holder("ref", r.owner, r.name)

@@ -85,7 +85,7 @@ def swapout_step(w: Work, ctx: Ctx, idx: int, op: SwapoutOp) -> None:
         exclusive = w.page(f).anon_exclusive
         w.unmap_page(pid, v)
         w.swap_duplicate(s)
-        w.set_pte(pid, v, records.pte((PTE_SWAP, s, False, exclusive)))
+        w.set_pte(pid, v, records.pte((PTE_SWAP, s, False, exclusive, False)))
         w.set_exclusive(f, False)
         w.put_page(f)
         w.note(f"try_to_unmap_one: P{pid} PTE -> swap entry (slot {s}{', exclusive' if exclusive else ''})")

@@ -25,6 +25,7 @@ from cowcheck.mm.actions import Action
 from cowcheck.mm.rule import GupFlags, PageView
 from cowcheck.mm.state import (
     Expect,
+    ForceOp,
     ForkOp,
     GupFastOp,
     Holder,
@@ -45,11 +46,12 @@ _new = tuple.__new__
 
 # -- the mm (state.py) ------------------------------------------------------------------
 
-# kind, target, writable, exclusive
-pte: Final[Callable[[tuple[int, int, bool, bool]], Pte]] = MethodType(_new, Pte)
+# kind, target, writable, exclusive, dirty
+pte: Final[Callable[[tuple[int, int, bool, bool, bool]], Pte]] = MethodType(_new, Pte)
 
-# refcount, mapcount, pincount, anon_exclusive, swapcache, locked, content
-page: Final[Callable[[tuple[int, int, int, bool, int, bool, tuple[int, ...]]], Page]] = MethodType(_new, Page)
+# refcount, mapcount, pincount, anon_exclusive, swapcache, locked, content, file
+PageFields = tuple[int, int, int, bool, int, bool, tuple[int, ...], int]
+page: Final[Callable[[PageFields], Page]] = MethodType(_new, Page)
 
 # swapcount, cache, content
 slot: Final[Callable[[tuple[int, int, tuple[int, ...]]], Slot]] = MethodType(_new, Slot)
@@ -58,8 +60,8 @@ slot: Final[Callable[[tuple[int, int, tuple[int, ...]]], Slot]] = MethodType(_ne
 ProcFields = tuple[bool, int, int, bool, int, tuple[Vma, ...], tuple[Pte, ...], tuple[Expect, ...]]
 proc: Final[Callable[[ProcFields], Proc]] = MethodType(_new, Proc)
 
-# writer, device, visible
-tok: Final[Callable[[tuple[int, bool, int]], Tok]] = MethodType(_new, Tok)
+# writer, device, visible, file
+tok: Final[Callable[[tuple[int, bool, int, bool]], Tok]] = MethodType(_new, Tok)
 
 # name, owner, vpage, frame, pin, write, longterm, attached, crossed
 RefFields = tuple[str, int, int, int, bool, bool, bool, bool, int]
@@ -82,7 +84,10 @@ gup_fast_op: Final[Callable[[GupFastFields], GupFastOp]] = MethodType(_new, GupF
 # actor, frame, stage
 swapout_op: Final[Callable[[tuple[int, int, int]], SwapoutOp]] = MethodType(_new, SwapoutOp)
 
-# procs, pages, slots, refs, toks, inflight, spec, pcs, budget, bug
+# actor, pid, vpage, cell, write, cow
+force_op: Final[Callable[[tuple[int, int, int, int, bool, bool]], ForceOp]] = MethodType(_new, ForceOp)
+
+# procs, pages, slots, refs, toks, inflight, spec, zero, pcs, budget, bug
 StateFields = tuple[
     tuple[Proc, ...],
     tuple[tuple[int, Page], ...],
@@ -90,6 +95,7 @@ StateFields = tuple[
     tuple[Ref, ...],
     tuple[tuple[int, Tok], ...],
     tuple[InFlight, ...],
+    tuple[int, ...],
     tuple[int, ...],
     tuple[int, ...],
     tuple[int, ...],
@@ -112,5 +118,6 @@ step: Final[Callable[[tuple[MMState, tuple[str, ...], tuple[object, ...]]], Step
 # pin, write, longterm
 gup_flags: Final[Callable[[tuple[bool, bool, bool]], GupFlags]] = MethodType(_new, GupFlags)
 
-# refcount, mapcount, pincount, exclusive, swapcache, swapcount, locked, zero
-page_view: Final[Callable[[tuple[int, int, int, bool, bool, int, bool, bool]], PageView]] = MethodType(_new, PageView)
+# refcount, mapcount, pincount, exclusive, swapcache, swapcount, locked, zero, file
+PageViewFields = tuple[int, int, int, bool, bool, int, bool, bool, bool]
+page_view: Final[Callable[[PageViewFields], PageView]] = MethodType(_new, PageView)

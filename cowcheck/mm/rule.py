@@ -28,6 +28,12 @@ class PageView(NamedTuple):
     swapcount: int  # swap PTEs still pointing at the page's slot (0 if none)
     locked: bool  # PG_locked held by someone else (trylock_page would fail)
     zero: bool  # the shared zero page (not PageAnon)
+    file: bool = False  # a page-cache page (not PageAnon, never PageAnonExclusive)
+
+    @property
+    def anon(self) -> bool:
+        """PageAnon()."""
+        return not (self.zero or self.file)
 
     @property
     def maybe_dma_pinned(self) -> bool:
@@ -39,6 +45,14 @@ class GupFlags(NamedTuple):
     pin: bool  # FOLL_PIN (else FOLL_GET)
     write: bool  # FOLL_WRITE
     longterm: bool  # FOLL_LONGTERM
+
+    # (8) FOLL_FORCE writes (/proc/PID/mem, ptrace) -------------------------------------
+    def can_follow_write_pte(self, page: PageView, dirty: bool, foll_cow: bool) -> bool:
+        """follow_page_pte(): may a FOLL_FORCE|FOLL_WRITE GUP use this R/O PTE of a COW
+        mapping without VM_WRITE (the write already broke COW)? ``dirty`` is pte_dirty();
+        ``foll_cow``: faultin_page() set FOLL_COW. The default is 5535be309971's (6.0):
+        only an exclusive anonymous page, whatever the dirty bit says."""
+        return page.anon and page.exclusive
 
     def describe(self) -> str:
         parts = ["FOLL_PIN" if self.pin else "FOLL_GET"]
@@ -79,6 +93,18 @@ class UnmapDecision(NamedTuple):
     note: str
 
 
+# What faultin_page() does to the GUP flags after a write fault that broke COW
+# (VM_FAULT_WRITE) in a vma without VM_WRITE, that is a FOLL_FORCE write.
+FORCE_DROP_WRITE = "drop FOLL_WRITE"  # <= 4.8: the retry is a read (Dirty COW)
+FORCE_FOLL_COW = "set FOLL_COW"  # 19be0eaffa3a (4.9) to 5.19: the retry checks pte_dirty()
+FORCE_NOTHING = ""  # 5535be309971 (6.0): nothing; can_follow_write_pte() decides alone
+
+# UFFDIO_CONTINUE on a private shmem mapping registered in minor mode.
+UFFD_NO_MINOR = ""  # no minor mode for shmem (before 5.14): UFFDIO_REGISTER fails
+UFFD_CLEAN = "clean"  # 5.14-5.15: the page-cache page is mapped R/O and clean
+UFFD_DIRTY = "dirty"  # 9ae0f87d009c (5.16): mfill_atomic_install_pte() always sets dirty
+
+
 class Rule:
     """Base class of every rule. Subclasses set the metadata and override hooks."""
 
@@ -89,6 +115,12 @@ class Rule:
     # Era features that change the state itself, not just decisions.
     uses_anon_exclusive: ClassVar[bool] = False  # PG_anon_exclusive + swp exclusive bit
     has_write_protect_seq: ClassVar[bool] = False  # fork brackets copy_page_range
+    # FOLL_FORCE (FORCE_*) and userfaultfd (UFFD_*): the mechanism of the era.
+    faultin_page_force: ClassVar[str] = FORCE_NOTHING
+    uffd_minor_shmem: ClassVar[str] = UFFD_DIRTY
+    # check_vma_flags(): writable FOLL_LONGTERM of a file mapping that needs dirty
+    # tracking fails (8ac268436e6d, 6.5).
+    refuses_dirty_tracked_longterm: ClassVar[bool] = False
 
     # (1) write fault -------------------------------------------------------------
     def do_wp_page(self, page: PageView, unshare: bool) -> WpDecision:
@@ -135,6 +167,14 @@ class Rule:
     def clear_refs_skips(self, page: PageView, has_pinned: bool) -> bool:
         """clear_soft_dirty(): leave a writable PTE alone (pte_is_pinned())."""
         return False
+
+    # (8) FOLL_FORCE writes (/proc/PID/mem, ptrace) -------------------------------------
+    def can_follow_write_pte(self, page: PageView, dirty: bool, foll_cow: bool) -> bool:
+        """follow_page_pte(): may a FOLL_FORCE|FOLL_WRITE GUP use this R/O PTE of a COW
+        mapping without VM_WRITE (the write already broke COW)? ``dirty`` is pte_dirty();
+        ``foll_cow``: faultin_page() set FOLL_COW. The default is 5535be309971's (6.0):
+        only an exclusive anonymous page, whatever the dirty bit says."""
+        return page.anon and page.exclusive
 
     def describe(self) -> str:
         return f"{self.name}: {self.title} ({self.kernels})"

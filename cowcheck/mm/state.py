@@ -5,10 +5,16 @@ and to compare. Frame, swap-slot and token numbers are anonymous identities; the
 canonical form (``canon.py``) relabels them by first appearance.
 
 What is deliberately left out, and why that is safe for the hooks modelled here:
-- PTE dirty and soft-dirty bits: no modelled hook reads them. ``pte_dirty`` matters only
-  to FOLL_FORCE/FOLL_COW (Dirty COW, a later issue); the soft-dirty write-protect of
-  ``pte_needs_soft_dirty_wp`` in ``do_swap_page`` only turns a writable mapping of an
-  exclusive page into a read-only one whose next write fault reuses it anyway.
+- The PTE dirty bit is kept only where something reads it: ``can_follow_write_pte()``
+  of a FOLL_FORCE write (``Ctx.dirty``; elsewhere it stays clear, which merges states
+  that differ in nothing any path reads). Soft-dirty is not modelled: the soft-dirty
+  write-protect of ``pte_needs_soft_dirty_wp`` in ``do_swap_page`` only turns a
+  writable mapping of an exclusive page into a read-only one whose next write fault
+  reuses it anyway, and 5535be309971's soft-dirty test in ``can_follow_write_pte()``
+  only makes a FOLL_FORCE write fault once more.
+- The file behind a file-backed vpage is one page (index = the vpage), the same file
+  in every process. Page-cache pages are never reclaimed or truncated: reclaim of a
+  clean page-cache page only drops a copy of what the file holds.
 - anon_vma ownership (``page_move_anon_rmap``): rmap walks are modelled by scanning
   every PTE, which is what a correct anon_vma chain would find.
 - KSM and compound pages: later issues.
@@ -48,19 +54,35 @@ PTE_NONE: Final = 0
 PTE_PRESENT: Final = 1
 PTE_SWAP: Final = 2
 
+# What backs a vpage (the VMA's vm_file and VM_SHARED; docs/scenario-format.md). It is
+# fixed per vpage for the whole run, so it lives in the world (``Ctx.backing``), not
+# in the state.
+ANON: Final = 0  # MAP_PRIVATE|MAP_ANONYMOUS
+FILE: Final = 1  # MAP_PRIVATE of a regular file (ext4, xfs: needs dirty tracking)
+SHMEM: Final = 2  # MAP_PRIVATE of a tmpfs file or memfd
+SHARED_SHMEM: Final = 3  # MAP_SHARED of a tmpfs file or memfd
+SHARED_FILE: Final = 4  # MAP_SHARED of a regular file (vma_needs_dirty_tracking())
+NO_FILE: Final = -1  # Page.file of an anonymous page
+
+
+def is_shared(backing: int) -> bool:
+    """VM_SHARED: not a COW mapping (is_cow_mapping() is false)."""
+    return backing >= SHARED_SHMEM
+
 
 class Pte(NamedTuple):
     kind: int = PTE_NONE
     target: int = NO_FRAME  # frame (present) or swap slot (swap entry)
     writable: bool = False
     exclusive: bool = False  # swap PTE only: pte_swp_exclusive (1493a1913e34)
+    dirty: bool = False  # pte_dirty(), where Ctx.dirty keeps it (see above)
 
 
 PTE_EMPTY = Pte()
 
 
 class Page(NamedTuple):
-    """struct page / folio of an order-0 anonymous page."""
+    """struct page / folio of an order-0 anonymous page, or of a page-cache page."""
 
     refcount: int  # page_count(): mappings + swapcache + GUP + transient references
     mapcount: int  # page_mapcount()
@@ -69,6 +91,10 @@ class Page(NamedTuple):
     swapcache: int  # swap slot when PageSwapCache, else NO_SLOT
     locked: bool  # PG_locked, held by reclaim across its phases
     content: tuple[int, ...]  # one token per cell
+    # The file page it caches (its index: the vpage that maps it), or NO_FILE for an
+    # anonymous page. A page-cache page is not PageAnon, never PageAnonExclusive,
+    # and the page cache holds a reference on it for the whole run.
+    file: int
 
 
 class Slot(NamedTuple):
@@ -134,6 +160,10 @@ class Tok(NamedTuple):
     writer: int  # pid
     device: bool  # written by a device through a reference owned by ``writer``
     visible: int  # bitmask of pids
+    # Ghost: it may be in a file's page-cache page: the file's own data, or written
+    # through a MAP_SHARED mapping of it. Anything else there is a private write that
+    # reached the file (Dirty COW).
+    file: bool = False
 
 
 # In-flight multi-step kernel paths -------------------------------------------------
@@ -190,7 +220,22 @@ class SwapoutOp(NamedTuple):
     stage: int
 
 
-InFlight = ForkOp | GupFastOp | SwapoutOp
+class ForceOp(NamedTuple):
+    """access_remote_vm() with FOLL_FORCE|FOLL_WRITE (a write to /proc/PID/mem, ptrace
+    POKE) inside __get_user_pages()'s retry loop, under the target's mmap read lock:
+    each step is one follow_page_mask() and, when that finds nothing it may use,
+    faultin_page(). ``write`` is FOLL_WRITE, which faultin_page() drops up to 4.8;
+    ``cow`` is FOLL_COW (19be0eaffa3a, 4.9 to 5.19)."""
+
+    actor: int
+    pid: int
+    vpage: int
+    cell: int
+    write: bool
+    cow: bool
+
+
+InFlight = ForkOp | GupFastOp | SwapoutOp | ForceOp
 
 
 class MMState(NamedTuple):
@@ -201,6 +246,9 @@ class MMState(NamedTuple):
     toks: tuple[tuple[int, Tok], ...]  # sorted by token id
     inflight: tuple[InFlight, ...]
     spec: tuple[int, ...]  # frames held by speculative references (sorted)
+    # The shared zero page's content: () while it is all zeroes, as it always should
+    # be (a write into it is a bug that read-only-data reports).
+    zero: tuple[int, ...]
     pcs: tuple[int, ...]  # litmus program counter per actor
     budget: tuple[int, ...]  # remaining budget per action kind (scenario order)
     # A bug string is salted by str hashing, which is harmless: a bug state is a
@@ -212,7 +260,7 @@ class Holder(NamedTuple):
     """Something that keeps a page alive, for bookkeeping checks and reachability
     (``observe.holders``)."""
 
-    kind: str  # "pte", "swapcache", "ref", "gup-fast", "reclaim", "speculative"
+    kind: str  # "pte", "swapcache", "pagecache", "ref", "gup-fast", "reclaim", "speculative"
     pid: int  # owning process, or -1
     detail: str
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cowcheck.mm.ops import OPERATION
-from cowcheck.mm.state import PTE_PRESENT, ZERO_FRAME, ForkOp, GupFastOp, InFlight, MMState
+from cowcheck.mm.state import PTE_PRESENT, ZERO_FRAME, ForceOp, ForkOp, GupFastOp, InFlight, MMState
 from cowcheck.mm.world import LitmusStep, World
 
 
@@ -112,6 +112,8 @@ def _inflight(op: InFlight) -> str:
         return f"fork of P{op.parent} (copy_page_range)"
     if isinstance(op, GupFastOp):
         return f"gup-fast of P{op.pid} (lockless_pages_from_mm)"
+    if isinstance(op, ForceOp):
+        return f"write to /proc/P{op.pid}/mem (__get_user_pages)"
     return f"reclaim of a page (shrink_page_list, stage {op.stage})"
 
 
@@ -182,6 +184,8 @@ def _max_processes(sc: World, s: MMState, st: LitmusStep, pid: int) -> str | Non
 def _mmap_lock(sc: World, s: MMState, st: LitmusStep, pid: int) -> str | None:
     if any(isinstance(o, ForkOp) and o.parent == pid for o in s.inflight):
         return f"P{pid}'s mmap lock is held by a fork in progress"
+    if OPERATION[st.op].write_locks and any(isinstance(o, ForceOp) and o.pid == pid for o in s.inflight):
+        return f"P{pid}'s mmap lock is read-held by a write to /proc/P{pid}/mem"
     return None
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from cowcheck.mm.context import Ctx, page_view
-from cowcheck.mm.state import PTE_PRESENT, UNMAPPED, ZERO_FRAME, ZERO_TOKEN, Vma
+from cowcheck.mm.fault import file_frame
+from cowcheck.mm.state import ANON, PTE_PRESENT, UNMAPPED, ZERO_FRAME, ZERO_TOKEN, Vma
 from cowcheck.mm.work import Work
 
 
@@ -65,6 +66,10 @@ def zap(w: Work, ctx: Ctx, pid: int, v: int, unmap_vma: bool) -> bool:
         vmas[v] = Vma(mapped=False)
         w.set_proc(pid, vmas=tuple(vmas))
         w.set_expect(pid, v, UNMAPPED)
+    elif ctx.backing and ctx.backing[v] != ANON:
+        # The next touch faults in the file's page again.
+        f = file_frame(w, v)
+        w.set_expect(pid, v, tuple((t,) for t in w.content(f, ctx.cells)))
     else:
         # The next touch faults in fresh zeroed memory.
         w.set_expect(pid, v, ((ZERO_TOKEN,),) * ctx.cells)

@@ -11,6 +11,7 @@ from typing import cast
 
 from cowcheck.mm import records
 from cowcheck.mm.state import (
+    NO_FILE,
     NO_FRAME,
     NO_SLOT,
     PTE_EMPTY,
@@ -47,7 +48,7 @@ _PROC_FIELD = {name: i for i, name in enumerate(Proc._fields)}
 
 
 def _with_counts(p: Page, refcount: int, mapcount: int, pincount: int) -> Page:
-    return records.page((refcount, mapcount, pincount, p.anon_exclusive, p.swapcache, p.locked, p.content))
+    return records.page((refcount, mapcount, pincount, p.anon_exclusive, p.swapcache, p.locked, p.content, p.file))
 
 
 class Work:
@@ -62,11 +63,13 @@ class Work:
         "_toks",
         "_uses_pae",
         "events",
+        "fault_write",
         "inflight",
         "notes",
         "pages",
         "procs",
         "refs",
+        "zero",
     )
 
     def __init__(self, s: MMState, uses_pae: bool) -> None:
@@ -81,6 +84,10 @@ class Work:
         self.notes: list[str] = []
         self.events: list[object] = []
         self._uses_pae = uses_pae
+        self.zero = s.zero  # the zero page's content; () while all zeroes
+        # VM_FAULT_WRITE: the last fault broke COW (do_wp_page(), or do_swap_page()
+        # reusing the page for a write); faultin_page() reads it for FOLL_FORCE.
+        self.fault_write = False
 
     @property
     def slots(self) -> dict[int, Slot]:
@@ -114,6 +121,7 @@ class Work:
                 s.toks if self._toks is None else tuple(sorted(self._toks.items())),
                 tuple(self.inflight),
                 s.spec if self._spec is None else tuple(sorted(self._spec)),
+                self.zero,
                 pcs,
                 budget,
                 "",
@@ -134,9 +142,9 @@ class Work:
                 used.add(op.snap_frame)
         return max(used, default=-1) + 1
 
-    def new_token(self, writer: int, device: bool, visible: int) -> int:
+    def new_token(self, writer: int, device: bool, visible: int, file: bool = False) -> int:
         t = max(self.toks, default=ZERO_TOKEN) + 1
-        self.toks[t] = records.tok((writer, device, visible))
+        self.toks[t] = records.tok((writer, device, visible, file))
         return t
 
     # pages ------------------------------------------------------------------------
@@ -149,12 +157,14 @@ class Work:
 
     def content(self, f: int, cells: int) -> tuple[int, ...]:
         if f == ZERO_FRAME:
-            return (ZERO_TOKEN,) * cells
+            return self.zero or (ZERO_TOKEN,) * cells
         return self.page(f).content
 
-    def alloc_page(self, content: tuple[int, ...], exclusive: bool) -> int:
+    def alloc_page(self, content: tuple[int, ...], exclusive: bool, file: int = NO_FILE) -> int:
+        """A new page with one reference, the caller's: for a page-cache page
+        (``file``), the page cache's own."""
         f = self._new_frame_id()
-        self.pages[f] = records.page((1, 0, 0, exclusive and self._uses_pae, NO_SLOT, False, content))
+        self.pages[f] = records.page((1, 0, 0, exclusive and self._uses_pae, NO_SLOT, False, content, file))
         return f
 
     def get_page(self, f: int, pin: bool = False) -> None:
@@ -171,6 +181,8 @@ class Work:
         if rc < 0 or (pin and p.pincount == 0):
             raise ModelBug(f"page #{f}: refcount underflow")
         if rc == 0:
+            if p.file != NO_FILE:
+                raise ModelBug(f"page #{f} freed while in the page cache")
             if p.mapcount or p.swapcache != NO_SLOT or p.locked:
                 raise ModelBug(f"page #{f} freed while mapped, in swapcache or locked")
             del self.pages[f]
@@ -182,32 +194,41 @@ class Work:
         if f == ZERO_FRAME or not self._uses_pae:
             return
         p = self.page(f)
-        if p.anon_exclusive != value:
-            self.pages[f] = records.page((p.refcount, p.mapcount, p.pincount, value, p.swapcache, p.locked, p.content))
+        if p.anon_exclusive != value and p.file == NO_FILE:
+            self.pages[f] = records.page(
+                (p.refcount, p.mapcount, p.pincount, value, p.swapcache, p.locked, p.content, p.file)
+            )
 
     def set_locked(self, f: int, value: bool) -> None:
         """PG_locked: set by reclaim's trylock_page(), cleared by its unlock_page()."""
         p = self.page(f)
         self.pages[f] = records.page(
-            (p.refcount, p.mapcount, p.pincount, p.anon_exclusive, p.swapcache, value, p.content)
+            (p.refcount, p.mapcount, p.pincount, p.anon_exclusive, p.swapcache, value, p.content, p.file)
         )
 
-    def write_cell(self, f: int, cell: int, token: int) -> None:
+    def write_cell(self, f: int, cell: int, token: int, cells: int = 0) -> None:
+        """Store ``token``; ``cells`` is needed only where ``f`` may be the zero page."""
+        if f == ZERO_FRAME:
+            z = list(self.content(f, cells))
+            z[cell] = token
+            self.zero = tuple(z)
+            return
         p = self.page(f)
         c = list(p.content)
         c[cell] = token
         self.pages[f] = records.page(
-            (p.refcount, p.mapcount, p.pincount, p.anon_exclusive, p.swapcache, p.locked, tuple(c))
+            (p.refcount, p.mapcount, p.pincount, p.anon_exclusive, p.swapcache, p.locked, tuple(c), p.file)
         )
 
     # rmap ---------------------------------------------------------------------------
 
-    def map_page(self, pid: int, v: int, f: int, writable: bool) -> None:
-        """Install a present PTE. The caller already holds the reference it turns into."""
+    def map_page(self, pid: int, v: int, f: int, writable: bool, dirty: bool = False) -> None:
+        """Install a present PTE. The caller already holds the reference it turns into.
+        ``dirty``: pte_mkdirty(), kept only where Ctx.dirty says (the caller checks)."""
         if f != ZERO_FRAME:
             p = self.page(f)
             self.pages[f] = _with_counts(p, p.refcount, p.mapcount + 1, p.pincount)
-        self.set_pte(pid, v, records.pte((PTE_PRESENT, f, writable, False)))
+        self.set_pte(pid, v, records.pte((PTE_PRESENT, f, writable, False, dirty)))
 
     def unmap_page(self, pid: int, v: int) -> int:
         """page_remove_rmap() + clear the PTE; returns the frame (reference not dropped)."""
@@ -236,7 +257,9 @@ class Work:
 
     def add_to_swapcache(self, f: int, s: int) -> None:
         p = self.page(f)
-        self.pages[f] = records.page((p.refcount + 1, p.mapcount, p.pincount, p.anon_exclusive, s, p.locked, p.content))
+        self.pages[f] = records.page(
+            (p.refcount + 1, p.mapcount, p.pincount, p.anon_exclusive, s, p.locked, p.content, p.file)
+        )
         sl = self.slot(s)
         self.slots[s] = records.slot((sl.swapcount, f, sl.content))
 
@@ -245,7 +268,7 @@ class Work:
         p = self.page(f)
         s = p.swapcache
         self.pages[f] = records.page(
-            (p.refcount, p.mapcount, p.pincount, p.anon_exclusive, NO_SLOT, p.locked, p.content)
+            (p.refcount, p.mapcount, p.pincount, p.anon_exclusive, NO_SLOT, p.locked, p.content, p.file)
         )
         sl = self.slot(s)
         if sl.swapcount == 0:
@@ -323,7 +346,7 @@ class Work:
         b, c = bit(pid), bit(child)
         for t, tok in list(self.toks.items()):
             if tok.visible & b and (only is None or t in only):
-                self.toks[t] = records.tok((tok.writer, tok.device, tok.visible | c))
+                self.toks[t] = records.tok((tok.writer, tok.device, tok.visible | c, tok.file))
 
     def zap_pte(self, pid: int, v: int) -> None:
         """zap_pte_range() for one PTE: drop the mapping's reference or swap count."""

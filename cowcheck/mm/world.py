@@ -22,6 +22,12 @@ class VpageInit:
     state: str = "none"
     writable: bool = True  # VM_WRITE
     dontfork: bool = False  # VM_DONTCOPY (MADV_DONTFORK)
+    backing: str = "anon"  # BACKINGS: what the VMA maps
+    uffd_minor: bool = False  # registered with userfaultfd in minor mode (shmem only)
+
+
+# A vpage's ``backing`` as the scenario format names it, and as state.py numbers it.
+BACKINGS: dict[str, int] = {"anon": 0, "file": 1, "shmem": 2, "shared-shmem": 3, "shared-file": 4}
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from cowcheck.engine import replay
 from cowcheck.mm.actions import Action
 from cowcheck.mm.model import MMModel
 from cowcheck.mm.ops import describe
-from cowcheck.mm.state import GUPF_GRAB, GUPF_RECHECK, SWAPOUT_UNMAP, ForkOp, GupFastOp, MMState
+from cowcheck.mm.state import GUPF_GRAB, GUPF_RECHECK, SWAPOUT_UNMAP, ForceOp, ForkOp, GupFastOp, MMState
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,10 @@ def _continuation(model: MMModel, state: MMState, a: Action) -> str:
         if op.stage == GUPF_RECHECK:
             return "gup-fast: re-check PTE"
         return "gup-fast failed: fall back to __get_user_pages()"
+    if isinstance(op, ForceOp):
+        flags = "FOLL_FORCE|FOLL_WRITE" if op.write else "FOLL_FORCE"
+        cow = "|FOLL_COW" if op.cow else ""
+        return f"/proc/P{op.pid}/mem: follow_page_mask({flags}{cow})"
     if op.stage == SWAPOUT_UNMAP:
         return f"reclaim: try_to_unmap(page #{op.frame})"
     return f"reclaim: pageout(page #{op.frame}), __remove_mapping()"

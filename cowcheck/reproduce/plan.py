@@ -63,6 +63,7 @@ def plan(path: str | Path) -> Plan:
     actions = tuple(steps_of(where, doc, scenario))
     labels = tuple(f"[{s.get('actor', '?')}] {s.get('label', '')}" for s in doc["steps"])
     violation = str(doc["violation"]["property"])
+    _anonymous_only(scenario)
     if violation not in ("missed-cow", "wrong-cow"):
         raise Refused(0, "", f"{violation} has no read that a program can make to show it")
     model = model_of(scenario, rule, strict)
@@ -141,6 +142,13 @@ def _assemble(
 RUN_RULE = "anon-exclusive"  # the rule a scenario's run is laid out under: its steps are the same under all
 
 
+def _anonymous_only(sc: Scenario) -> None:
+    """The programs map private anonymous memory only, so far."""
+    for v, vi in enumerate(sc.vpages):
+        if vi.backing != "anon":
+            raise Refused(0, "", f"vpage {v} is a {vi.backing} mapping: file-backed memory is not generated yet")
+
+
 def plan_run(scenario: str | Path) -> Plan:
     """A litmus scenario with no saved counterexample, as a program: its programs run
     in actor order wherever their ``after`` constraints allow, each kernel operation
@@ -150,6 +158,7 @@ def plan_run(scenario: str | Path) -> Plan:
     where = str(sc.path) if sc.path is not None else sc.name
     if not sc.litmus:
         raise Refused(0, "", "an open scenario has no one run to reproduce: save a counterexample of it")
+    _anonymous_only(sc)
     model = model_of(sc, load_rule(RUN_RULE, None), False)
     s = model.init_states()[0]
     run: list[Action] = []

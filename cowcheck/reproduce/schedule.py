@@ -270,6 +270,8 @@ def build(model: MMModel, atomic: Atomic, labels: tuple[str, ...]) -> Schedule:
             )
         if a.op == "exit":
             raise Refused(k, label, "process exit is not generated yet")
+        if a.op in ("force_write", "uffd_continue"):
+            raise Refused(k, label, f"{a.op} (/proc/PID/mem, UFFDIO_CONTINUE) is not generated yet")
         ref = -1
         token = 0
         owner = a.pid

@@ -16,10 +16,10 @@ from cowcheck.mm.actions import Action
 from cowcheck.mm.ops.cpu import READ, WRITE
 from cowcheck.mm.ops.inflight import CONTINUE
 from cowcheck.mm.ops.kernel import SPEC_GET, SPEC_PUT, SWAPOUT
-from cowcheck.mm.ops.mappings import CLEAR_REFS, DONTFORK, DONTNEED, MPROTECT, MUNMAP
+from cowcheck.mm.ops.mappings import CLEAR_REFS, DONTFORK, DONTNEED, MPROTECT, MUNMAP, UFFD_CONTINUE
 from cowcheck.mm.ops.operation import Operation
 from cowcheck.mm.ops.process import EXIT, FORK
-from cowcheck.mm.ops.references import DMA_READ, DMA_WRITE, GUP, RELEASE
+from cowcheck.mm.ops.references import DMA_READ, DMA_WRITE, FORCE_WRITE, GUP, RELEASE
 
 # What scenarios and budgets name.
 OPERATIONS: Final[tuple[Operation, ...]] = (
@@ -39,6 +39,8 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
     SWAPOUT,
     SPEC_GET,
     SPEC_PUT,
+    FORCE_WRITE,
+    UFFD_CONTINUE,
 )
 
 # Every action's operation, by Action.op: the table's and the continuation of a

@@ -5,11 +5,11 @@ names it."""
 
 from __future__ import annotations
 
-from cowcheck.mm import fork, gup, reclaim
+from cowcheck.mm import force, fork, gup, reclaim
 from cowcheck.mm.actions import Action
 from cowcheck.mm.context import Ctx
 from cowcheck.mm.ops.operation import Operation, mmap_lock
-from cowcheck.mm.state import GUPF_SLOW, ForkOp, GupFastOp
+from cowcheck.mm.state import GUPF_SLOW, ForceOp, ForkOp, GupFastOp
 from cowcheck.mm.work import Work
 
 
@@ -27,6 +27,8 @@ def _continue(ctx: Ctx, w: Work, a: Action) -> bool:
         if op.stage == GUPF_SLOW:
             mmap_lock(w, op.pid)  # the slow path's mmap_read_lock()
         gup.gup_fast_step(w, ctx, idx, op)
+    elif isinstance(op, ForceOp):
+        force.force_write_step(w, ctx, idx, op)
     else:
         reclaim.swapout_step(w, ctx, idx, op)
     return True
@@ -37,7 +39,8 @@ CONTINUE = Operation(
     actors=(),
     fields=(),
     required=(),
-    kernel="The next step of `copy_page_range`, `lockless_pages_from_mm` or `shrink_page_list` in flight",
+    kernel="The next step of `copy_page_range`, `lockless_pages_from_mm`, `shrink_page_list` or "
+    "`__get_user_pages` (FOLL_FORCE) in flight",
     run=_continue,
     describe=lambda a: "(continues)",
 )

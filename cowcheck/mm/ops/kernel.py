@@ -8,7 +8,7 @@ from cowcheck.mm import device, reclaim
 from cowcheck.mm.actions import RECLAIM, SPECULATIVE, Action
 from cowcheck.mm.context import Ctx
 from cowcheck.mm.ops.operation import Operation, new_action, vaddr
-from cowcheck.mm.state import PTE_PRESENT, ZERO_FRAME, MMState, SwapoutOp
+from cowcheck.mm.state import NO_FILE, PTE_PRESENT, ZERO_FRAME, MMState, SwapoutOp
 from cowcheck.mm.work import Work
 from cowcheck.mm.world import World
 
@@ -28,7 +28,9 @@ def frame_of(w: Work, a: Action) -> int | None:
 
 def _swapout(ctx: Ctx, w: Work, a: Action) -> bool:
     f = frame_of(w, a)
-    if f is None or w.reclaim_holds(f):
+    # Page-cache pages: their reclaim (writeback, then dropping a clean copy of the
+    # file) is not modelled; swapout is for anonymous pages.
+    if f is None or w.reclaim_holds(f) or w.page(f).file != NO_FILE:
         return False
     reclaim.swapout_start(w, ctx, a.actor, f)
     return True
@@ -36,7 +38,7 @@ def _swapout(ctx: Ctx, w: Work, a: Action) -> bool:
 
 def _offer_swapout(world: World, s: MMState) -> list[Action]:
     busy = {op.frame for op in s.inflight if isinstance(op, SwapoutOp)}
-    return [new_action("swapout", RECLAIM, idx=f) for f, _p in s.pages if f not in busy]
+    return [new_action("swapout", RECLAIM, idx=f) for f, p in s.pages if f not in busy and p.file == NO_FILE]
 
 
 def _describe_swapout(a: Action) -> str:

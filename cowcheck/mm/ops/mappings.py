@@ -3,17 +3,17 @@ so none runs while a fork of the process is copying."""
 
 from __future__ import annotations
 
-from cowcheck.mm import syscalls
+from cowcheck.mm import syscalls, userfaultfd
 from cowcheck.mm.actions import OUTSIDER, Action
 from cowcheck.mm.context import Ctx
-from cowcheck.mm.ops.operation import Operation, ThreadOffer, mmap_lock, new_action, vaddr
+from cowcheck.mm.ops.operation import Operation, ThreadOffer, mmap_lock, mmap_write_lock, new_action, vaddr
 from cowcheck.mm.state import MMState
 from cowcheck.mm.work import Work
 from cowcheck.mm.world import World
 
 
 def _mprotect(ctx: Ctx, w: Work, a: Action) -> bool:
-    mmap_lock(w, a.pid)
+    mmap_write_lock(w, a.pid)
     return syscalls.mprotect(w, a.pid, a.vpage, a.prot == "rw") or ctx.litmus
 
 
@@ -38,11 +38,12 @@ MPROTECT = Operation(
     budget="mprotect",
     per_vpage=_offer_mprotect,
     held_by=("process", "vma", "mmap_lock"),
+    write_locks=True,
 )
 
 
 def _munmap(ctx: Ctx, w: Work, a: Action) -> bool:
-    mmap_lock(w, a.pid)
+    mmap_write_lock(w, a.pid)
     return syscalls.zap(w, ctx, a.pid, a.vpage, True)
 
 
@@ -57,6 +58,7 @@ MUNMAP = Operation(
     budget="munmap",
     per_vpage=lambda t, v: [Action("munmap", t.actor, t.pid, v)],
     held_by=("process", "vma", "mmap_lock"),
+    write_locks=True,
 )
 
 
@@ -80,7 +82,7 @@ DONTNEED = Operation(
 
 
 def _dontfork(ctx: Ctx, w: Work, a: Action) -> bool:
-    mmap_lock(w, a.pid)
+    mmap_write_lock(w, a.pid)
     return syscalls.madvise_dontfork(w, a.pid, a.vpage) or ctx.litmus
 
 
@@ -95,13 +97,16 @@ DONTFORK = Operation(
     budget="dontfork",
     per_vpage=lambda t, v: [Action("dontfork", t.actor, t.pid, v)],
     held_by=("process", "vma", "mmap_lock"),
+    write_locks=True,
 )
 
 
 def _clear_refs(ctx: Ctx, w: Work, a: Action) -> bool:
     if not w.procs[a.pid].alive:
         return False
-    mmap_lock(w, a.pid)  # 29a951dfb3c3: clear_refs takes the target's mmap lock
+    # 29a951dfb3c3: clear_refs takes the target's mmap lock; for soft-dirty it takes
+    # it for writing (to clear VM_SOFTDIRTY).
+    mmap_write_lock(w, a.pid)
     return syscalls.clear_refs(w, ctx, a.pid) or ctx.litmus
 
 
@@ -121,4 +126,32 @@ CLEAR_REFS = Operation(
     budget="clear_refs",
     environment=_offer_clear_refs,
     held_by=("process", "mmap_lock"),
+    write_locks=True,
+)
+
+
+def _uffd_continue(ctx: Ctx, w: Work, a: Action) -> bool:
+    mmap_lock(w, a.pid)  # mfill_atomic() takes the mmap lock for reading
+    return userfaultfd.uffdio_continue(w, ctx, a.pid, a.vpage) or ctx.litmus
+
+
+def _offer_uffd_continue(t: ThreadOffer, v: int) -> list[Action]:
+    vi = t.world.vpages[v]
+    if t.present[v] or not vi.uffd_minor or vi.backing != "shmem":
+        return []
+    return [Action("uffd_continue", t.actor, t.pid, v)]
+
+
+UFFD_CONTINUE = Operation(
+    "uffd_continue",
+    actors=("thread",),
+    fields=("vpage",),
+    required=(),
+    kernel="`UFFDIO_CONTINUE`: `mfill_atomic_install_pte` maps the page-cache page (R/O in a private mapping; "
+    "dirty from 9ae0f87d009c)",
+    run=_uffd_continue,
+    describe=lambda a: f"ioctl(UFFDIO_CONTINUE, {vaddr(a)})",
+    budget="uffd_continue",
+    per_vpage=_offer_uffd_continue,
+    held_by=("process", "vma", "mmap_lock"),
 )

@@ -18,7 +18,7 @@ from typing import NamedTuple
 from cowcheck.mm import records
 from cowcheck.mm.actions import Action
 from cowcheck.mm.context import Ctx
-from cowcheck.mm.state import ForkOp, MMState, Ref, Vma
+from cowcheck.mm.state import ForceOp, ForkOp, MMState, Ref, Vma
 from cowcheck.mm.work import Blocked, Work
 from cowcheck.mm.world import LitmusStep, World
 
@@ -79,6 +79,8 @@ class Operation:
     # What may hold up a litmus step of it, checked in this order: what a STUCK
     # verdict says (mm/stuck.py words each reason).
     held_by: tuple[str, ...] = ()
+    # It takes its process's mmap lock for writing (``mmap_write_lock``).
+    write_locks: bool = False
 
     # Partial-order reduction (mm/footprint.py). ``footprint``: what the action reads
     # and writes in a state, None where that is not bounded. ``thread_writes``: what
@@ -108,8 +110,15 @@ def forking(w: Work, pid: int) -> bool:
 
 
 def mmap_lock(w: Work, pid: int) -> None:
-    """mmap_read_lock() / mmap_write_lock(): sleeps while a fork of ``pid`` holds it."""
+    """mmap_read_lock(): sleeps while a fork of ``pid`` holds the lock for writing."""
     if forking(w, pid):
+        raise Blocked
+
+
+def mmap_write_lock(w: Work, pid: int) -> None:
+    """mmap_write_lock(): sleeps while a fork holds it, and while a write to
+    /proc/PID/mem (access_remote_vm()) holds it for reading."""
+    if forking(w, pid) or any(type(op) is ForceOp and op.pid == pid for op in w.inflight):
         raise Blocked
 
 

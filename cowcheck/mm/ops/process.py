@@ -5,13 +5,13 @@ from __future__ import annotations
 from cowcheck.mm import fork, syscalls
 from cowcheck.mm.actions import Action
 from cowcheck.mm.context import Ctx
-from cowcheck.mm.ops.operation import Operation, forking, mmap_lock
+from cowcheck.mm.ops.operation import Operation, mmap_write_lock
 from cowcheck.mm.state import GupFastOp
 from cowcheck.mm.work import Blocked, Work
 
 
 def _fork(ctx: Ctx, w: Work, a: Action) -> bool:
-    mmap_lock(w, a.pid)
+    mmap_write_lock(w, a.pid)
     if len(w.procs) >= ctx.max_processes:
         return False
     fork.fork_begin(w, ctx, a.actor, a.pid)
@@ -29,13 +29,17 @@ FORK = Operation(
     budget="fork",
     per_process=lambda t: [Action("fork", t.actor, t.pid)] if t.room else [],
     held_by=("process", "max_processes", "mmap_lock"),
+    write_locks=True,
 )
 
 
 def _exit(ctx: Ctx, w: Work, a: Action) -> bool:
     # exit_mmap() waits for the mmap lock a fork holds; a gup-fast of the process
     # runs with interrupts off, which the TLB flush of the teardown waits for.
-    if forking(w, a.pid) or any(type(o) is GupFastOp and o.pid == a.pid for o in w.inflight):
+    # A write to /proc/PID/mem holds a reference on the mm (mmget()): exit_mmap()
+    # runs after it.
+    mmap_write_lock(w, a.pid)
+    if any(type(o) is GupFastOp and o.pid == a.pid for o in w.inflight):
         raise Blocked
     return syscalls.exit_mm(w, ctx, a.pid)
 
@@ -52,4 +56,5 @@ EXIT = Operation(
     # The last thread exits: no other may be in the middle of an operation.
     per_process=lambda t: [Action("exit", t.actor, t.pid)] if t.all_idle else [],
     held_by=("process", "mmap_lock", "gup_fast"),
+    write_locks=True,
 )

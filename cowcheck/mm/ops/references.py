@@ -3,7 +3,7 @@ until it is released (``mm/device.py``)."""
 
 from __future__ import annotations
 
-from cowcheck.mm import device, gup, records
+from cowcheck.mm import device, force, gup, records
 from cowcheck.mm.actions import DEVICE, Action, cell_addr
 from cowcheck.mm.context import Ctx
 from cowcheck.mm.ops.operation import Footprint, Operation, Res, ThreadOffer, mmap_lock, new_action, vaddr, via
@@ -51,6 +51,31 @@ GUP = Operation(
     budget="gup",
     fast_budget="gup_fast",
     per_vpage=_offer_gup,
+    held_by=("process", "vma", "mmap_lock"),
+)
+
+
+def _force_write(ctx: Ctx, w: Work, a: Action) -> bool:
+    mmap_lock(w, a.pid)  # access_remote_vm(): mmap_read_lock() of the target
+    return force.force_write_start(w, ctx, a.actor, a.pid, a.vpage, a.cell) or ctx.litmus
+
+
+def _offer_force_write(t: ThreadOffer, v: int) -> list[Action]:
+    # The PoC's thread writing its own /proc/self/mem, each cell.
+    return [Action("force_write", t.actor, t.pid, v, c) for c in range(t.world.cells)]
+
+
+FORCE_WRITE = Operation(
+    "force_write",
+    actors=("thread", "outsider"),
+    fields=("vpage", "cell", "process"),
+    required=(),
+    kernel="A write to /proc/PID/mem: `access_remote_vm` -> `__get_user_pages(FOLL_FORCE|FOLL_WRITE)`, "
+    "its `follow_page_pte` / `faultin_page` retry loop in steps",
+    run=_force_write,
+    describe=lambda a: f"pwrite(/proc/P{a.pid}/mem, {cell_addr(a.vpage, a.cell)})",
+    budget="force_write",
+    per_vpage=_offer_force_write,
     held_by=("process", "vma", "mmap_lock"),
 )
 
