@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
 
 from cowcheck.conform.kernels import Kernel
@@ -103,3 +104,27 @@ def test_bad_options_are_one_line_before_anything_is_fetched(tmp_path: Path) -> 
     empty.mkdir()
     code, _, err = run_cli("conform", str(empty), "--cache", str(tmp_path / "c"))
     assert code == 2 and "TRACE: expected at least one saved counterexample" in err
+
+
+def test_a_schedule_two_rules_found_runs_once(tmp_path: Path) -> None:
+    """mapcount-4.8 finds fork-io-uring's interleaving exactly as mapcount does: the
+    kernel runs the program once, and both traces read its result."""
+    import shutil
+
+    from cowcheck.conform import run
+
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc not installed")
+    traces = [ROOT / "counterexamples" / f"fork-io-uring--{r}.json" for r in ("mapcount", "mapcount-4.8")]
+    traces.append(ROOT / "counterexamples" / "dirty-cow--mapcount-4.8.json")
+    first, second, dirty = run.programs(traces, tmp_path / "src", tmp_path / "bin")
+    assert (first.same_as, second.same_as) == ("", "fork-io-uring--mapcount")
+    assert first.binary is not None and second.binary is None and second.plan is not None
+    assert dirty.plan is None and "file-backed memory is not generated yet" in dirty.refused
+    assert "fork-io-uring--mapcount-4.8" not in run.script([first, second, dirty], False)
+    k = Kernel("6.1", "anon-exclusive-6.1", "6.1.0-57-amd64", Path("vmlinux"), None)
+    obs = Observed("holds", "the device reads t2")
+    cells = [Cell(p.name, k.name, predict(p.plan, "anon-exclusive-6.1", (6, 1)), obs) for p in (first, second)]
+    kr = KernelRun(k, Path("serial.log"), 1.0, False)
+    text = render(ConformReport([first, second, dirty], [kr], cells))
+    assert "fork-io-uring--mapcount-4.8 = fork-io-uring--mapcount" in text

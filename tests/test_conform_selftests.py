@@ -67,6 +67,30 @@ COWCHECK-SELFTEST end gup_longterm rc=0
 """
 
 
+# The non-anonymous cases of cow.c from a conform VM on Debian's 6.12.118+deb12-amd64
+# (serial log), cut down to these lines, nothing edited. Debian builds no gup_test.
+CONSOLE_NON_ANON = """\
+COWCHECK-SELFTEST begin cow
+TAP version 13
+1..761
+# [RUN] Non-anonymous memory tests in private mappings
+# [RUN] R/O longterm GUP pin ... with shared zeropage
+ok 752 # SKIP gup_test not available
+# [RUN] R/O longterm GUP pin ... with memfd
+ok 753 # SKIP gup_test not available
+# [RUN] R/O longterm GUP pin ... with tmpfile
+ok 754 # SKIP gup_test not available
+# [RUN] R/O longterm GUP-fast pin ... with shared zeropage
+ok 757 # SKIP gup_test not available
+# [RUN] R/O longterm GUP-fast pin ... with memfd
+ok 758 # SKIP gup_test not available
+# [RUN] R/O longterm GUP-fast pin ... with tmpfile
+ok 759 # SKIP gup_test not available
+# Totals: pass:423 fail:0 xfail:0 xpass:0 skip:338 error:0
+COWCHECK-SELFTEST end cow rc=0
+"""
+
+
 # The same binaries in a QEMU VM on Debian's 5.10.0-46-amd64 with a swap disk (serial
 # console: CRLF line ends), cut down the same way. That run: cow 63 pass, 21 fail, 89 skip.
 CONSOLE_5_10 = (
@@ -232,9 +256,15 @@ def _catalog() -> set[str]:
 def test_mapping_names_catalog_scenarios() -> None:
     catalog = _catalog()
     assert set(selftests.SCENARIOS.values()) <= catalog
-    # Anonymous base pages only: no THP, hugetlb, memfd, tmpfile.
+    # Base pages only: no THP, hugetlb. memfd and tmpfile pages are the page-cache
+    # pages of the ro-longterm-* scenarios, whose backing says which.
     variants = {name.split(" ... with ", 1)[1] for name in selftests.SCENARIOS}
-    assert variants <= {"base page", "swapped out base page", "shared zeropage"}
+    assert variants <= {"base page", "swapped out base page", "shared zeropage", "memfd", "tmpfile"}
+    for name, scenario in selftests.SCENARIOS.items():
+        backing = {"memfd": "shmem", "tmpfile": "file"}.get(name.split(" ... with ", 1)[1], "anon")
+        doc = tomllib.loads((ROOT / "models" / "scenarios" / f"{scenario}.toml").read_text())
+        assert all(vp.get("backing", "anon") == backing for vp in doc.get("vpage", [])), name
+        assert ("GUP-fast" in name) == scenario.endswith("-fast"), name
 
 
 def test_matching_pairs_results_with_scenarios() -> None:
@@ -247,8 +277,17 @@ def test_matching_pairs_results_with_scenarios() -> None:
         (433, "ro-pin-after-fork"),
         (767, "ro-longterm-zeropage"),
     ]
+    more = selftests.matching(selftests.parse(CONSOLE_NON_ANON))
+    assert [(r.number, s) for r, s in more] == [
+        (752, "ro-longterm-zeropage"),
+        (753, "ro-longterm-memfd"),
+        (754, "ro-longterm-tmpfile"),
+        (757, "ro-longterm-zeropage-fast"),
+        (758, "ro-longterm-memfd-fast"),
+        (759, "ro-longterm-tmpfile-fast"),
+    ]
     # Every mapped test ran in the captured output: none is a name cow.c does not print.
-    assert {r.name for r, _ in pairs} == set(selftests.SCENARIOS)
+    assert {r.name for r, _ in pairs + more} == set(selftests.SCENARIOS)
 
 
 def _cached_cow_c() -> Path | None:

@@ -48,6 +48,9 @@ class Program:
     plan: Plan | None
     refused: str  # why there is no program ("" if there is one)
     binary: Path | None = None
+    # The program of an earlier trace that runs the same schedule (another rule found
+    # the same interleaving): the kernel runs that one, once, for both.
+    same_as: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,12 +143,18 @@ def programs(traces: Sequence[Path], sources: Path, binaries: Path) -> list[Prog
     binaries.mkdir(parents=True, exist_ok=True)
     out: list[Program] = []
     todo: list[tuple[Path, Path]] = []
+    runs: dict[str, str] = {}  # schedule -> the first program that runs it
     for t in traces:
         try:
             p = plan_path(t)
         except Refused as e:
             out.append(Program(t, program_name(t), None, str(e)))
             continue
+        run = repr((p.scenario.text, p.strict, p.user_steps, p.observation))
+        if run in runs:
+            out.append(Program(t, p.name, p, "", None, runs[run]))
+            continue
+        runs[run] = p.name
         src = emit(p)
         c = sources / f"{p.name}.c"
         c.write_text(src, encoding="utf-8")
@@ -281,7 +290,7 @@ def conform(
                 if version is not None
                 else Prediction("n/a", None, (), f"unknown kernel version {run.release or k.release!r}")
             )
-            obs = observed.get(p.name, Observed("none", "the program never ran (the VM stopped first)"))
+            obs = observed.get(p.same_as or p.name, Observed("none", "the program never ran (the VM stopped first)"))
             report.cells.append(Cell(p.name, k.name, pred, obs))
     report.seconds = time.monotonic() - start
     return report

@@ -57,6 +57,10 @@ def render(rep: ConformReport) -> str:
     if refused:
         lines += ["", f"not reproducible from user space ({len(refused)}):"]
         lines += [f"  {p.name}: {p.refused}" for p in refused]
+    shared = [p for p in rep.programs if p.same_as]
+    if shared:
+        lines += ["", f"the same schedule as an earlier trace, run once for both ({len(shared)}):"]
+        lines += [f"  {p.name} = {p.same_as}" for p in shared]
     odd = [c for c in rep.cells if c.agrees is not True]
     if odd:
         lines += ["", "to read:"]
@@ -104,6 +108,7 @@ def to_json(rep: ConformReport) -> dict[str, Any]:
             for r in rep.runs
         ],
         "refused": {p.name: p.refused for p in rep.programs if p.plan is None},
+        "same_as": {p.name: p.same_as for p in rep.programs if p.same_as},
         "cells": [
             {
                 "trace": c.program,
