@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cowcheck.api import build_model, resolve_scenario
 from cowcheck.checks.saved_trace import replay_file
+from cowcheck.engine.replay import replay
 from cowcheck.input.rule_files import load_rule
 from cowcheck.input.scenario import Scenario
 from cowcheck.input.trace_file import steps_of
@@ -20,7 +21,7 @@ from cowcheck.mm.actions import Action
 from cowcheck.mm.model import MMModel
 from cowcheck.mm.ops import describe
 from cowcheck.mm.rule import GupFlags, Rule
-from cowcheck.mm.state import MMState
+from cowcheck.mm.state import ForceOp, MMState
 from cowcheck.reproduce.mechanisms import ODIRECT, mechanism_for
 from cowcheck.reproduce.schedule import Atomic, Refused, Schedule, UStep, atomize, build, ref_of, run_op, same_ref
 from cowcheck.reproduce.witness import Observation, choose, judge, value, verdicts
@@ -63,7 +64,8 @@ def plan(path: str | Path) -> Plan:
     actions = tuple(steps_of(where, doc, scenario))
     labels = tuple(f"[{s.get('actor', '?')}] {s.get('label', '')}" for s in doc["steps"])
     violation = str(doc["violation"]["property"])
-    _anonymous_only(scenario)
+    _inside_the_retry_loop(model_of(scenario, rule, strict), actions, labels)
+    _generated(scenario)
     if violation not in ("missed-cow", "wrong-cow"):
         raise Refused(0, "", f"{violation} has no read that a program can make to show it")
     model = model_of(scenario, rule, strict)
@@ -142,11 +144,33 @@ def _assemble(
 RUN_RULE = "anon-exclusive"  # the rule a scenario's run is laid out under: its steps are the same under all
 
 
-def _anonymous_only(sc: Scenario) -> None:
-    """The programs map private anonymous memory only, so far."""
+def _generated(sc: Scenario) -> None:
+    """What the programs can map: anonymous memory, memfds (shmem) and regular files,
+    private or shared; not a shared mapping of a file that needs dirty tracking (the
+    conformance VM has no disk filesystem), nor a userfaultfd registration."""
     for v, vi in enumerate(sc.vpages):
-        if vi.backing != "anon":
-            raise Refused(0, "", f"vpage {v} is a {vi.backing} mapping: file-backed memory is not generated yet")
+        if vi.backing == "shared-file":
+            raise Refused(
+                0, "", f"vpage {v} is a MAP_SHARED file that needs dirty tracking: no such filesystem is generated yet"
+            )
+        if vi.uffd_minor:
+            raise Refused(0, "", f"vpage {v} is registered with userfaultfd: minor mode is not generated yet")
+
+
+def _inside_the_retry_loop(model: MMModel, actions: tuple[Action, ...], labels: tuple[str, ...]) -> None:
+    """A step of another actor while a write to /proc/PID/mem is in its
+    __get_user_pages() retry loop: the Dirty COW window, which no program can hold
+    open (its proof of concept loops until the race hits)."""
+    run = replay(model, actions)
+    for i, a in enumerate(actions[: len(run.states)]):
+        if any(type(op) is ForceOp and op.actor != a.actor for op in run.states[i].inflight):
+            raise Refused(
+                i + 1,
+                labels[i],
+                "runs while a write to /proc/PID/mem is inside __get_user_pages()'s retry loop (after "
+                "faultin_page(), before the next follow_page_mask()): user space cannot stop a syscall there; "
+                "a proof of concept loops until the race hits",
+            )
 
 
 def plan_run(scenario: str | Path) -> Plan:
@@ -158,7 +182,7 @@ def plan_run(scenario: str | Path) -> Plan:
     where = str(sc.path) if sc.path is not None else sc.name
     if not sc.litmus:
         raise Refused(0, "", "an open scenario has no one run to reproduce: save a counterexample of it")
-    _anonymous_only(sc)
+    _generated(sc)
     model = model_of(sc, load_rule(RUN_RULE, None), False)
     s = model.init_states()[0]
     run: list[Action] = []

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from importlib import resources
 
-from cowcheck.mm.state import PTE_PRESENT, PTE_SWAP, MMState
+from cowcheck.mm.state import PTE_PRESENT, PTE_SWAP, MMState, Page
+from cowcheck.mm.world import VpageInit
 from cowcheck.reproduce.mechanisms import IO_URING, ODIRECT, VFIO, VMSPLICE
 from cowcheck.reproduce.plan import Plan
 from cowcheck.reproduce.schedule import Reference, UStep
@@ -135,6 +136,9 @@ def _setup(plan: Plan, init: MMState) -> list[str]:
     pages = dict(init.pages)
     slots = dict(init.slots)
     for v, vi in enumerate(plan.scenario.vpages):
+        if vi.backing != "anon":
+            out += _setup_file(v, vi, pages)
+            continue
         pte = p0.ptes[v]
         content: tuple[int, ...] = ()
         if pte.kind == PTE_PRESENT and pte.target in pages:
@@ -154,6 +158,26 @@ def _setup(plan: Plan, init: MMState) -> list[str]:
             out.append(
                 f'if (madvise(page_addr({v}), PAGE, MADV_DONTFORK)) repro_error("madvise: %s", strerror(errno));'
             )
+    return out
+
+
+def _setup_file(v: int, vi: VpageInit, pages: dict[int, Page]) -> list[str]:
+    """A file-backed vpage (plan._generated says which): the file's data, its mapping,
+    and the read that maps its page-cache page for ``present``."""
+    (data,) = [p.content for p in pages.values() if p.file == v]
+    tokens = ", ".join(f"repro_token({t})" for t in data)
+    shmem = vi.backing in ("shmem", "shared-shmem")
+    shared = vi.backing.startswith("shared-")
+    what = f"{'MAP_SHARED' if shared else 'MAP_PRIVATE'} of {'a memfd' if shmem else 'a regular file'}"
+    out = [
+        f"/* vaddr+{v * 4096}: {what}, {vi.state}{'' if vi.writable else ', read-only'} */",
+        "{",
+        f"\tconst uint64_t file_{v}[] = {{{tokens}}};",
+        f"\tmap_file({v}, {int(shmem)}, {int(shared)}, {int(vi.writable)}, file_{v}, {len(data)});",
+        "}",
+    ]
+    if vi.state == "present":
+        out.append(f"(void)*cell_addr({v}, 0); /* do_read_fault(): the page-cache page, R/O */")
     return out
 
 

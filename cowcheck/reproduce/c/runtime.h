@@ -82,6 +82,7 @@ static volatile uint64_t *cell_addr(int v, int c)
 	return (volatile uint64_t *)(area + (size_t)v * PAGE + (size_t)c * CELL);
 }
 
+
 static void kill_children(void)
 {
 	for (int p = 1; p < REPRO_NPROCS; p++)
@@ -378,6 +379,29 @@ static int judge(const struct verdict_entry *table, int n, uint64_t value, int *
 	}
 	*token = -1;
 	return V_ERROR;
+}
+
+/*
+ * A file-backed vpage: a one-page file holding the model's tokens for the file's
+ * data, mapped over page v. shmem: a memfd (a tmpfs file); otherwise an unnamed
+ * regular file in /tmp (O_TMPFILE: in the conformance VM that is the initramfs,
+ * whose pages are not anonymous either, which is all a private mapping sees).
+ */
+static void map_file(int v, int shmem, int shared, int writable, const uint64_t *data, int ncells)
+{
+	static char page[PAGE];
+	int fd = shmem ? (int)syscall(SYS_memfd_create, "cowcheck", 0) : open("/tmp", O_TMPFILE | O_RDWR, 0600);
+	if (fd < 0)
+		repro_error("%s: %s", shmem ? "memfd_create" : "open(O_TMPFILE)", strerror(errno));
+	memset(page, 0, sizeof(page));
+	for (int c = 0; c < ncells; c++)
+		memcpy(page + (size_t)c * CELL, &data[c], sizeof(data[c]));
+	if (pwrite(fd, page, PAGE, 0) != PAGE)
+		repro_error("pwrite: %s", strerror(errno));
+	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+	if (mmap(page_addr(v), PAGE, prot, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, fd, 0) == MAP_FAILED)
+		repro_error("mmap of the file: %s", strerror(errno));
+	close(fd); /* the mapping keeps the file */
 }
 
 static void setup(void);
