@@ -48,6 +48,9 @@ RUNS: list[tuple[str, str, int, str, str, bool]] = [
     ("open-large", "anon-exclusive", 1, "exact", "", False),
     ("open-large", "anon-exclusive", 2, "exact", "", False),
     ("open-large", "anon-exclusive", 1, "fingerprint", "", False),
+    ("open-file", "anon-exclusive", 1, "exact", "", True),
+    ("open-file", "anon-exclusive", 2, "exact", "", True),
+    ("open-file", "anon-exclusive", 1, "exact", "", False),
 ]
 
 

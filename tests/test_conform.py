@@ -55,8 +55,8 @@ def test_every_reproducible_counterexample_runs_as_predicted_on_every_kernel(rep
         "file-private-cow--run",
         "fork-io-uring-dontfork--run",
         "fork-swap-shared--run",
-        "gup-longterm-private-file--run",
-        "gup-longterm-shared-shmem--run",
+        "longterm-private-file--run",
+        "longterm-shared-shmem--run",
     ]
     cells = report["cells"]
     ran = sorted({c["trace"] for c in cells})

@@ -120,7 +120,7 @@ def test_a_schedule_two_rules_found_runs_once(tmp_path: Path) -> None:
     first, second, dirty = run.programs(traces, tmp_path / "src", tmp_path / "bin")
     assert (first.same_as, second.same_as) == ("", "fork-io-uring--mapcount")
     assert first.binary is not None and second.binary is None and second.plan is not None
-    assert dirty.plan is None and "file-backed memory is not generated yet" in dirty.refused
+    assert dirty.plan is None and "inside __get_user_pages()'s retry loop" in dirty.refused
     assert "fork-io-uring--mapcount-4.8" not in run.script([first, second, dirty], False)
     k = Kernel("6.1", "anon-exclusive-6.1", "6.1.0-57-amd64", Path("vmlinux"), None)
     obs = Observed("holds", "the device reads t2")

@@ -194,7 +194,7 @@ def test_names_that_read_both_ways_are_not_guessed(tmp_path: Path, monkeypatch: 
         (
             ("odirect-clear-ref", "page-count"),
             {},
-            "assert_holds: unknown scenario 'odirect-clear-ref' (expected one of: fork-io-uring",
+            "assert_holds: unknown scenario 'odirect-clear-ref' (expected one of: dirty-cow-zeropage",
         ),
         (
             ("odirect-clear-refs", "page_count"),
@@ -222,7 +222,7 @@ def test_unknown_property_ids_are_rejected_up_front(monkeypatch: pytest.MonkeyPa
         raise AssertionError("searched before the property ids were checked")
 
     monkeypatch.setattr(plugin, "check", no_search)
-    known = "(expected one of: missed-cow, wrong-cow, memory-safety, unnecessary-cow)"
+    known = "(expected one of: missed-cow, wrong-cow, memory-safety, unnecessary-cow, dirty-tracking, read-only-data)"
     msg = _fails(assert_holds, "odirect-swap", "page-count", ["wrong-cow", "wrong_cow"])
     assert msg == f"assert_holds: unknown property 'wrong_cow' {known}"
     msg = _fails(assert_violates, "odirect-swap", "page-count", properties=["missed_cow"])
@@ -230,7 +230,8 @@ def test_unknown_property_ids_are_rejected_up_front(monkeypatch: pytest.MonkeyPa
     msg = _fails(assert_violates, "odirect-swap", "page-count", "wrong_cow")
     assert msg == (
         "assert_violates: unknown property_id 'wrong_cow' "
-        "(expected one of: missed-cow, wrong-cow, memory-safety, unnecessary-cow, stuck, unreached)"
+        "(expected one of: missed-cow, wrong-cow, memory-safety, unnecessary-cow, dirty-tracking, read-only-data, "
+        "stuck, unreached)"
     )
     msg = _fails(assert_violates, "odirect-swap", "page-count", "missed-cow", properties=["wrong-cow"])
     assert msg == "assert_violates: property_id 'missed-cow' is not among the properties checked (wrong-cow)"

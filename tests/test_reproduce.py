@@ -48,7 +48,7 @@ RETRY_LOOP = {
     t.stem: 3 for t in TRACES if t.stem.split("--")[0] in ("dirty-cow", "dirty-cow-zeropage", "shmem-dirty-cow")
 }
 # A MAP_SHARED file that needs dirty tracking: the VM has no such filesystem.
-NOT_GENERATED = {t.stem for t in TRACES if t.stem.startswith("gup-longterm-shared-file")}
+NOT_GENERATED = {t.stem for t in TRACES if t.stem.startswith("longterm-shared-file")}
 REFUSED = {*INSIDE, *RETRY_LOOP, *NOT_GENERATED}
 REQUIRE = os.environ.get("COWCHECK_REQUIRE_QEMU") == "1"
 HAVE_GCC = shutil.which("gcc") is not None and Path("/usr/lib/x86_64-linux-gnu/liburing.a").exists()

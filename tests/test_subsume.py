@@ -31,8 +31,9 @@ from cowcheck.mm.property import MMProperty
 from cowcheck.mm.state import MMState
 
 HERE = Path(__file__).parent / "scenarios"
-SCENARIOS = [f for f in scenario_files() if f.stem != "open-large"] + [
+SCENARIOS = [f for f in scenario_files() if f.stem not in ("open-large", "open-file")] + [
     HERE / "open-three.toml",
+    HERE / "open-file-three.toml",
     HERE / "fork-odirect-grandchild.toml",
 ]
 RULES = sorted(builtin_rules())

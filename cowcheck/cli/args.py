@@ -127,6 +127,9 @@ def prepared(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
         if takes_next and i < len(argv):
             value = argv[i]
             i += 1
+            if value == "--" and action is not None and action.nargs is None:
+                # argparse would strip it and hand the option an empty list.
+                parser.error(f"argument {name}: expected one argument")
             if action is not None and action.nargs is None and value.startswith("-"):
                 out[-1] = f"{tok}={value}" if tok.startswith("--") else f"{tok}{value}"
             else:

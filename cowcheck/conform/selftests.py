@@ -394,7 +394,7 @@ SCENARIOS: Mapping[str, str] = MappingProxyType(
 
 
 # gup_longterm.c has no entry: its R/W long-term pins of a MAP_SHARED "local tmpfile"
-# are gup-longterm-shared-file's program only on a filesystem that needs dirty
+# are longterm-shared-file's program only on a filesystem that needs dirty
 # tracking, and in the VM the working directory is the initramfs (shmem-like, where
 # the pin is rightly taken). Its other cases only check that a pin is taken.
 

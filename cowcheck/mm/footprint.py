@@ -39,7 +39,7 @@ from collections.abc import Iterator, Sequence
 from cowcheck.mm.actions import Action
 from cowcheck.mm.ops import OPERATION
 from cowcheck.mm.ops.operation import Footprint, Res
-from cowcheck.mm.state import NO_FRAME, PTE_PRESENT, PTE_SWAP, ZERO_FRAME, ForkOp, GupFastOp, MMState
+from cowcheck.mm.state import NO_FRAME, PTE_PRESENT, PTE_SWAP, ZERO_FRAME, ForceOp, ForkOp, GupFastOp, MMState
 from cowcheck.mm.world import LitmusStep, World
 
 __all__ = ["ALL_KINDS", "MM_KINDS", "Footprint", "Res", "ample_singletons", "future_writes", "reach"]
@@ -93,6 +93,8 @@ def _thread_future(s: MMState, pid: int, rest: Sequence[LitmusStep]) -> set[Res]
     for f in reach(s, pid):
         out |= {("content", f), ("count", f)}
     out.update(("slot", p.target) for p in s.procs[pid].ptes if p.kind == PTE_SWAP)
+    if any(type(op) is ForceOp and op.pid == pid for op in s.inflight):
+        out.add(("content", ZERO_FRAME))  # Dirty COW on the zero page (mm/force.py)
     for st in rest:
         out |= OPERATION[st.op].thread_writes(st)
     return out

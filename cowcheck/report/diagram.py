@@ -29,6 +29,8 @@ def describe_state(s: MMState) -> list[str]:
     lines = []
     for f, p in s.pages:
         flags = []
+        if p.file >= 0:
+            flags.append(f"page cache, file page of vaddr+{p.file * 4096}")
         if p.anon_exclusive:
             flags.append("PageAnonExclusive")
         if p.swapcache != NO_SLOT:
@@ -40,6 +42,8 @@ def describe_state(s: MMState) -> list[str]:
         lines.append(
             f"page #{f}: refcount {p.refcount}, mapcount {p.mapcount}, pincount {p.pincount}{extra}; holds {toks}"
         )
+    if s.zero:
+        lines.append(f"the shared zero page: holds {' '.join(f't{t}' for t in s.zero)}")
     for x, sl in s.slots:
         cache = "" if sl.cache == NO_FRAME else f", swapcache page #{sl.cache}"
         data = " ".join(f"t{t}" for t in sl.content) if sl.content else "not written"
@@ -55,7 +59,8 @@ def describe_state(s: MMState) -> list[str]:
             elif pte.kind == PTE_NONE:
                 ptes.append(f"vaddr+{v * 4096}: none")
             elif pte.kind == PTE_PRESENT:
-                ptes.append(f"vaddr+{v * 4096} -> {_page(pte.target)} {'R/W' if pte.writable else 'R/O'}")
+                dirty = ", dirty" if pte.dirty else ""
+                ptes.append(f"vaddr+{v * 4096} -> {_page(pte.target)} {'R/W' if pte.writable else 'R/O'}{dirty}")
             else:
                 ptes.append(f"vaddr+{v * 4096}: swap slot {pte.target}{' exclusive' if pte.exclusive else ''}")
         pinned = ", MMF_HAS_PINNED" if pr.has_pinned else ""

@@ -7,7 +7,7 @@ from cowcheck.mm import device, force, gup, records
 from cowcheck.mm.actions import DEVICE, Action, cell_addr
 from cowcheck.mm.context import Ctx
 from cowcheck.mm.ops.operation import Footprint, Operation, Res, ThreadOffer, mmap_lock, new_action, vaddr, via
-from cowcheck.mm.state import MMState, Ref
+from cowcheck.mm.state import ZERO_FRAME, MMState, Ref
 from cowcheck.mm.work import Work
 from cowcheck.mm.world import LitmusStep, World
 
@@ -77,6 +77,9 @@ FORCE_WRITE = Operation(
     budget="force_write",
     per_vpage=_offer_force_write,
     held_by=("process", "vma", "mmap_lock"),
+    # Besides what its process reaches: the zero page, which a <= 4.8 retry that
+    # dropped FOLL_WRITE may write (mm/force.py).
+    thread_writes=lambda st: {("content", ZERO_FRAME)},
 )
 
 
