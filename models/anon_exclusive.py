@@ -17,7 +17,8 @@ level of mainline for the hooks modelled here.
 - UFFDIO_CONTINUE maps R/O and dirty (9ae0f87d009c, 5.16): harmless now.
 - check_vma_flags() refuses writable FOLL_LONGTERM GUP of a shared mapping of a file
   that needs dirty tracking (8ac268436e6d, v6.5; gup-fast falls back, a6e79df92e4a).
-  6.2-6.4 lack only this: that is anon-exclusive-6.1's answer there.
+  6.2-6.4 are this rule without it: on the longterm-shared-file rows they answer as
+  anon-exclusive-6.1 does, everywhere else as this rule.
 - fork: folio_try_dup_anon_rmap() fails for an exclusive, maybe-pinned page with
   MMF_HAS_PINNED, which is then copied for the child; otherwise the exclusive bit is
   cleared and the page shared (fb3d824d1a46). An exclusive swap entry is marked shared.

@@ -33,7 +33,7 @@ class GupBreaksCow(rule_class("mapcount")):  # type: ignore[misc]
     )
 
     def gup_breaks_cow(self, flags: GupFlags) -> bool:
-        return True  # every modelled mapping is private anonymous: is_cow_mapping()
+        return True  # is_cow_mapping(): mm/gup.py asks only for private mappings
 
 
 RULE = GupBreaksCow()

@@ -18,7 +18,7 @@ from cowcheck.mm.contract import describe_ref, owes_device_writes
 from cowcheck.mm.footprint import MM_KINDS
 from cowcheck.mm.observe import page_of, ref_view, slot_of, swap_sharers, view, who
 from cowcheck.mm.property import MMProperty
-from cowcheck.mm.state import PTE_PRESENT, ZERO_FRAME, MMState, Ref, bit, frame_name
+from cowcheck.mm.state import PTE_PRESENT, ZERO_FRAME, MMState, Ref, bit, frame_name, is_shared
 
 
 def _exempt(r: Ref, pid: int, ctx: Ctx) -> bool:
@@ -73,9 +73,11 @@ def _other_reacher(s: MMState, f: int, pid: int, ctx: Ctx) -> str | None:
 
 def structural(s: MMState, ctx: Ctx) -> str | None:
     for pid, pr in enumerate(s.procs):
-        for pte in pr.ptes:
+        for v, pte in enumerate(pr.ptes):
             if pte.kind != PTE_PRESENT or not pte.writable or pte.target == ZERO_FRAME:
                 continue
+            if ctx.backing and is_shared(ctx.backing[v]):
+                continue  # MAP_SHARED: every process that maps the file is meant to see the write
             other = _other_reacher(s, pte.target, pid, ctx)
             if other is not None:
                 return (
@@ -84,6 +86,8 @@ def structural(s: MMState, ctx: Ctx) -> str | None:
                 )
     for r in s.refs:
         if not (r.write and owes_device_writes(r, ctx.strict)) or r.frame == ZERO_FRAME:
+            continue
+        if ctx.backing and is_shared(ctx.backing[r.vpage]):
             continue
         other = _other_reacher(s, r.frame, r.owner, ctx)
         if other is not None:

@@ -326,3 +326,46 @@ def test_the_cli_draws_dirty_cow() -> None:
     assert "FOLL_WRITE dropped" in out and "MADV_DONTNEED" in out
     code, out, _err = run_cli("check", "shmem-dirty-cow", "-r", "anon-exclusive-5.19", "--form", "structural")
     assert code == 1 and "UFFDIO_CONTINUE" in out
+
+
+DURING_FORK = """
+name = "during-fork"
+kind = "litmus"
+[world]
+threads = 2
+vpages = 1
+cells = 1
+[[vpage]]
+state = "present"
+[[actor]]
+name = "parent"
+steps = [ { op = "fork" } ]
+[[actor]]
+name = "odirect"
+steps = [ { op = "gup", flags = ["FOLL_GET", "FOLL_WRITE"], fast = true, ref = "r" } ]
+[[actor]]
+name = "device"
+kind = "device"
+steps = [ { op = "dma_write", ref = "r" } ]
+[[actor]]
+name = "child"
+process = 1
+steps = [ { op = "read", after = "device:1" } ]
+"""
+
+
+@pytest.mark.parametrize("rule", ["page-count", "anon-exclusive"])
+def test_a_get_reference_taken_while_fork_copies_is_held_across_it(rule: str) -> None:
+    """Found by open-file with two threads: gup-fast (FOLL_GET takes no
+    write_protect_seq) grabs the page between fork's PTE copies. The reference is held
+    across that fork, and open(2) leaves what its device writes undefined for the
+    child: not a missed COW, except under --strict."""
+    sc = parse_scenario(DURING_FORK, "during-fork.toml")
+    assert check(sc, rule).result.verdict is Verdict.HOLDS
+    strict = check(sc, rule, strict=True)
+    assert strict.result.verdict is Verdict.VIOLATED and strict.trace is not None
+    assert strict.trace.property_id == "missed-cow"
+    m = build_model(sc, rule)
+    states, _ = reachable(m)
+    during = [r for s in states for r in s.refs if r.crossed]
+    assert during and all(r.crossed == 0b10 for r in during)

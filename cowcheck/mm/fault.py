@@ -60,10 +60,12 @@ def backing(ctx: Ctx, v: int) -> int:
     return ctx.backing[v] if ctx.backing else ANON
 
 
-def userfault(ctx: Ctx, v: int) -> bool:
+def userfault(ctx: Ctx, pid: int, v: int) -> bool:
     """A fault on a none PTE of this vpage is a userfaultfd minor fault: the VMA is
-    registered in minor mode (shmem, from 5.14) and its page is in the page cache."""
-    return bool(ctx.uffd_minor) and ctx.uffd_minor[v] and ctx.rule.uffd_minor_shmem != UFFD_NO_MINOR
+    registered in minor mode (shmem, from 5.14) and its page is in the page cache.
+    Only in process 0, which registered it: without UFFD_FEATURE_EVENT_FORK,
+    dup_userfaultfd() clears the VM_UFFD_* flags of a forked child's VMAs."""
+    return pid == 0 and bool(ctx.uffd_minor) and ctx.uffd_minor[v] and ctx.rule.uffd_minor_shmem != UFFD_NO_MINOR
 
 
 def handle_mm_fault(
@@ -84,7 +86,7 @@ def handle_mm_fault(
     if pte.kind == PTE_NONE:
         if kind == UNSHARE:
             return True
-        if b != ANON and userfault(ctx, v):
+        if b != ANON and userfault(ctx, pid, v):
             if uffd_fails:
                 w.note("handle_userfault: VM_UFFD_MINOR without FAULT_FLAG_ALLOW_RETRY -> VM_FAULT_SIGBUS")
                 return False
@@ -196,8 +198,10 @@ def do_swap_page(w: Work, ctx: Ctx, pid: int, v: int, write: bool) -> None:
     # Reused for a write: maybe_mkwrite(pte_mkdirty()), VM_FAULT_WRITE.
     w.map_page(pid, v, f, writable, ctx.dirty and write and d.writable)  # our lookup reference becomes the mapping's
     if write and d.writable:
+        # Reused for the write: FAULT_FLAG_WRITE cleared, VM_FAULT_WRITE; without
+        # VM_WRITE (a forced write) the PTE stays R/O, and do_wp_page() is not called.
         w.fault_write = True
-    if write and not writable:
+    elif write:
         do_wp_page(w, ctx, pid, v, False)
 
 

@@ -123,6 +123,8 @@ def future_writes(world: World, s: MMState, actor: int) -> set[Res] | None:
         return set()
     if act.kind == "thread":
         return _thread_future(s, act.process, rest)
+    if any(type(op) is ForceOp and op.actor == actor for op in s.inflight):
+        return None  # an outsider's write to /proc/PID/mem: any page, PTE or expectation
     return _device_future(s, rest)
 
 

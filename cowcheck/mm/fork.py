@@ -119,8 +119,10 @@ def _copy_one(w: Work, ctx: Ctx, pid: int, child: int, v: int) -> bool:
         w.map_page(child, v, ZERO_FRAME, False)
         return False
     if w.page(f).file != NO_FILE:
-        # page_dup_file_rmap(): a page-cache page is shared, no anon checks. (5.9-5.15
-        # also ran copy_present_page() on a pinned one, a bug not modelled here.)
+        # page_dup_file_rmap(): a page-cache page is shared, no anon checks. Without an
+        # anon_vma the kernel skips the PTE (vma_needs_copy()) and the child's fault
+        # maps the same page R/O: the same mapping, earlier. (5.9-5.15 also ran
+        # copy_present_page() on a pinned one, a bug not modelled here.)
         w.get_page(f)
         w.map_page(child, v, f, False, pte.dirty)
         w.note(f"copy_present_pte: page-cache page #{f} shared with the child")

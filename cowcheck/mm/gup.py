@@ -26,7 +26,9 @@ from cowcheck.mm.state import (
     PTE_PRESENT,
     SHARED_FILE,
     ZERO_FRAME,
+    ForkOp,
     GupFastOp,
+    bit,
     frame_name,
     is_shared,
 )
@@ -48,12 +50,12 @@ def gup_slow(w: Work, ctx: Ctx, pid: int, v: int, flags: GupFlags, name: str) ->
     if not vma.mapped or (flags.write and not vma.writable):
         w.note("__get_user_pages: -EFAULT")
         return False
+    if flags.pin:
+        w.set_proc(pid, has_pinned=True)  # mm_set_has_pinned_flag(), before check_vma_flags()
     b = backing(ctx, v)
     if _dirty_tracked_longterm(ctx, b, flags):
         w.note("check_vma_flags: writable_file_mapping_allowed() false (vma_needs_dirty_tracking) -> -EFAULT")
         return False
-    if flags.pin:
-        w.set_proc(pid, has_pinned=True)  # mm_set_has_pinned_flag()
     cow = not is_shared(b)  # is_cow_mapping(): only there may GUP break or unshare COW
     write = flags.write or (cow and ctx.rule.gup_breaks_cow(flags))
     # 17839856fd58 on a vma without VM_WRITE: the forced write fault breaks COW but
@@ -163,7 +165,14 @@ def gup_fast_step(w: Work, ctx: Ctx, idx: int, op: GupFastOp) -> None:
             w.note(f"gup-fast re-check: {fail} -> drop reference, slow path")
             return
         del w.inflight[idx]
-        w.refs.append(records.ref((op.name, op.pid, op.vpage, f, op.pin, op.write, op.longterm, True, 0)))
+        # A FOLL_GET reference taken while a fork of its owner copies (gup-fast takes
+        # no mmap lock) is held across that fork, as open(2) means it: what its device
+        # writes is undefined for the child (mm/contract.py). A pin is owed its writes
+        # whatever forks, so nothing reads this of one, and it is left 0.
+        crossed = 0
+        if not op.pin:
+            crossed = sum(bit(o.child) for o in w.inflight if type(o) is ForkOp and o.parent == op.pid)
+        w.refs.append(records.ref((op.name, op.pid, op.vpage, f, op.pin, op.write, op.longterm, True, crossed)))
         w.note(f"gup-fast re-check passes: {flags.describe()} reference on page #{f}")
         return
     # GUPF_SLOW: the caller checked that the mmap lock can be taken.

@@ -76,6 +76,10 @@ def resolved_frame(s: MMState, pid: int, v: int) -> int | None:
     pte = s.procs[pid].ptes[v]
     if pte.kind == PTE_PRESENT:
         return pte.target
+    if pte.kind == PTE_NONE:
+        # A file vpage resolves to its page-cache page, which the next fault maps
+        # (in a private mapping a write fault copies it, as from any R/O PTE).
+        return next((f for f, p in s.pages if p.file == v), None)
     if pte.kind == PTE_SWAP:
         sl = slot_of(s, pte.target)
         if sl is not None and sl.cache != NO_FRAME:

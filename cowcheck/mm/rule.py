@@ -46,14 +46,6 @@ class GupFlags(NamedTuple):
     write: bool  # FOLL_WRITE
     longterm: bool  # FOLL_LONGTERM
 
-    # (8) FOLL_FORCE writes (/proc/PID/mem, ptrace) -------------------------------------
-    def can_follow_write_pte(self, page: PageView, dirty: bool, foll_cow: bool) -> bool:
-        """follow_page_pte(): may a FOLL_FORCE|FOLL_WRITE GUP use this R/O PTE of a COW
-        mapping without VM_WRITE (the write already broke COW)? ``dirty`` is pte_dirty();
-        ``foll_cow``: faultin_page() set FOLL_COW. The default is 5535be309971's (6.0):
-        only an exclusive anonymous page, whatever the dirty bit says."""
-        return page.anon and page.exclusive
-
     def describe(self) -> str:
         parts = ["FOLL_PIN" if self.pin else "FOLL_GET"]
         if self.write:

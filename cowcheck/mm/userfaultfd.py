@@ -11,8 +11,8 @@ Minor mode for shmem came with v5.14; before that UFFDIO_REGISTER fails.
 from __future__ import annotations
 
 from cowcheck.mm.context import Ctx
-from cowcheck.mm.fault import backing, file_frame
-from cowcheck.mm.rule import UFFD_DIRTY, UFFD_NO_MINOR
+from cowcheck.mm.fault import backing, file_frame, userfault
+from cowcheck.mm.rule import UFFD_DIRTY
 from cowcheck.mm.state import PTE_NONE, SHMEM
 from cowcheck.mm.work import Work
 
@@ -24,7 +24,7 @@ def uffdio_continue(w: Work, ctx: Ctx, pid: int, v: int) -> bool:
     if not pr.alive or not pr.vmas[v].mapped:
         return False
     mode = ctx.rule.uffd_minor_shmem
-    if backing(ctx, v) != SHMEM or not ctx.uffd_minor or not ctx.uffd_minor[v] or mode == UFFD_NO_MINOR:
+    if backing(ctx, v) != SHMEM or not userfault(ctx, pid, v):
         w.note("UFFDIO_CONTINUE: -EINVAL (no VM_UFFD_MINOR on this vma)")
         return False
     if w.pte(pid, v).kind != PTE_NONE:

@@ -64,11 +64,11 @@ def plan(path: str | Path) -> Plan:
     actions = tuple(steps_of(where, doc, scenario))
     labels = tuple(f"[{s.get('actor', '?')}] {s.get('label', '')}" for s in doc["steps"])
     violation = str(doc["violation"]["property"])
-    _inside_the_retry_loop(model_of(scenario, rule, strict), actions, labels)
+    model = model_of(scenario, rule, strict)
+    _inside_the_retry_loop(model, actions, labels)
     _generated(scenario)
     if violation not in ("missed-cow", "wrong-cow"):
         raise Refused(0, "", f"{violation} has no read that a program can make to show it")
-    model = model_of(scenario, rule, strict)
     atomic = atomize(model, actions, labels)
     s = atomic.states[-1]
     obs = choose(model, s, violation, strict)
@@ -155,6 +155,8 @@ def _generated(sc: Scenario) -> None:
             )
         if vi.uffd_minor:
             raise Refused(0, "", f"vpage {v} is registered with userfaultfd: minor mode is not generated yet")
+        if vi.dontfork and vi.backing != "anon":
+            raise Refused(0, "", f"vpage {v} is a {vi.backing} mapping with MADV_DONTFORK: not generated yet")
 
 
 def _inside_the_retry_loop(model: MMModel, actions: tuple[Action, ...], labels: tuple[str, ...]) -> None:

@@ -137,7 +137,7 @@ def _uffd_continue(ctx: Ctx, w: Work, a: Action) -> bool:
 
 def _offer_uffd_continue(t: ThreadOffer, v: int) -> list[Action]:
     vi = t.world.vpages[v]
-    if t.present[v] or not vi.uffd_minor or vi.backing != "shmem":
+    if t.present[v] or not vi.uffd_minor or vi.backing != "shmem" or t.pid != 0:
         return []
     return [Action("uffd_continue", t.actor, t.pid, v)]
 
