@@ -21,3 +21,21 @@ class InputError(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         # As it was built: a worker process sends it to the coordinator, which raises it.
         return type(self), (self.where, self.field, self.expected), dict(self.__dict__)
+
+
+class ActionError(ValueError):
+    """A saved action that is not one: ``field`` (None: the action itself) and what
+    was expected."""
+
+    def __init__(self, field: str | None, expected: str) -> None:
+        self.field = field
+        self.expected = expected
+        super().__init__(f"{field}: {expected}" if field else expected)
+
+
+def json_type(v: object) -> str:
+    """A value's type as JSON names it (in errors about saved traces)."""
+    if v is None:
+        return "null"
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array"}
+    return names.get(type(v), "an object" if isinstance(v, dict) else type(v).__name__)

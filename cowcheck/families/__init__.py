@@ -33,7 +33,7 @@ from cowcheck.engine import Model
 DEFAULT = "anon"
 # Each family's name and the module whose FAMILY builds its record, imported only when
 # asked for: the scenario schema lists the names, and must not import the models.
-FAMILIES: Mapping[str, str] = {"anon": "cowcheck.families.anon"}
+FAMILIES: Mapping[str, str] = {"anon": "cowcheck.families.anon", "pfnmap": "cowcheck.families.pfnmap"}
 FAMILY_NAMES = tuple(FAMILIES)
 
 
@@ -51,6 +51,11 @@ class Family:
     select_properties: Callable[[Sequence[str] | None], tuple[Sequence[Any], Sequence[str]]]
     build_model: Callable[[Any, Any, Sequence[Any], str, bool, Sequence[str]], Model[Any, Any]]
     describe_state: Callable[[Any], list[str]]  # a state, one line per part
+    owns_rule: Callable[[Any], bool]  # a rule object of this family's
+    builtin_names: Callable[[], Sequence[str]]  # its eras' names, in history order, unloaded
+    property_ids: Callable[[], Sequence[str]]  # every property it checks by default
+    parse_scenario: Callable[[str, str], Any]  # a scenario's TOML text (a saved trace embeds it), where
+    saved_actions: Callable[[str, dict[str, Any], Any], list[Any]]  # a saved trace's steps, checked
 
 
 def family(name: str) -> Family:
@@ -71,6 +76,66 @@ def family_of(path: Path) -> Family:
         return family(DEFAULT)
     name = doc.get("family", DEFAULT)
     return family(name if isinstance(name, str) and name in FAMILIES else DEFAULT)
+
+
+def family_of_rule(rule: Any) -> Family:
+    """The family whose rule ``rule`` is (its base class says)."""
+    for n in FAMILIES:
+        f = family(n)
+        if f.owns_rule(rule):
+            return f
+    raise TypeError(f"{rule!r} is no family's rule")
+
+
+def builtin_family(name: str) -> Family | None:
+    """The family with a built-in rule named ``name``, if one has it."""
+    return next((family(n) for n in FAMILIES if name in family(n).builtin_names()), None)
+
+
+def load_any_rule(name_or_path: str, reuse: str | None = None) -> Any:
+    """A built-in rule of any family by name, a rule file by path (its ``RULE``'s class
+    says whose), or the anon family's ``BASE+reuse(EXPR)``."""
+    from cowcheck.errors import InputError
+    from cowcheck.input.reuse_expr import split_spec
+
+    if reuse is not None or split_spec(name_or_path) is not None:
+        return _reuse(name_or_path, reuse)  # --reuse replaces do_wp_page(): the anon family's
+    if name_or_path.endswith(".py") or "/" in name_or_path:
+        from cowcheck.input.pyload import load_module
+
+        path = Path(name_or_path)
+        mod = load_module(path, "cowcheck_rule") if path.is_file() else None
+        owner = next(
+            (family(n) for n in FAMILIES if mod is not None and family(n).owns_rule(getattr(mod, "RULE", None))), None
+        )
+        return (owner or family(DEFAULT)).load_rule(name_or_path)
+    fam = builtin_family(name_or_path)
+    if fam is None:
+        names = ", ".join(n for f in FAMILIES for n in family(f).builtin_names())
+        raise InputError(
+            "--rule", None, f"unknown rule {name_or_path!r} (expected one of: {names}, or a path to a .py rule file)"
+        )
+    return fam.load_rule(name_or_path)
+
+
+def _reuse(name_or_path: str, reuse: str | None) -> Any:
+    from cowcheck.input.rule_files import load_rule
+
+    return load_rule(name_or_path, reuse)
+
+
+def all_scenario_files() -> list[Path]:
+    """The bundled catalog: every family's scenarios, family by family."""
+    return [p for n in FAMILIES for p in family(n).scenario_files()]
+
+
+def parse_scenario(text: str, where: str) -> Any:
+    """A scenario's TOML text (as a saved trace embeds it), read by its family's parser."""
+    try:
+        name = tomllib.loads(text).get("family", DEFAULT)
+    except (ValueError, RecursionError, MemoryError):
+        name = DEFAULT  # the default parser says what is wrong, naming ``where``
+    return family(name if isinstance(name, str) and name in FAMILIES else DEFAULT).parse_scenario(text, where)
 
 
 def load_scenario(path: Path) -> Any:

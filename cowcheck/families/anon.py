@@ -15,10 +15,12 @@ from typing import Any
 
 from cowcheck.families import Family
 from cowcheck.input.bundled import scenario_files
-from cowcheck.input.properties import select
-from cowcheck.input.rule_files import builtin_rules, load_rule
-from cowcheck.input.scenario import load_scenario
+from cowcheck.input.properties import all_properties, select
+from cowcheck.input.rule_files import BUILTIN_ORDER, builtin_rules, load_rule
+from cowcheck.input.scenario import load_scenario, parse_scenario
+from cowcheck.input.trace_file import steps_of
 from cowcheck.mm.model import MMModel
+from cowcheck.mm.rule import Rule
 from cowcheck.report.diagram import describe_state
 
 
@@ -40,6 +42,14 @@ def _build(
     return MMModel(scenario, rule, properties, form, strict, failing)
 
 
+def _owns(rule: Any) -> bool:
+    return isinstance(rule, Rule)
+
+
+def _property_ids() -> tuple[str, ...]:
+    return tuple(p.id for p in all_properties().values() if not p.metric)
+
+
 FAMILY = Family(
     name="anon",
     title="order-0 anonymous pages and the shared zero page",
@@ -51,4 +61,9 @@ FAMILY = Family(
     select_properties=_select,
     build_model=_build,
     describe_state=describe_state,
+    owns_rule=_owns,
+    builtin_names=lambda: BUILTIN_ORDER,
+    property_ids=_property_ids,
+    parse_scenario=parse_scenario,
+    saved_actions=steps_of,
 )

@@ -64,6 +64,17 @@ class Scenario(World):
     expect_strict: dict[str, str] = field(default_factory=dict)
     expect_notes: str = ""
 
+    def bounds_parts(self) -> list[str]:
+        """The bounds as ``holds`` states them."""
+        parts = [
+            f"{self.kind} scenario",
+            f"{len(self.vpages)} vpage(s), {self.cells} cells",
+            f"up to {self.max_processes} processes",
+        ]
+        if self.budget:
+            parts.append("budget: " + ", ".join(f"{k} {n}" for k, n in self.budget))
+        return parts
+
 
 class _Reader:
     """Typed access to a TOML table with errors that name the file and field."""

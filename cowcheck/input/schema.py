@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cowcheck.families import FAMILY_NAMES
 from cowcheck.mm.ops import OPERATIONS
 from cowcheck.mm.ops.operation import Operation
 from cowcheck.mm.world import BACKINGS
@@ -81,7 +82,8 @@ TOP = Table(
     (
         Field("name", STRING, "The scenario's id: what `cowcheck check NAME` and saved traces call it.", required=True),
         Field("family", CHOICE, "The model family (cowcheck/families/): `anon`, order-0 anonymous pages and the "
-              "zero page, is the only one so far, and the default.", default="anon", choices=("anon",)),
+              "zero page, the default and this format; `pfnmap`, x86 PAT memtype tracking of VM_PFNMAP mappings, "
+              "whose format is docs/pfnmap.md.", default="anon", choices=FAMILY_NAMES),
         Field("kind", CHOICE, "`litmus`: fixed programs, every interleaving. `open`: a budget per kind of action.",
               required=True, choices=SCENARIO_KINDS),
         Field("title", STRING, "One line, shown above traces and in the matrix.", default=""),

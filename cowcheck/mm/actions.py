@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Final, NamedTuple
 
+from cowcheck.errors import ActionError, json_type
 from cowcheck.mm.rule import GupFlags
 
 # Actor ids that are not threads of a process. Final, as state.py's constants.
@@ -67,26 +68,8 @@ class Action(NamedTuple):
         return Action(**d)
 
 
-class ActionError(ValueError):
-    """A saved action that is not one: ``field`` (None: the action itself) and what
-    was expected."""
-
-    def __init__(self, field: str | None, expected: str) -> None:
-        self.field = field
-        self.expected = expected
-        super().__init__(f"{field}: {expected}" if field else expected)
-
-
 _FIELD_TYPES: Final[dict[str, type]] = {k: type(v) for k, v in Action("", 0)._asdict().items()}
 _TYPE_NAMES: Final[dict[type, str]] = {str: "a string", int: "an integer", bool: "true or false"}
-
-
-def json_type(v: object) -> str:
-    """A value's type as JSON names it (in errors about saved traces)."""
-    if v is None:
-        return "null"
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array"}
-    return names.get(type(v), "an object" if isinstance(v, dict) else type(v).__name__)
 
 
 def thread_actor(pid: int, tid: int) -> int:

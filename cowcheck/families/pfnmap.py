@@ -1,0 +1,192 @@
+"""The second family: x86 PAT memtype tracking of VM_PFNMAP mappings
+(Peter Xu, <20240712144244.3090089-1-peterx@redhat.com>).
+
+Its model is ``pfnmap/``; its scenarios are TOML files with ``family = "pfnmap"``
+(``pfnmap/scenario.py``), bundled in ``models/pfnmap/scenarios/``; its rules (eras)
+are ``models/pfnmap/*.py``, each a module-level ``RULE``, an instance of
+``cowcheck.pfnmap.rule.PatRule``; its properties are ``properties/pfnmap/*.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cowcheck.errors import InputError
+from cowcheck.families import Family
+from cowcheck.input.bundled import models_dir, pfnmap_scenarios_dir, properties_dir
+from cowcheck.input.pyload import load_module
+from cowcheck.pfnmap.model import PfnModel
+from cowcheck.pfnmap.property import PfnProperty
+from cowcheck.pfnmap.rule import HOOKS, PatRule
+
+# Linux history, with the unmerged proposal after the tree it was written for.
+BUILTIN_ORDER = ("pat-2.6.29", "pat-6.4", "pat-6.9", "pat-peterx", "pat-6.11", "pat-6.15", "pfnmap-6.16")
+PROPERTY_ORDER = ("pat-reservation", "pat-leak", "pat-invalid-free", "pat-warn")
+
+
+def rules_dir() -> Path:
+    return models_dir() / "pfnmap"
+
+
+def scenario_files() -> list[Path]:
+    return sorted(pfnmap_scenarios_dir().glob("*.toml"))
+
+
+def builtin_rule_names() -> tuple[str, ...]:
+    return BUILTIN_ORDER
+
+
+def property_ids() -> tuple[str, ...]:
+    return PROPERTY_ORDER
+
+
+def _rule_from(path: Path) -> PatRule:
+    mod = load_module(path, "cowcheck_rule")  # the anon loader's name: one module per file
+    rule = getattr(mod, "RULE", None)
+    if not isinstance(rule, PatRule):
+        raise InputError(str(path), "RULE", "expected a module-level RULE = <instance of cowcheck.pfnmap.rule.PatRule>")
+    if not isinstance(rule.name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", rule.name):
+        raise InputError(
+            str(path), "name", f"expected a rule name of letters, digits, '-', '_' or '.', got {rule.name!r}"
+        )
+    named_in = next(c for c in type(rule).__mro__ if "name" in vars(c))
+    src = inspect.getsourcefile(named_in) if named_in is not PatRule else None
+    if src is None or Path(src).resolve() != path.resolve():
+        raise InputError(str(path), "name", f"expected the rule class to set its own name (it inherits {rule.name!r})")
+    for cls in type(rule).__mro__:
+        if cls is PatRule or cls is object:
+            break
+        for attr, fn in vars(cls).items():
+            if attr.startswith("_") or not inspect.isfunction(fn):
+                continue
+            where = f"{inspect.getsourcefile(fn) or path}:{fn.__code__.co_firstlineno}"
+            if attr not in (*HOOKS, "describe"):
+                raise InputError(where, None, f"unknown hook {attr!r} (expected one of: {', '.join(HOOKS)})")
+            want = list(inspect.signature(getattr(PatRule, attr)).parameters)
+            got = list(inspect.signature(fn).parameters)
+            if len(got) != len(want):
+                raise InputError(where, None, f"hook {attr} takes ({', '.join(want)}), got ({', '.join(got)})")
+    return rule
+
+
+@functools.cache
+def builtin_rule(name: str) -> PatRule | None:
+    path = rules_dir() / (name.replace("-", "_").replace(".", "_") + ".py")
+    if not re.fullmatch(r"[a-z0-9.\-]+", name) or not path.is_file():
+        return None
+    r = _rule_from(path)
+    return r if r.name == name else None
+
+
+def builtin_rules() -> dict[str, PatRule]:
+    out = {}
+    for n in BUILTIN_ORDER:
+        r = builtin_rule(n)
+        assert r is not None, n
+        out[n] = r
+    return out
+
+
+def load_rule(name_or_path: str) -> PatRule:
+    if name_or_path.endswith(".py") or "/" in name_or_path:
+        return _rule_from(Path(name_or_path))
+    found = builtin_rule(name_or_path)
+    if found is None:
+        raise InputError(
+            "--rule",
+            None,
+            f"unknown pfnmap rule {name_or_path!r} (expected one of: {', '.join(BUILTIN_ORDER)}, "
+            "or a path to a .py rule file)",
+        )
+    return found
+
+
+def rule_class(name: str) -> type[PatRule]:
+    r = builtin_rule(name)
+    if r is None:
+        raise InputError(
+            "pfnmap_rule_class()", None, f"unknown pfnmap rule {name!r} (expected one of: {', '.join(BUILTIN_ORDER)})"
+        )
+    return type(r)
+
+
+@functools.cache
+def all_properties() -> dict[str, PfnProperty]:
+    props: dict[str, PfnProperty] = {}
+    for p in sorted((properties_dir() / "pfnmap").glob("*.py")):
+        if p.name.startswith("_"):
+            continue
+        prop = getattr(load_module(p, "cowcheck_pfnmap_property"), "PROPERTY", None)
+        if not isinstance(prop, PfnProperty):
+            raise InputError(str(p), "PROPERTY", "expected a module-level PROPERTY = PfnProperty(...)")
+        props[prop.id] = prop
+    order = {n: i for i, n in enumerate(PROPERTY_ORDER)}
+    return dict(sorted(props.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+
+
+def select(ids: Sequence[str] | None) -> tuple[Sequence[Any], Sequence[str]]:
+    props = all_properties()
+    if not ids:
+        return list(props.values()), []
+    for i in ids:
+        if i not in props:
+            raise InputError("--property", None, f"unknown pfnmap property {i!r} (expected one of: {', '.join(props)})")
+    return [props[i] for i in ids], []
+
+
+def _load_scenario(path: Path) -> Any:
+    from cowcheck.pfnmap.scenario import load_pfn_scenario
+
+    return load_pfn_scenario(path)
+
+
+def _parse_scenario(text: str, where: str) -> Any:
+    from cowcheck.pfnmap.scenario import parse_pfn_scenario
+
+    return parse_pfn_scenario(text, where)
+
+
+def _saved_actions(where: str, doc: dict[str, Any], sc: Any) -> list[Any]:
+    from cowcheck.pfnmap.scenario import saved_actions
+
+    return saved_actions(where, doc, sc)
+
+
+def _build(
+    scenario: Any, rule: Any, properties: Sequence[Any], form: str, strict: bool, failing: Sequence[str]
+) -> PfnModel:
+    if not isinstance(rule, PatRule):
+        raise InputError(
+            "--rule", None, f"{rule.name!r} is not a pfnmap rule (expected one of: {', '.join(BUILTIN_ORDER)})"
+        )
+    return PfnModel(scenario, rule, properties, form, strict, failing)
+
+
+def describe_state(s: Any) -> list[str]:
+    from cowcheck.pfnmap.describe import describe_state as draw
+
+    return draw(s)
+
+
+FAMILY = Family(
+    name="pfnmap",
+    title="x86 PAT memtype tracking of VM_PFNMAP mappings",
+    model_package="cowcheck.pfnmap",
+    scenario_files=scenario_files,
+    load_scenario=_load_scenario,
+    builtin_rules=builtin_rules,
+    load_rule=load_rule,
+    select_properties=select,
+    build_model=_build,
+    describe_state=describe_state,
+    owns_rule=lambda r: isinstance(r, PatRule),
+    builtin_names=builtin_rule_names,
+    property_ids=property_ids,
+    parse_scenario=_parse_scenario,
+    saved_actions=_saved_actions,
+)
