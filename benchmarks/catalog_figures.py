@@ -18,9 +18,7 @@ from typing import Any
 
 from cowcheck.api import CheckReport, check
 from cowcheck.engine import SearchOptions
-from cowcheck.input.bundled import scenario_files
-from cowcheck.input.rule_files import builtin_rules
-from cowcheck.input.scenario import load_scenario
+from cowcheck.families import FAMILY_NAMES, family, load_scenario
 from cowcheck.report.diagram import render_columns
 
 MODES: dict[str, dict[str, Any]] = {
@@ -32,9 +30,9 @@ MODES: dict[str, dict[str, Any]] = {
 
 def cells() -> list[tuple[str, str, bool]]:
     out = []
-    rules = list(builtin_rules())
-    for f in scenario_files():
+    for f in (p for n in FAMILY_NAMES for p in family(n).scenario_files()):
         sc = load_scenario(f)
+        rules = list(family(sc.family).builtin_names())  # each scenario under its own family's rules
         for strict in (False, True):
             if strict and not sc.expect_strict:
                 continue

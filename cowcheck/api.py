@@ -12,7 +12,7 @@ from cowcheck.engine import UNREACHED, Bounds, SearchOptions, SearchResult, Stat
 from cowcheck.engine.signals import stop_requested
 from cowcheck.errors import InputError
 from cowcheck.families import DEFAULT as DEFAULT_FAMILY
-from cowcheck.families import family, load_scenario
+from cowcheck.families import builtin_family, family, family_of_rule, load_any_rule, load_scenario
 from cowcheck.input.bundled import find_scenario
 from cowcheck.input.scenario import Scenario
 from cowcheck.mm.actions import Action
@@ -128,14 +128,7 @@ class CheckReport:
         )
 
     def bounds_text(self) -> str:
-        budget = ", ".join(f"{k} {n}" for k, n in self.scenario.budget)
-        parts = [
-            f"{self.scenario.kind} scenario",
-            f"{len(self.scenario.vpages)} vpage(s), {self.scenario.cells} cells",
-            f"up to {self.scenario.max_processes} processes",
-        ]
-        if budget:
-            parts.append(f"budget: {budget}")
+        parts = self.scenario.bounds_parts()
         parts.append(search_text(self.searched))  # "search bounds: ...", then the other options
         return "; ".join(parts)
 
@@ -181,16 +174,16 @@ class CheckReport:
 
 
 def resolve_scenario(scenario: Scenario | str | Path) -> Scenario:
-    if isinstance(scenario, Scenario):
-        return scenario
+    if not isinstance(scenario, (str, Path)):
+        return scenario  # a loaded scenario, of any family
     sc: Scenario = load_scenario(find_scenario(str(scenario)))  # by its family's loader (families/)
     return sc
 
 
 def resolve_rule(rule: Rule | str, family_name: str = DEFAULT_FAMILY) -> Rule:
-    if isinstance(rule, Rule):
+    if not isinstance(rule, str):
         return rule
-    got: Rule = family(family_name).load_rule(rule)
+    got: Rule = family(family_name).load_rule(rule) if builtin_family(rule) is None else load_any_rule(rule)
     return got
 
 
@@ -207,11 +200,20 @@ def build_model(
         raise InputError("--form", None, f"unknown form {form!r} (expected one of: {', '.join(FORMS)})")
     sc = resolve_scenario(scenario)
     fam = family(sc.family)
+    r = resolve_rule(rule, fam.name)
+    if not fam.owns_rule(r):
+        other = family_of_rule(r).name
+        raise InputError(
+            "--rule",
+            None,
+            f"{r.name!r} is a rule of the {other} family, and {sc.name} a scenario of the {fam.name} family "
+            f"(expected one of: {', '.join(fam.builtin_names())}, or a {fam.name} rule file)",
+        )
     props, failing = fam.select_properties(properties)
-    model = fam.build_model(sc, resolve_rule(rule, fam.name), props, form, strict, failing)
-    # What this module reports on (traces, diagrams) is drawn for the anon family's
-    # states; a second family brings its own reports.
-    assert isinstance(model, MMModel)
+    # Typed as the anon family's model, whose attributes the reports read; a second
+    # family's model offers the same ones they use (actor_name, step_label, scenario,
+    # rule, properties, litmus).
+    model: MMModel = fam.build_model(sc, r, props, form, strict, failing)  # type: ignore[assignment]
     return model
 
 

@@ -14,16 +14,16 @@ import pytest
 
 from cowcheck.api import check
 from cowcheck.checks.matrix import Matrix
-from cowcheck.input.bundled import scenario_files
-from cowcheck.input.rule_files import builtin_rules
-from cowcheck.input.scenario import load_scenario
+from cowcheck.families import FAMILY_NAMES, family, load_scenario
 
-RULES = list(builtin_rules())
+# Every family's scenarios, each under its own family's rules.
+RULES = [n for f in FAMILY_NAMES for n in family(f).builtin_names()]
+FILES = [p for f in FAMILY_NAMES for p in family(f).scenario_files()]
 CASES = [
     (f, rule, strict)
-    for f in scenario_files()
+    for f in FILES
     for strict in (False, True)
-    for rule in RULES
+    for rule in family(load_scenario(f).family).builtin_names()
     if (load_scenario(f).expect_strict if strict else load_scenario(f).expect).get(rule)
 ]
 # The structural-form comparison re-runs each case twice; the large open scenario
@@ -37,9 +37,9 @@ def _id(case: tuple[Path, str, bool]) -> str:
 
 
 def test_every_scenario_states_a_verdict_for_every_rule() -> None:
-    for f in scenario_files():
+    for f in FILES:
         sc = load_scenario(f)
-        assert set(sc.expect) == set(RULES), f"{f.name} must state a verdict per rule"
+        assert set(sc.expect) == set(family(sc.family).builtin_names()), f"{f.name} must state a verdict per rule"
         assert sc.source and sc.description, f"{f.name} must say what it models and where from"
 
 
@@ -59,12 +59,13 @@ def test_matrix_covers_every_case(history: Matrix) -> None:
     assert len(history.cells) == len(CASES)
 
 
-def test_readme_shows_the_current_matrix(history: Matrix, root: Path) -> None:
+@pytest.mark.parametrize(("fam", "marker"), [("anon", "matrix"), ("pfnmap", "pfnmap-matrix")])
+def test_readme_shows_the_current_matrix(history: Matrix, root: Path, fam: str, marker: str) -> None:
     readme = (root / "README.md").read_text()
-    m = re.search(r"<!-- matrix:begin -->\n(.*?)\n<!-- matrix:end -->", readme, re.S)
-    assert m, "README.md must hold the generated matrix between the matrix markers"
-    assert m.group(1).strip() == history.markdown().strip(), (
-        "README.md's matrix is stale: regenerate it with `cowcheck matrix --format md`"
+    m = re.search(rf"<!-- {marker}:begin -->\n(.*?)\n<!-- {marker}:end -->", readme, re.S)
+    assert m, f"README.md must hold the {fam} family's generated matrix between the {marker} markers"
+    assert m.group(1).strip() == history.only(fam).markdown().strip(), (
+        f"README.md's {fam} matrix is stale: regenerate it with `cowcheck matrix --family {fam} --format md`"
     )
 
 

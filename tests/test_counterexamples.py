@@ -8,14 +8,16 @@ from pathlib import Path
 import pytest
 
 from cowcheck.checks.saved_trace import replay_file
+from cowcheck.families import load_scenario
 from cowcheck.input.bundled import counterexamples_dir, find_scenario
-from cowcheck.input.scenario import load_scenario
 
-FILES = sorted(counterexamples_dir().glob("*.json"))
+# The anon family's, and the pfnmap family's in their own folder.
+FILES = sorted(counterexamples_dir().glob("*.json")) + sorted(counterexamples_dir().glob("pfnmap/*.json"))
 
 
 def test_there_are_saved_counterexamples() -> None:
     assert len(FILES) >= 40
+    assert sum(p.parent.name == "pfnmap" for p in FILES) >= 30
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])

@@ -33,10 +33,10 @@ def test_a_family_is_named_in_the_file(tmp_path: Path) -> None:
     named.write_text(text.replace("\nkind =", '\nfamily = "anon"\nkind =', 1))
     assert check(str(named), "page-count").verdict is check(str(scenario_files()[0]), "page-count").verdict
     other = tmp_path / "other.toml"
-    other.write_text(text.replace("\nkind =", '\nfamily = "pfnmap"\nkind =', 1))
+    other.write_text(text.replace("\nkind =", '\nfamily = "thp"\nkind =', 1))
     code, _, err = run_cli("check", str(other), "-r", "page-count")
     assert code == 2
-    assert err.strip() == f"cowcheck: error: {other}: family: unknown value 'pfnmap' (expected one of: anon)"
+    assert err.strip() == f"cowcheck: error: {other}: family: unknown value 'thp' (expected one of: anon, pfnmap)"
 
 
 def test_the_model_is_built_by_the_family(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,6 +65,11 @@ FAMILY = Family(
     select_properties=lambda ids: ((), ()),
     build_model=lambda *args: build_model("odirect-swap", "page-count"),
     describe_state=lambda s: [str(s)],
+    owns_rule=lambda r: False,
+    builtin_names=tuple,
+    property_ids=tuple,
+    parse_scenario=lambda text, where: ("toy scenario", where),
+    saved_actions=lambda where, doc, sc: [],
 )
 
 

@@ -303,7 +303,7 @@ def test_internal_error_is_one_line_and_exit_2(
     def broken() -> None:
         raise ZeroDivisionError("the unexpected")
 
-    monkeypatch.setattr(listing, "builtin_rules", broken)
+    monkeypatch.setattr(listing, "_rules", broken)
     assert cli.run(["rules"]) == 2
     err = capsys.readouterr().err
     assert err == (

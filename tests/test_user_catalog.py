@@ -19,7 +19,8 @@ from cowcheck.checks.matrix import run_matrix
 from cowcheck.checks.verify import INHERITED, NEW, RUNS_END, verify
 from cowcheck.engine import SearchOptions, Verdict
 from cowcheck.errors import InputError
-from cowcheck.input.bundled import scenario_files, scenarios_dir
+from cowcheck.families import all_scenario_files, family
+from cowcheck.input.bundled import scenarios_dir
 from cowcheck.input.rule_files import builtin_rules, load_rule
 from cowcheck.input.sources import base_rule, collect, rule_expectations
 
@@ -121,10 +122,11 @@ def test_rules_chosen_and_a_rule_file_given_on_its_own(tmp_path: Path) -> None:
         ("my-vmsplice", "anon-exclusive", "holds", "holds"),
         ("my-vmsplice", "mapcount-reuse", "missed-cow", "missed-cow"),
     ]
-    # A rule file alone: the bundled scenarios, under the built-in rules and it.
+    # A rule file alone: the bundled scenarios of every family, under every family's
+    # built-in rules and it (the catalog runs each scenario under its family's rules).
     scens, rules = catalog_plan(paths=[d / "mapcount_reuse.py"])
-    assert [s.path for s in scens] == [str(f) for f in scenario_files()]
-    assert [r.name for r in rules] == [*builtin_rules(), "mapcount-reuse"]
+    assert [s.path for s in scens] == [str(f) for f in all_scenario_files()]
+    assert [r.name for r in rules] == [*builtin_rules(), *family("pfnmap").builtin_names(), "mapcount-reuse"]
     # Named twice (a path and a rule given as a file): one column.
     _, rules = catalog_plan([str(d / "mapcount_reuse.py")], paths=[d, d / "mapcount_reuse.py"])
     assert [r.name for r in rules] == ["mapcount-reuse"]

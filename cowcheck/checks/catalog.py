@@ -13,14 +13,13 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from cowcheck.api import CheckReport, build_model, check, resolve_rule, violation_trace
+from cowcheck.api import CheckReport, build_model, check, violation_trace
 from cowcheck.engine import SearchOptions, SearchResult, Stats, Verdict
 from cowcheck.engine.errors import WorkerDied, how_it_ended, portable
 from cowcheck.engine.signals import Interrupted, become_worker, forking, interrupted_reason
 from cowcheck.errors import InputError
-from cowcheck.input.bundled import scenario_files
-from cowcheck.input.rule_files import builtin_rules
-from cowcheck.input.scenario import Scenario, load_scenario
+from cowcheck.families import FAMILY_NAMES, all_scenario_files, family, family_of_rule, load_any_rule, load_scenario
+from cowcheck.input.scenario import Scenario
 from cowcheck.input.sources import Sources, collect, load_rules, own_rule_file, rule_expectations
 from cowcheck.mm.rule import Rule
 
@@ -69,7 +68,7 @@ def _run_job(i: int, workers: int = 1) -> tuple[int, Any]:
 def _cost(job: Job) -> tuple[int, int, int]:
     """Longest first, so the big open scenarios do not start last."""
     sc = job[0]
-    return (sc.kind != "open", -len(sc.vpages), -sum(n for _, n in sc.budget))
+    return (sc.kind != "open", -len(getattr(sc, "vpages", ())), -sum(n for _, n in sc.budget))
 
 
 def _heavy(job: Job, expected: str | None) -> bool:
@@ -229,20 +228,25 @@ def catalog_plan(
     rules: Sequence[Rule | str] | None = None,
     scenarios: Sequence[str | Path] | None = None,
     paths: Sequence[str | Path] | None = None,
+    family_name: str | None = None,
 ) -> tuple[list[Scenario], list[Rule]]:
     """The scenarios and rules of a catalog run, loaded and checked before any search.
 
     Scenarios: ``scenarios`` (files) and the scenario files ``paths`` name
     (``input/sources.py``: files, directories, bundled names); neither: the bundled
-    catalog. Rules: ``rules`` (names, files, Rules), or every built-in rule, then the
-    rule files ``paths`` name. Two scenarios, or two rules, of one name are an
-    ``InputError``: the rows and the matrix name them."""
+    catalog. Rules: ``rules`` (names, files, Rules), or every family's built-in rules,
+    then the rule files ``paths`` name. ``family_name``: only that family's scenarios
+    and rules. Two scenarios, or two rules, of one name are an ``InputError``: the rows
+    and the matrix name them. Each scenario runs under the rules of its own family
+    (``families/``) only."""
     src = collect(paths) if paths else Sources()
     files = [Path(s) for s in scenarios or ()] + list(src.scenarios)
     loaded: list[Scenario] = []
     by_name: dict[str, Scenario] = {}
-    for f in files or scenario_files():
+    for f in files or all_scenario_files():
         sc: Scenario = load_scenario(f)
+        if family_name is not None and sc.family != family_name:
+            continue
         first = by_name.setdefault(sc.name, sc)
         if first is not sc:
             if Path(first.path).resolve() == Path(sc.path).resolve():
@@ -251,8 +255,14 @@ def catalog_plan(
                 sc.path, "name", f"{sc.name!r} is also the name of {first.path} (expected a name of its own)"
             )
         loaded.append(sc)
-    resolved = [resolve_rule(r) for r in rules] if rules else list(builtin_rules().values())
+    if rules:
+        resolved = [r if not isinstance(r, str) else load_any_rule(r) for r in rules]
+    else:
+        names = FAMILY_NAMES if family_name is None else (family_name,)
+        resolved = [r for n in names for r in family(n).builtin_rules().values()]
     resolved += load_rules(src.rules)
+    if family_name is not None:
+        resolved = [r for r in resolved if family(family_name).owns_rule(r)]
     chosen: list[Rule] = []
     by_rule: dict[str, Rule] = {}
     for r in resolved:
@@ -293,6 +303,7 @@ def run_catalog(
     *,
     paths: Sequence[str | Path] | None = None,
     on_done: Tally | None = None,
+    family_name: str | None = None,
 ) -> list[CatalogRow]:
     """Every scenario under every rule (``catalog_plan``: the bundled catalog, or the
     scenario and rule files ``paths`` name), each cell searched as ``options`` say;
@@ -304,8 +315,9 @@ def run_catalog(
     (``[expect.strict]``) or a rule file of the run does (``EXPECT_STRICT``)."""
     opts = options or SearchOptions()
     workers, one = opts.workers, replace(opts, workers=1)
-    scens, resolved = catalog_plan(rules, scenarios, paths)
+    scens, resolved = catalog_plan(rules, scenarios, paths, family_name)
     expects = [expectation(r) for r in resolved]
+    owner = [family_of_rule(r).name for r in resolved]
     jobs: list[Job] = []
     expected: list[str | None] = []
     for sc in scens:
@@ -313,7 +325,9 @@ def run_catalog(
             wants = [e(sc, strict) for e in expects]
             if strict and not sc.expect_strict and all(w is None for w in wants):
                 continue
-            for rule, want in zip(resolved, wants, strict=True):
+            for rule, want, fam in zip(resolved, wants, owner, strict=True):
+                if fam != sc.family:
+                    continue  # a rule decides its own family's kernel paths only
                 jobs.append((sc, rule, strict, one, ()))
                 expected.append(want)
     rows: list[CatalogRow] = []

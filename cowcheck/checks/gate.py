@@ -37,10 +37,8 @@ from cowcheck.checks.catalog import Job, outcome, run_pool
 from cowcheck.checks.saved_trace import Replay, replay_file
 from cowcheck.engine import Bounds, SearchOptions
 from cowcheck.errors import InputError
+from cowcheck.families import FAMILY_NAMES, family, family_of_rule, load_any_rule, load_scenario
 from cowcheck.input.bundled import find_scenario
-from cowcheck.input.properties import all_properties, select
-from cowcheck.input.rule_files import load_rule
-from cowcheck.input.scenario import load_scenario
 from cowcheck.input.trace_file import check_file
 from cowcheck.report.diagram import render_columns
 from cowcheck.report.document import Shown
@@ -244,6 +242,11 @@ def _resolve(base: Path, ref: str) -> str:
     return str(p) if p.exists() else ref
 
 
+def _stem(ref: str, suffix: str) -> str:
+    """A file's stem, or a name as given: "page-count-5.11" is a rule, not a file."""
+    return Path(ref).stem if ref.endswith(suffix) or "/" in ref else ref
+
+
 def _check(where: str, fld: str, c: dict[str, Any], default_rule: str | None, base: Path) -> GateCheck:
     _no_extra(where, f"{fld}.", c, _CHECK_FIELDS)
     scenario = c.get("scenario")
@@ -253,7 +256,7 @@ def _check(where: str, fld: str, c: dict[str, Any], default_rule: str | None, ba
     if not isinstance(rule, str) or not rule:
         raise InputError(where, f"{fld}.rule", "expected a rule name or path (here or as the top-level rule)")
     expect = c.get("expect")
-    known = ["holds", "violated", *all_properties()]
+    known = ["holds", "violated", *(i for f in FAMILY_NAMES for i in family(f).property_ids())]
     if expect not in known:
         raise InputError(where, f"{fld}.expect", f"expected one of: {', '.join(known)}; got {expect!r}")
     props = c.get("properties", [])
@@ -268,7 +271,7 @@ def _check(where: str, fld: str, c: dict[str, Any], default_rule: str | None, ba
     timeout = c.get("timeout")
     if timeout is not None and (not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0):
         raise InputError(where, f"{fld}.timeout", "expected a positive number of seconds")
-    name = c.get("name") or f"{Path(scenario).stem} under {Path(rule).stem}{' --strict' if strict else ''}"
+    name = c.get("name") or f"{_stem(scenario, '.toml')} under {_stem(rule, '.py')}{' --strict' if strict else ''}"
     if not isinstance(name, str):
         raise InputError(where, f"{fld}.name", "expected a string")
     rule_ref, scenario_ref = _resolve(base, rule), _resolve(base, scenario)
@@ -294,19 +297,28 @@ def _known(where: str, fld: str, rule: str, scenario: str, props: list[str]) -> 
         return InputError(where, f"{fld}.{key}", e.expected if e.where.startswith("--") else str(e))
 
     try:
-        load_rule(rule)
+        r = load_any_rule(rule)
     except InputError as e:
         raise again("rule", e) from None
-    try:
-        select(props)
-    except InputError as e:
-        raise again("properties", e) from None
     path = find_scenario(scenario)
     if not path.is_file():
         raise InputError(
             where, f"{fld}.scenario", f"no scenario {scenario!r} (expected a bundled name or a file next to the config)"
         )
-    load_scenario(path)
+    sc = load_scenario(path)
+    fam = family(sc.family)
+    if not fam.owns_rule(r):
+        raise InputError(
+            where,
+            f"{fld}.rule",
+            f"{r.name!r} is a rule of the {family_of_rule(r).name} family, "
+            f"and {sc.name} a scenario of the {fam.name} family "
+            f"(expected one of: {', '.join(fam.builtin_names())}, or a {fam.name} rule file)",
+        )
+    try:
+        fam.select_properties(props)
+    except InputError as e:
+        raise again("properties", e) from None
 
 
 def _cex(where: str, fld: str, c: dict[str, Any], base: Path) -> GateCounterexample:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,21 +57,65 @@ class Matrix:
     scenarios: tuple[str, ...]
     cells: dict[tuple[str, str], Cell]
     seconds: float  # wall time of the whole run
+    # Each scenario's and each rule's family (families/): a table per family, since a
+    # rule decides only its own family's kernel paths.
+    family: dict[str, str] = field(default_factory=dict)
 
     @property
     def mismatches(self) -> list[Cell]:
         return [c for c in self.cells.values() if not c.ok]
 
-    def grid(self) -> list[list[str]]:
-        return [[s, *(self.cells[s, r].symbol() for r in self.rules)] for s in self.scenarios]
+    def only(self, family_name: str) -> Matrix:
+        """This matrix's table of one family."""
+        rules = tuple(r for r in self.rules if self.family.get(r) == family_name)
+        scen = tuple(s for s in self.scenarios if self.family.get(s) == family_name)
+        cells = {k: c for k, c in self.cells.items() if k[0] in scen and k[1] in rules}
+        fam = {k: v for k, v in self.family.items() if v == family_name}
+        return Matrix(rules, scen, cells, self.seconds, fam)
+
+    def tables(self) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+        """(family, rules, scenarios) of each family's table, in the catalog's order."""
+        names = list(dict.fromkeys(self.family.get(s, "") for s in self.scenarios))
+        return [
+            (
+                f,
+                tuple(
+                    r
+                    for r in self.rules
+                    if self.family.get(r, "") == f and any((s, r) in self.cells for s in self.scenarios)
+                ),
+                tuple(s for s in self.scenarios if self.family.get(s, "") == f),
+            )
+            for f in names
+        ]
+
+    def grid(self, rules: Sequence[str] | None = None, scenarios: Sequence[str] | None = None) -> list[list[str]]:
+        rs, ss = rules if rules is not None else self.rules, scenarios if scenarios is not None else self.scenarios
+        return [[s, *(self.cells[s, r].symbol() if (s, r) in self.cells else "" for r in rs)] for s in ss]
+
+    def _heading(self, f: str) -> str:
+        from cowcheck.families import family
+
+        return f"{f}: {family(f).title}" if f else ""
 
     def text(self) -> str:
-        return plain_table(["scenario", *self.rules], self.grid())
+        parts = self.tables()
+        if len(parts) <= 1:
+            return plain_table(["scenario", *self.rules], self.grid())
+        return "\n\n".join(
+            f"{self._heading(f)}\n" + plain_table(["scenario", *rs], self.grid(rs, ss)) for f, rs, ss in parts
+        )
 
     def markdown(self) -> str:
-        head = ["scenario", *(f"`{r}`" for r in self.rules)]
+        parts = self.tables()
+        if len(parts) <= 1:
+            return self._markdown(self.rules, self.scenarios)
+        return "\n\n".join(f"**{self._heading(f)}**\n\n" + self._markdown(rs, ss) for f, rs, ss in parts)
+
+    def _markdown(self, rules: Sequence[str], scenarios: Sequence[str]) -> str:
+        head = ["scenario", *(f"`{r}`" for r in rules)]
         out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        out += ["| " + " | ".join([f"`{g[0]}`", *g[1:]]) + " |" for g in self.grid()]
+        out += ["| " + " | ".join([f"`{g[0]}`", *g[1:]]) + " |" for g in self.grid(rules, scenarios)]
         return "\n".join(out)
 
     def to_json(self) -> dict[str, Any]:
@@ -82,6 +126,7 @@ class Matrix:
             "cells": [
                 {
                     "scenario": c.scenario,
+                    "family": self.family.get(c.scenario, ""),
                     "rule": c.rule,
                     "verdict": c.got,
                     "length": c.length,
@@ -113,25 +158,28 @@ def run_matrix(
     *,
     paths: Sequence[str | Path] | None = None,
     on_done: Tally | None = None,
+    family_name: str | None = None,
 ) -> Matrix:
     """The catalog's rows as a table (``run_catalog``: the bundled catalog, or the
     scenario and rule files ``paths`` name; ``options.workers`` > 1 runs the cells in
     that many processes)."""
     t0 = time.perf_counter()
     cells: dict[tuple[str, str], Cell] = {}
+    fam: dict[str, str] = {}
 
     def add(row: CatalogRow) -> None:
         c = Cell.of(row)
         cells[c.scenario, c.rule] = c
+        fam[c.scenario] = fam[c.rule] = row.report.scenario.family
         if on_cell is not None:
             on_cell(c)
         if on_row is not None:
             on_row(row)
 
-    rows = run_catalog(rules, scenarios, options, add, paths=paths, on_done=on_done)
+    rows = run_catalog(rules, scenarios, options, add, paths=paths, on_done=on_done, family_name=family_name)
     rule_names = tuple(dict.fromkeys(r.rule for r in rows))
     scen = tuple(dict.fromkeys(s for s, _r in cells))
-    return Matrix(rule_names, scen, cells, time.perf_counter() - t0)
+    return Matrix(rule_names, scen, cells, time.perf_counter() - t0, fam)
 
 
 def plain_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

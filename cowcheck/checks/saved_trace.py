@@ -32,12 +32,11 @@ from typing import Any, Literal
 from cowcheck.api import CheckReport, build_model, resolve_rule
 from cowcheck.engine import STUCK, UNREACHED
 from cowcheck.errors import InputError
+from cowcheck.families import builtin_family, family, load_any_rule, parse_scenario
 from cowcheck.input.bundled import display_path
-from cowcheck.input.properties import all_properties
 from cowcheck.input.reuse_expr import split_spec
-from cowcheck.input.rule_files import builtin_rules, load_rule
-from cowcheck.input.scenario import Scenario, parse_scenario
-from cowcheck.input.trace_file import FORMAT, VERSION, check_digest, digest, load_document, saved_options, steps_of
+from cowcheck.input.scenario import Scenario
+from cowcheck.input.trace_file import FORMAT, VERSION, check_digest, digest, load_document, saved_options
 from cowcheck.mm.model import MMModel
 from cowcheck.mm.property import FORMS
 from cowcheck.mm.rule import Rule
@@ -214,13 +213,14 @@ def _saved_rule(doc: dict[str, Any], path: Path) -> Rule:
     spec = split_spec(name)
     base, reuse = spec if spec is not None else (name, None)
     f = doc.get("rule_file")
-    if base not in builtin_rules() and isinstance(f, str):
+    if builtin_family(base) is None and isinstance(f, str):
         p = Path(f) if Path(f).is_absolute() else path.parent / f
         if not p.is_file():
             raise InputError(where, "rule_file", f"the rule file {str(p)!r} is gone; replay with --rule FILE")
         base = str(p)
     try:
-        return load_rule(base, reuse)
+        got: Rule = load_any_rule(base, reuse)
+        return got
     except InputError as e:
         if e.where in ("--rule", "--reuse"):  # a name or expression of the file, not of the command line
             raise InputError(where, "rule", e.expected) from None
@@ -266,7 +266,7 @@ def replay_file(
     where = str(path)
     doc = load_document(path)
     scenario = parse_scenario(doc["scenario"]["toml"], f"{where} (embedded scenario)")
-    actions = steps_of(where, doc, scenario)
+    actions = family(scenario.family).saved_actions(where, doc, scenario)
     check_digest(where, doc)
     overrides: list[str] = []
     if rule is None:
@@ -274,7 +274,7 @@ def replay_file(
             raise InputError("--reuse", None, "expected --rule BASE with it (the base rule of the expression)")
         r = _saved_rule(doc, Path(path))
     else:
-        r = load_rule(rule, reuse) if isinstance(rule, str) else resolve_rule(rule)
+        r = load_any_rule(rule, reuse) if isinstance(rule, str) else resolve_rule(rule)
         ref, expr = rule_ref(r)
         overrides += ["-r", ref] + (["--reuse", expr] if expr is not None else [])
     eff_strict = bool(doc.get("strict", False)) if strict is None else strict
@@ -299,7 +299,7 @@ def replay_file(
     sc_ref, note = _decisive_scenario(doc, scenario, Path(path))
     expected = str(doc["violation"]["property"])
     decide = list(eff_props)
-    if decide and expected not in decide and expected in all_properties():
+    if decide and expected not in decide and expected in family(scenario.family).property_ids():
         decide.append(expected)  # the check must look for what the trace was saved for
     check = CheckOptions(sc_ref, ref, expr, eff_strict, tuple(decide), eff_form, search)
     return Replay(

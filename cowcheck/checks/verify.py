@@ -22,15 +22,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from cowcheck.api import CheckReport, check, resolve_rule
+from cowcheck.api import CheckReport, check
 from cowcheck.checks.catalog import Job, run_pool
 from cowcheck.checks.matrix import FAILS, HOLDS, UNKNOWN, plain_table
 from cowcheck.engine import STUCK, UNREACHED, SearchOptions, Verdict
 from cowcheck.engine.signals import stop_requested
 from cowcheck.errors import InputError
-from cowcheck.input.bundled import scenario_files
-from cowcheck.input.properties import all_properties
-from cowcheck.input.scenario import Scenario, load_scenario
+from cowcheck.families import DEFAULT as DEFAULT_FAMILY
+from cowcheck.families import family, family_of_rule, load_any_rule, load_scenario
+from cowcheck.input.scenario import Scenario
 from cowcheck.input.sources import base_rule, own_description, own_rule_file, scenario_paths
 from cowcheck.mm.rule import Rule
 
@@ -153,8 +153,9 @@ class Verification:
         }
 
 
-def default_property_ids() -> tuple[str, ...]:
-    return tuple(p.id for p in all_properties().values() if not p.metric)
+def default_property_ids(family_name: str = DEFAULT_FAMILY) -> tuple[str, ...]:
+    """Every property a family checks by default (the anon family's metrics aside)."""
+    return tuple(family(family_name).property_ids())
 
 
 # The column of the built-in check that every run of a litmus program finishes it and
@@ -253,13 +254,21 @@ def verify(
     sees the base rule's runs too (their reports name their rule)."""
     t0 = time.perf_counter()
     opts = options or SearchOptions()
-    r = resolve_rule(rule)
-    props = default_property_ids()
+    r = load_any_rule(rule) if isinstance(rule, str) else rule
+    fam = family_of_rule(r)
+    props = default_property_ids(fam.name)
     out = Verification(r, (*props, RUNS_END), base=base_rule(r))
-    files = scenario_paths(scenarios) if scenarios else scenario_files()
+    files = scenario_paths(scenarios) if scenarios else fam.scenario_files()
     todo: list[_Runs] = []
     for f in files:
         sc = load_scenario(f)
+        if sc.family != fam.name:
+            raise InputError(
+                sc.path,
+                "family",
+                f"a scenario of the {sc.family} family, and {r.name} a rule of the {fam.name} family "
+                f"(expected a {fam.name} scenario)",
+            )
         if sc.name in out.scenarios:
             raise InputError(sc.path, "name", f"{sc.name!r} is also the name of another scenario of this run")
         out.scenarios.append(sc.name)
@@ -295,7 +304,7 @@ def _against_base(
         # Only the failed properties: a run that holds is as long, but the base's
         # other failures cost no runs. A run that does not end is checked by every
         # run, but only one that is not stopped first by a property: all of them.
-        left = list(default_property_ids()) if RUNS_END in failed else failed
+        left = list(default_property_ids(family_of_rule(out.rule).name)) if RUNS_END in failed else failed
         base_todo.append(_Runs(r.sc, left, out.base_cells, []))
     _run_all(base_todo, out.base, strict, options, on_run, out.base_runs)
     order = {name: i for i, name in enumerate(out.scenarios)}

@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import json
 from pathlib import Path
+from typing import Any
 
 from cowcheck.api import CheckReport
 from cowcheck.checks.catalog import CatalogRow, run_catalog
@@ -18,8 +19,7 @@ from cowcheck.cli.helptext import CELL_WORKERS_HELP, REUSE_HELP, STRICT_HELP
 from cowcheck.cli.options import DEFAULT_CELL_WORKERS, search_options
 from cowcheck.engine import SearchOptions, Verdict
 from cowcheck.engine.signals import Interrupted, stop_requested
-from cowcheck.input.rule_files import builtin_rules, load_rule
-from cowcheck.mm.rule import Rule
+from cowcheck.families import FAMILY_NAMES, family, load_any_rule
 
 PER = "Per cell: "
 
@@ -50,9 +50,19 @@ PATHS_HELP = (
 )
 
 
+def _family(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--family",
+        choices=FAMILY_NAMES,
+        help="Only this model family's scenarios and rules (default: every family, each "
+        "scenario under its own family's rules).",
+    )
+
+
 def catalog_arguments(p: argparse.ArgumentParser) -> None:
     add_paths(p, PATHS_HELP)
     p.add_argument("-r", "--rule", action="append", metavar="RULE", help="Only this rule (repeatable).")
+    _family(p)
     _many(p)
     add_output(p)
 
@@ -63,7 +73,9 @@ def catalog(a: argparse.Namespace) -> int:
     with tally(not (a.quiet or a.as_json), "cells") as line, contextlib.suppress(Interrupted):
         # A signal: report the rows finished.
         done = line.tally if line is not None else None
-        run_catalog(a.rule, options=options, on_row=rows.append, paths=a.paths or None, on_done=done)
+        run_catalog(
+            a.rule, options=options, on_row=rows.append, paths=a.paths or None, on_done=done, family_name=a.family
+        )
     bad = [r for r in rows if not r.ok]
     if a.as_json:
         doc = [
@@ -114,7 +126,7 @@ def verify_cmd(a: argparse.Namespace) -> int:
     from cowcheck.checks.saved_trace import save
     from cowcheck.report.diagram import render_columns
 
-    r = load_rule(a.rule, a.reuse)
+    r = load_any_rule(a.rule, a.reuse)
     options = _options(a)
     save_dir: Path | None = a.save_dir
     if save_dir is not None:
@@ -169,6 +181,7 @@ def verify_cmd(a: argparse.Namespace) -> int:
 def matrix_arguments(p: argparse.ArgumentParser) -> None:
     add_paths(p, PATHS_HELP)
     p.add_argument("-r", "--rule", action="append", metavar="RULE", help="Only this rule (repeatable).")
+    _family(p)
     p.add_argument("--reuse", metavar="EXPR", help="Add a column: --base with this reuse decision. " + REUSE_HELP)
     p.add_argument(
         "--base", default="anon-exclusive", metavar="RULE", help="The base rule of --reuse. Default: anon-exclusive."
@@ -196,9 +209,13 @@ def matrix(a: argparse.Namespace) -> int:
     from cowcheck.checks.saved_trace import save
 
     fmt = "json" if a.as_json else a.fmt
-    rules: list[Rule | str] = list(a.rule) if a.rule else list(builtin_rules())
+    rules: list[Any] | None = list(a.rule) if a.rule else None
     if a.reuse is not None:
-        rules.append(load_rule(a.base, a.reuse))
+        # A --reuse column is the anon family's (it replaces do_wp_page()).
+        rules = [
+            *(rules or (family(f).builtin_rules()[n] for f in FAMILY_NAMES for n in family(f).builtin_names())),
+            load_any_rule(a.base, a.reuse),
+        ]
     save_dir: Path | None = a.save_dir
     if save_dir is not None:
         output_dir("--save-dir", save_dir, create=True)
@@ -207,7 +224,9 @@ def matrix(a: argparse.Namespace) -> int:
     try:
         with tally(not (a.quiet or fmt == "json"), "cells") as line:
             done = line.tally if line is not None else None
-            m = run_matrix(rules, options=options, on_row=rows.append, paths=a.paths or None, on_done=done)
+            m = run_matrix(
+                rules, options=options, on_row=rows.append, paths=a.paths or None, on_done=done, family_name=a.family
+            )
     except Interrupted:
         interrupted(sum(not cut(r.report) for r in rows), "cells", to_stderr=True)
         return 3

@@ -9,7 +9,7 @@ from cowcheck.api import CheckReport, check
 from cowcheck.cli.args import SCENARIO_HELP, Command, add_bounds, add_output, add_rule_args, add_search, search_flags
 from cowcheck.cli.console import out, output_file, progress, write
 from cowcheck.cli.options import search_options
-from cowcheck.input.rule_files import load_rule
+from cowcheck.families import load_any_rule
 
 
 def print_report(rep: CheckReport) -> None:
@@ -46,7 +46,7 @@ def run(a: argparse.Namespace) -> int:
         output_file("--save", a.save_to, make_parents=True)
     options = search_options(**search_flags(a))
     chatty = not (a.quiet or a.as_json)
-    r = load_rule(a.rule, a.reuse)
+    r = load_any_rule(a.rule, a.reuse)
     with progress(chatty) as line:
         rep = check(a.scenario, r, a.prop, form=a.form, strict=a.strict, options=options, progress=line)
     if a.save_to is not None and rep.trace is not None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from cowcheck.input.bundled import scenario_files
-from cowcheck.input.rule_files import builtin_rules
+from cowcheck.families import FAMILY_NAMES, all_scenario_files, family
 
 _SCRIPT = """\
 # cowcheck completion for {shell}: eval "$(cowcheck --completion {shell})"
@@ -59,7 +58,7 @@ def script(shell: str) -> str:
             if a.choices and a.option_strings and not isinstance(a.choices, dict):
                 key = "|".join(f'"{name} {o}"' for o in a.option_strings)
                 values.setdefault(key, set()).update(str(c) for c in a.choices)
-    scenarios = " ".join(f.stem for f in scenario_files())
+    scenarios = " ".join(f.stem for f in all_scenario_files())
     value_cases = "".join(
         f'        {k}) COMPREPLY=($(compgen -W "{" ".join(sorted(v))}" -- "$cur")); return ;;\n'
         for k, v in sorted(values.items())
@@ -68,7 +67,7 @@ def script(shell: str) -> str:
     text = _SCRIPT.format(
         shell=shell,
         prelude=prelude,
-        rules=" ".join(builtin_rules()),
+        rules=" ".join(n for f in FAMILY_NAMES for n in family(f).builtin_names()),
         scenarios=scenarios,
         values=value_cases,
         verbs=" ".join(sub.choices),

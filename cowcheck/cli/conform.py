@@ -95,6 +95,10 @@ def run(a: argparse.Namespace) -> int:
     if a.timeout <= 0:
         raise InputError("--timeout", None, f"expected a positive number of seconds, got {a.timeout:g}")
     traces = _traces(a.traces)
+    from cowcheck.reproduce.plan import anon_only
+
+    for t in traces:
+        anon_only(t)  # another family's trace is bad input before any download
     cache = a.cache or debian.default_cache()
     output_dir("--cache", cache, create=True)
     output_dir("--out", a.out, create=True)  # made by conform(), once there is something to write

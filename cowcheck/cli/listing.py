@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from cowcheck.cli.args import Command, add_output
 from cowcheck.cli.console import out
-from cowcheck.input.bundled import scenario_files
-from cowcheck.input.properties import all_properties
-from cowcheck.input.rule_files import builtin_rules
-from cowcheck.input.scenario import load_scenario
+from cowcheck.families import FAMILY_NAMES, all_scenario_files, family, load_scenario
+
+
+def _rules() -> list[tuple[str, Any]]:
+    return [(f, r) for f in FAMILY_NAMES for r in family(f).builtin_rules().values()]
+
+
+def _properties() -> list[tuple[str, Any]]:
+    return [(f, p) for f in FAMILY_NAMES for p in family(f).select_properties(None)[0]]
 
 
 def _json_only(p: argparse.ArgumentParser) -> None:
@@ -18,27 +24,29 @@ def _json_only(p: argparse.ArgumentParser) -> None:
 
 
 def rules(a: argparse.Namespace) -> int:
-    found = builtin_rules()
+    found = _rules()
     if a.as_json:
         doc = [
-            {"name": r.name, "title": r.title, "kernels": r.kernels, "commits": list(r.commits)} for r in found.values()
+            {"name": r.name, "family": f, "title": r.title, "kernels": r.kernels, "commits": list(r.commits)}
+            for f, r in found
         ]
         print(json.dumps(doc, indent=2))
         return 0
     out.table(
-        ("rule", "kernels", "decision", "commits"),
-        [(r.name, r.kernels, r.title, "\n".join(r.commits)) for r in found.values()],
+        ("rule", "family", "kernels", "decision", "commits"),
+        [(r.name, f, r.kernels, r.title, "\n".join(r.commits)) for f, r in found],
         lines=True,
     )
     return 0
 
 
 def scenarios(a: argparse.Namespace) -> int:
-    scs = [load_scenario(f) for f in scenario_files()]
+    scs = [load_scenario(f) for f in all_scenario_files()]
     if a.as_json:
         doc = [
             {
                 "name": s.name,
+                "family": s.family,
                 "kind": s.kind,
                 "title": s.title,
                 "path": s.path,
@@ -55,31 +63,32 @@ def scenarios(a: argparse.Namespace) -> int:
         exp = ", ".join(f"{k}: {v}" for k, v in s.expect.items())
         if s.expect_strict:
             exp += "\n--strict: " + ", ".join(f"{k}: {v}" for k, v in s.expect_strict.items())
-        rows.append((s.name, s.kind, s.title, exp))
-    out.table(("scenario", "kind", "title", "expected"), rows, lines=True)
+        rows.append((s.name, s.family, s.kind, s.title, exp))
+    out.table(("scenario", "family", "kind", "title", "expected"), rows, lines=True)
     return 0
 
 
 def properties(a: argparse.Namespace) -> int:
-    props = all_properties()
+    props = _properties()
     if a.as_json:
         doc = [
             {
                 "id": p.id,
+                "family": f,
                 "title": p.title,
                 "models": p.models,
                 "metric": p.metric,
                 "forms": [f for f in ("observational", "structural") if p.check_for(f)],
             }
-            for p in props.values()
+            for f, p in props
         ]
         print(json.dumps(doc, indent=2))
         return 0
     rows = [
-        (p.id, p.title, p.models, "metric (fails only with --property)" if p.metric else "property")
-        for p in props.values()
+        (p.id, f, p.title, p.models, "metric (fails only with --property)" if p.metric else "property")
+        for f, p in props
     ]
-    out.table(("id", "checks", "kernel failure", "kind"), rows, lines=True)
+    out.table(("id", "family", "checks", "kernel failure", "kind"), rows, lines=True)
     return 0
 
 

@@ -36,7 +36,18 @@ def counterexamples_dir() -> Path:
     return _root() / "counterexamples"
 
 
+def pfnmap_scenarios_dir() -> Path:
+    return models_dir() / "pfnmap" / "scenarios"
+
+
+def scenario_dirs() -> tuple[Path, ...]:
+    """Each family's bundled scenarios: the anon family's, then the pfnmap family's."""
+    return (scenarios_dir(), pfnmap_scenarios_dir())
+
+
 def scenario_files() -> list[Path]:
+    """The anon family's bundled scenarios (``families.all_scenario_files()``: every
+    family's)."""
     return sorted(scenarios_dir().glob("*.toml"))
 
 
@@ -53,8 +64,7 @@ def bundled_scenario(name: str) -> Path | None:
     is one: what a command-line path that is no file names (input/sources.py)."""
     if not name or "/" in name or os.sep in name or name.startswith("."):
         return None
-    p = scenarios_dir() / f"{name}.toml"
-    return p if p.is_file() else None
+    return next((p for d in scenario_dirs() if (p := d / f"{name}.toml").is_file()), None)
 
 
 def find_scenario(name_or_path: str) -> Path:
@@ -62,4 +72,4 @@ def find_scenario(name_or_path: str) -> Path:
     p = Path(name_or_path)
     if p.suffix == ".toml" or p.exists() or "/" in name_or_path:
         return p
-    return scenarios_dir() / f"{name_or_path}.toml"
+    return bundled_scenario(name_or_path) or scenarios_dir() / f"{name_or_path}.toml"

@@ -218,6 +218,13 @@ def load_rule(name_or_path: str, reuse: str | None = None) -> Rule:
     # check's start-up.
     found = builtin_rule(name_or_path)
     if found is None:
+        from cowcheck.families import builtin_family  # here: the registry imports this module's family
+
+        other = builtin_family(name_or_path)
+        if other is not None:
+            raise InputError(
+                "--rule", None, f"{name_or_path!r} is a rule of the {other.name} family (expected an anon rule here)"
+            )
         rules = ", ".join(builtin_rules())
         raise InputError(
             "--rule", None, f"unknown rule {name_or_path!r} (expected one of: {rules}, or a path to a .py rule file)"

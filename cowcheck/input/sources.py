@@ -31,14 +31,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from cowcheck.errors import InputError
+from cowcheck.families import builtin_family, family_of_rule, load_any_rule
 from cowcheck.input.bundled import bundled_scenario
 from cowcheck.input.pyload import loaded_modules
 from cowcheck.input.reuse_expr import split_spec
-from cowcheck.input.rule_files import builtin_rule, builtin_rules, load_rule
 from cowcheck.input.schema import VERDICT_NAMES
 from cowcheck.mm.rule import Rule
+from cowcheck.pfnmap.rule import PatRule
 
 SCENARIO_SUFFIX = ".toml"  # as bundled.py names the bundled ones
 RULE_SUFFIX = ".py"
@@ -147,12 +149,12 @@ def _states_a_rule(p: Path) -> bool:
 # -- rules --------------------------------------------------------------------------
 
 
-def load_rules(files: Sequence[Path]) -> list[Rule]:
+def load_rules(files: Sequence[Path]) -> list[Any]:
     """The rules of these rule files, each checked as ``--rule FILE`` checks it, and
     its expectations (``EXPECT``) checked too."""
     out = []
     for f in files:
-        r = load_rule(str(f))  # a .py path: always read as a file
+        r = load_any_rule(str(f))  # a .py path: always read as a file, of its RULE's family
         rule_expectations(r)  # a malformed EXPECT is bad input before anything runs
         out.append(r)
     return out
@@ -160,7 +162,8 @@ def load_rules(files: Sequence[Path]) -> list[Rule]:
 
 def is_builtin(rule: Rule) -> bool:
     """One of the bundled eras (models/*.py), itself: not a rule file that copies a name."""
-    return builtin_rule(rule.name) is rule
+    fam = builtin_family(rule.name)
+    return fam is not None and fam.load_rule(rule.name) is rule
 
 
 def _module_of(rule: Rule) -> ModuleType | None:
@@ -201,38 +204,41 @@ def rule_expectations(rule: Rule) -> Expectations:
     if m is None:
         return _NONE
     where = str(getattr(m, "__file__", rule.name))
-    return Expectations(_table(m, "EXPECT", where), _table(m, "EXPECT_STRICT", where))
+    fam = family_of_rule(rule)
+    verdicts = VERDICT_NAMES if fam.name == "anon" else ("holds", "incomplete", "stuck", *fam.property_ids())
+    return Expectations(_table(m, "EXPECT", where, verdicts), _table(m, "EXPECT_STRICT", where, verdicts))
 
 
-def _table(m: ModuleType, attr: str, where: str) -> dict[str, str]:
+def _table(m: ModuleType, attr: str, where: str, verdicts: Sequence[str]) -> dict[str, str]:
     v = getattr(m, attr, None)
     if v is None:
         return {}
-    expected = f"expected a dict of scenario name -> verdict ({', '.join(VERDICT_NAMES)})"
+    expected = f"expected a dict of scenario name -> verdict ({', '.join(verdicts)})"
     if not isinstance(v, dict):
         raise InputError(where, attr, f"{expected}, got {type(v).__name__}")
     for k, x in v.items():
-        if not isinstance(k, str) or not isinstance(x, str) or x not in VERDICT_NAMES:
+        if not isinstance(k, str) or not isinstance(x, str) or x not in verdicts:
             raise InputError(where, attr, f"{expected}, got {k!r:.60}: {x!r:.60}")
     return dict(v)
 
 
-def base_rule(rule: Rule) -> Rule | None:
+def base_rule(rule: Any) -> Any:
     """The rule a user's rule starts from: the nearest class of its ancestry that is
     another loaded rule's (a built-in era's, ``rule_class(NAME)``, or a rule file's
     ``RULE``); for a ``--reuse`` rule, the rule it changes. None for a built-in rule
     and for a rule that starts from ``Rule`` itself."""
     if is_builtin(rule):
         return None
-    builtins = builtin_rules()
-    by_class: dict[type, Rule] = {}
+    fam = family_of_rule(rule)
+    builtins = fam.builtin_rules()
+    by_class: dict[type, Any] = {}
     for m in loaded_modules():
         r = getattr(m, "RULE", None)
-        if isinstance(r, Rule):
+        if fam.owns_rule(r):
             by_class.setdefault(type(r), r)
     by_class.update({type(r): r for r in builtins.values()})  # the built-in instance, always
     for cls in type(rule).__mro__:
-        if cls is Rule:
+        if cls is Rule or cls is PatRule:
             return None
         found = by_class.get(cls)
         if found is not None and found is not rule:

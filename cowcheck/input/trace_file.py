@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from cowcheck.engine import Bounds, OptionError, SearchOptions, StoreSpec
-from cowcheck.errors import InputError
+from cowcheck.errors import ActionError, InputError, json_type
 from cowcheck.input.properties import select
-from cowcheck.input.scenario import Scenario, parse_scenario
+from cowcheck.input.scenario import Scenario
 from cowcheck.input.schema import OP_BY_NAME
-from cowcheck.mm.actions import DEVICE, OUTSIDER, RECLAIM, SPECULATIVE, Action, ActionError, actor_thread, json_type
+from cowcheck.mm.actions import DEVICE, OUTSIDER, RECLAIM, SPECULATIVE, Action, actor_thread
 from cowcheck.mm.offers import program_action
 from cowcheck.mm.ops import OPERATIONS
 from cowcheck.mm.property import FORMS
@@ -341,8 +341,12 @@ def _check_action(where: str, fld: str, a: Action, sc: Scenario) -> None:
 def check_file(path: str | Path) -> None:
     """Raise InputError unless ``path`` is a valid trace of its embedded scenario: what
     the gate asks of every saved counterexample before it runs anything."""
+    from cowcheck.families import family  # the embedded scenario's family
+    from cowcheck.families import parse_scenario as parse_any
+
     doc = load_document(path)
-    steps_of(str(path), doc, parse_scenario(doc["scenario"]["toml"], f"{path} (embedded scenario)"))
+    sc = parse_any(doc["scenario"]["toml"], f"{path} (embedded scenario)")
+    family(sc.family).saved_actions(str(path), doc, sc)
     check_digest(str(path), doc)
 
 

@@ -69,6 +69,9 @@ def _continuation(model: MMModel, state: MMState, a: Action) -> str:
 
 
 def label_of(model: MMModel, a: Action, state: MMState | None = None) -> str:
+    if not isinstance(model, MMModel):  # another family's model labels its own steps
+        got: str = model.step_label(a, state)
+        return got
     if a.op == "step" and state is not None:
         return _continuation(model, state, a)
     if model.litmus and a.step >= 0:

@@ -24,6 +24,17 @@ def _page(f: int) -> str:
     return "zero page" if f == ZERO_FRAME else f"#{f}"
 
 
+def describe_any(s: object) -> list[str]:
+    """A state of any family, one line per part."""
+    if isinstance(s, MMState):
+        return describe_state(s)
+    from cowcheck.pfnmap.describe import describe_state as describe_pfnmap
+    from cowcheck.pfnmap.state import PfnState
+
+    assert isinstance(s, PfnState)
+    return describe_pfnmap(s)
+
+
 def describe_state(s: MMState) -> list[str]:
     """The bookkeeping at one state, one line per page, slot, process and reference."""
     lines = []
@@ -166,7 +177,7 @@ def _verdict(trace: Trace, width: int | None) -> list[str]:
         head = prose(head[0], width, "", "  ")
     if trace.property_id is None:
         return head
-    state = describe_state(trace.states[-1])
+    state = describe_any(trace.states[-1])
     if width is None:
         state = ["  " + ln for ln in state]
     else:
@@ -177,6 +188,8 @@ def _verdict(trace: Trace, width: int | None) -> list[str]:
 def _legend(trace: Trace, shown: list[str], width: int | None) -> list[str]:
     """What each token ``shown`` names stands for, each once, then a blank line; nothing
     where it names none."""
+    if not isinstance(trace.states[0], MMState):
+        return []  # only the anon family's pages hold tokens
     lines = token_legend(trace, tokens_named("\n".join(shown)))
     if not lines:
         return []

@@ -21,7 +21,7 @@ from cowcheck.mm.actions import Action
 from cowcheck.mm.model import MMModel
 from cowcheck.mm.state import MMState
 from cowcheck.report.counterexample import label_of
-from cowcheck.report.diagram import describe_state
+from cowcheck.report.diagram import describe_any
 
 FORMATS = ("dot", "graphml", "json")
 
@@ -94,7 +94,7 @@ def build(
     model = build_model(scenario, rule, properties, "observational", strict)
 
     def node_label(s: MMState) -> str:
-        return "\n".join(describe_state(s))
+        return "\n".join(describe_any(s))
 
     def edge_label(s: MMState, a: Action) -> str:
         return f"{model.actor_name(a.actor)}: {label_of(model, a, s)}"

@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from cowcheck.engine import SearchOptions
-from cowcheck.input.bundled import scenarios_dir
+from cowcheck.families import builtin_family
+from cowcheck.input.bundled import bundled_scenario
 from cowcheck.input.reuse_expr import split_spec
-from cowcheck.input.rule_files import builtin_rule
 from cowcheck.input.scenario import Scenario
 from cowcheck.mm.rule import Rule
 
@@ -130,16 +130,18 @@ def _shown_path(p: Path) -> str:
 def scenario_ref(scenario: Scenario) -> str:
     """How ``cowcheck check`` names this scenario: the bundled one by its name, any
     other by its path."""
-    bundled = scenarios_dir() / f"{scenario.name}.toml"
+    bundled = bundled_scenario(scenario.name)
     p = Path(scenario.path)
-    if p.is_file() and bundled.is_file() and p.resolve() == bundled.resolve():
+    if p.is_file() and bundled is not None and p.resolve() == bundled.resolve():
         return scenario.name
     return scenario.path
 
 
 def bundled_scenario_with(name: str, text: str) -> str | None:
     """``name`` if the bundled scenario of that name has exactly this source."""
-    p = scenarios_dir() / f"{name}.toml"
+    p = bundled_scenario(name)
+    if p is None:
+        return None
     try:
         same = p.is_file() and _sha(p.read_text(encoding="utf-8")) == _sha(text)
     except (OSError, UnicodeDecodeError):
@@ -170,7 +172,8 @@ def rule_file(rule: Rule) -> Path | None:
     if split_spec(rule.name) is not None:
         # reuse_rule() derives a class from the base rule's: that class's file.
         cls = cls.__mro__[1]
-    builtin = builtin_rule(_base_name(rule.name))
+    fam = builtin_family(_base_name(rule.name))
+    builtin = fam.load_rule(_base_name(rule.name)) if fam is not None else None
     if builtin is not None and type(builtin) is cls:
         return None
     try:

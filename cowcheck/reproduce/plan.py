@@ -8,12 +8,14 @@ reclaim of a shared page, or a reference no syscall takes with watchable effects
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cowcheck.api import build_model, resolve_scenario
 from cowcheck.checks.saved_trace import replay_file
 from cowcheck.engine.replay import replay
+from cowcheck.input.bundled import find_scenario
 from cowcheck.input.rule_files import load_rule
 from cowcheck.input.scenario import Scenario
 from cowcheck.input.trace_file import steps_of
@@ -225,7 +227,32 @@ def run_name(scenario: str) -> str:
 
 def plan_path(path: Path) -> Plan:
     """A saved trace (.json) or a litmus scenario (a file or a bundled name): its run."""
+    anon_only(path)
     return plan(path) if path.suffix == ".json" else plan_run(path)
+
+
+def anon_only(path: Path) -> None:
+    """The C programs drive the anon family's operations; another family's trace or
+    scenario is bad input, said before anything is planned."""
+    import json
+
+    from cowcheck.errors import InputError
+    from cowcheck.families import DEFAULT, family_of
+
+    if path.suffix == ".json":
+        try:
+            toml = json.loads(path.read_text(encoding="utf-8"))["scenario"]["toml"]
+            name = tomllib.loads(toml).get("family", DEFAULT)
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # the trace's own reader says what is wrong with it
+    else:
+        name = family_of(find_scenario(str(path))).name
+    if name != DEFAULT:
+        raise InputError(
+            str(path),
+            "scenario.family" if path.suffix == ".json" else "family",
+            f"a {name} family trace or scenario: C reproducers are written for the anon family's only",
+        )
 
 
 def program_name(path: Path) -> str:
