@@ -19,10 +19,23 @@ from typing import Any
 from cowcheck.errors import InputError
 from cowcheck.families import Family
 from cowcheck.input.bundled import models_dir, pfnmap_scenarios_dir, properties_dir
-from cowcheck.input.pyload import load_module
+from cowcheck.input.pyload import blame, load_module
 from cowcheck.pfnmap.model import PfnModel
 from cowcheck.pfnmap.property import PfnProperty
-from cowcheck.pfnmap.rule import HOOKS, PatRule
+from cowcheck.pfnmap.rule import (
+    DUP_FORK,
+    DUP_MREMAP,
+    DUP_SPLIT,
+    FORK_CLEAR,
+    FORK_KEEP,
+    FORK_UNDO,
+    HOOKS,
+    TRACK_CTX,
+    UNMAP_VMAS,
+    VM_PAT,
+    ZAP_SINGLE,
+    PatRule,
+)
 
 # Linux history, with the unmerged proposal after the tree it was written for.
 BUILTIN_ORDER = ("pat-2.6.29", "pat-6.4", "pat-6.9", "pat-peterx", "pat-6.11", "pat-6.15", "pfnmap-6.16")
@@ -71,7 +84,38 @@ def _rule_from(path: Path) -> PatRule:
             got = list(inspect.signature(fn).parameters)
             if len(got) != len(want):
                 raise InputError(where, None, f"hook {attr} takes ({', '.join(want)}), got ({', '.join(got)})")
+    _check_decisions(rule, path)
     return rule
+
+
+def _check_decisions(rule: PatRule, path: Path) -> None:
+    """The era's settings, and each hook's answer over its whole (small) domain, asked
+    once at load: a wrong value would otherwise pick another branch of the kernel
+    paths silently (a ``tracking`` of "ctx" untracks nothing)."""
+    settings: list[tuple[str, object, tuple[object, ...]]] = [
+        ("tracking", rule.tracking, (VM_PAT, TRACK_CTX)),
+        ("warn_in", rule.warn_in, ("get_pat_info", "untrack_pfn")),
+        ("cow_pgoff_fallback", rule.cow_pgoff_fallback, (True, False)),
+        ("remap_error_zaps", rule.remap_error_zaps, (True, False)),
+    ]
+    for name, v, allowed in settings:
+        if type(v) is not type(allowed[0]) or v not in allowed:
+            raise InputError(str(path), name, f"expected one of: {', '.join(map(repr, allowed))}, got {v!r:.60}")
+    asks: list[tuple[str, tuple[object, ...], tuple[object, ...]]] = [
+        *(("unmap_single_vma_untracks", (c,), (True, False)) for c in (UNMAP_VMAS, ZAP_SINGLE)),
+        *(("vm_area_dup_keeps_pat", (w,), (True, False)) for w in (DUP_FORK, DUP_SPLIT, DUP_MREMAP)),
+        ("fork_copy_failed", (), (FORK_KEEP, FORK_CLEAR, FORK_UNDO)),
+    ]
+    for hook, args, allowed in asks:
+        try:
+            got = getattr(rule, hook)(*args)
+        except Exception as e:
+            raise blame(e) or InputError(str(path), hook, f"raised {type(e).__name__}: {e}") from None
+        if type(got) is not type(allowed[0]) or got not in allowed:
+            asked = f"{hook}({', '.join(map(repr, args))})"
+            raise InputError(
+                str(path), hook, f"{asked} returned {got!r:.60} (expected one of: {', '.join(map(repr, allowed))})"
+            )
 
 
 @functools.cache

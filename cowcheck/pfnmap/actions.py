@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any, Final, NamedTuple
 
 from cowcheck.errors import ActionError, json_type
-from cowcheck.pfnmap.state import TYPE_NAMES
+from cowcheck.pfnmap.state import FAIL_COPY, FAIL_NAMES, FAIL_TRACK, TYPE_NAMES
 
-# Every operation, in the order an open scenario offers them; what each models is
-# ops.py's table.
+# Every operation; what each models is in docs/pfnmap.md and its module's docstring.
 MMAP: Final = "mmap"
 MUNMAP: Final = "munmap"
 MREMAP: Final = "mremap"
@@ -35,7 +34,7 @@ class PfnAction(NamedTuple):
     to: int = -1  # mremap: the new virtual page
     full: bool = True  # mmap: remap_pfn_range() of the whole VMA
     cow: bool = False  # mmap: MAP_PRIVATE
-    fail: bool = False  # mmap, fork: the page-table allocation fails
+    fail: int = 0  # state.py's FAIL_*: mmap, fork: what an injected failure fails
     write: bool = False  # access
 
     def to_json(self) -> dict[str, Any]:
@@ -59,7 +58,11 @@ class PfnAction(NamedTuple):
         if self.op == MREMAP:
             return f"mremap({at}, {span}) to vaddr+{self.to * 4096:#x}"
         if self.op == FORK:
-            return "fork()" + (" (copy_page_range() fails: -ENOMEM)" if self.fail else "")
+            what = {
+                FAIL_COPY: "copy_page_range()'s page-table allocation",
+                FAIL_TRACK: "track_pfn_copy()'s memtype_reserve()",
+            }
+            return "fork()" + (f" ({what[self.fail]} fails: -ENOMEM)" if self.fail in what else "")
         if self.op == FORK_STEP:
             return "fork: next step"
         if self.op == EXIT:
@@ -75,6 +78,7 @@ class PfnAction(NamedTuple):
         return self.op
 
 
+_TYPE_NAMES: Final[dict[type, str]] = {str: "a string", int: "an integer", bool: "true or false"}
 _FIELD_TYPES: Final[dict[str, type]] = {k: type(v) for k, v in PfnAction("", 0)._asdict().items()}
 
 
@@ -90,7 +94,11 @@ def action_from_json(d: object) -> PfnAction:
             raise ActionError(k, "missing")
     for k, v in d.items():
         if type(v) is not _FIELD_TYPES[k]:
-            raise ActionError(k, f"expected {_FIELD_TYPES[k].__name__}, got {json_type(v)}")
+            raise ActionError(k, f"expected {_TYPE_NAMES[_FIELD_TYPES[k]]}, got {json_type(v)}")
+    if not -1 <= d.get("type", -1) < len(TYPE_NAMES):
+        raise ActionError("type", f"expected a cache type 0..{len(TYPE_NAMES) - 1} ({', '.join(TYPE_NAMES)}) or -1")
+    if not 0 <= d.get("fail", 0) < len(FAIL_NAMES):
+        raise ActionError("fail", f"expected 0..{len(FAIL_NAMES) - 1} (none, {', '.join(FAIL_NAMES[1:])})")
     if d["op"] not in (*OPS, FORK_STEP):
         raise ActionError("op", f"unknown operation {d['op']!r} (expected one of: {', '.join(OPS)}, step)")
     return PfnAction(**d)

@@ -28,22 +28,26 @@ class Reserved(NamedTuple):
 def memtype_reserve(memtype: tuple[Entry, ...], start: int, end: int, req: int, trk: int, adopt: bool) -> Reserved:
     """memtype_reserve(start, end, req, new_type): memtype_check_conflict() takes the
     type of the first overlapping entry; a different one fails without ``new_type``
-    (``adopt``) and is taken with it."""
+    (``adopt``) and is taken with it; any other overlapping entry of another type
+    fails it either way."""
     over = [e for e in memtype if e.start < end and start < e.end]
     got = req
     if over and over[0].type != req:
         if not adopt:
-            return Reserved(
-                False,
-                req,
-                memtype,
-                f"memtype_reserve {mem_range(start, end)} {TYPE_NAMES[req]}: conflicts with "
-                f"{TYPE_NAMES[over[0].type]}: -EBUSY",
-            )
+            return _busy(memtype, start, end, req, over[0].type)
         got = over[0].type
+    clash = next((e for e in over if e.type != got), None)
+    if clash is not None:
+        # Every other overlapping entry must have the first one's type, new_type or not.
+        return _busy(memtype, start, end, req, clash.type)
     new = tuple(sorted((*memtype, Entry(start, end, got, trk))))
     took = "" if got == req else f" (asked {TYPE_NAMES[req]}, takes the existing type)"
     return Reserved(True, got, new, f"memtype_reserve {mem_range(start, end)} {TYPE_NAMES[got]}{took}")
+
+
+def _busy(memtype: tuple[Entry, ...], start: int, end: int, req: int, other: int) -> Reserved:
+    note = f"memtype_reserve {mem_range(start, end)} {TYPE_NAMES[req]}: conflicts with {TYPE_NAMES[other]}: -EBUSY"
+    return Reserved(False, req, memtype, note)
 
 
 class Freed(NamedTuple):

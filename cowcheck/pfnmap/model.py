@@ -27,7 +27,19 @@ from cowcheck.pfnmap.mremap import mremap_move
 from cowcheck.pfnmap.property import PfnProperty, StepCheck
 from cowcheck.pfnmap.remap import mmap_remap
 from cowcheck.pfnmap.rule import PatRule
-from cowcheck.pfnmap.state import ALIVE, NO_TRK, NOT_CREATED, PTE_PFN, TYPE_NAMES, PfnState
+from cowcheck.pfnmap.state import (
+    ALIVE,
+    COPY,
+    FAIL_COPY,
+    FAIL_NAMES,
+    NO_FAIL,
+    NO_TRK,
+    NOT_CREATED,
+    PTE_PFN,
+    TRACK,
+    TYPE_NAMES,
+    PfnState,
+)
 from cowcheck.pfnmap.unmap import exit_mmap, munmap, unmap_mapping_range, zap_vma_ptes
 from cowcheck.pfnmap.world import PfnScenario, PfnStep
 
@@ -151,7 +163,7 @@ class PfnModel:
                 at = max((v.end for v in mine), default=0)
                 for t in range(len(TYPE_NAMES)):
                     for full in (True, False):
-                        for fail in (False, True):
+                        for fail in (NO_FAIL, FAIL_COPY):
                             out.append(
                                 PfnAction(
                                     MMAP, pid, pid=pid, vpage=at, npages=sc.pages, pfn=0, type=t, full=full, fail=fail
@@ -171,7 +183,7 @@ class PfnModel:
                 and NOT_CREATED in s.procs
                 and not self._blocked(s, pid, FORK, False)
             ):
-                out += [PfnAction(FORK, pid, pid=pid), PfnAction(FORK, pid, pid=pid, fail=True)]
+                out += [PfnAction(FORK, pid, pid=pid, fail=f) for f in range(len(FAIL_NAMES))]
             if self._left(s, EXIT) and not self._blocked(s, pid, EXIT, False):
                 out.append(PfnAction(EXIT, pid, pid=pid))
             if self._left(s, ACCESS):
@@ -205,7 +217,7 @@ class PfnModel:
         if op == FORK_STEP:
             fork_step(k)
         elif op == MMAP:
-            mmap_remap(k, a.pid, a.vpage, a.npages, a.pfn, a.type, a.full, a.cow, a.fail)
+            mmap_remap(k, a.pid, a.vpage, a.npages, a.pfn, a.type, a.full, a.cow, a.fail == FAIL_COPY)
         elif op == MUNMAP:
             munmap(k, a.pid, a.vpage, a.npages)
         elif op == MREMAP:
@@ -273,8 +285,10 @@ class PfnModel:
                 return "fork: (continues)"
             at = [v for v in s.vmas if v.pid == f.parent] if s is not None else []
             where = f"vaddr+{at[f.vma].start * 4096:#x}" if f.vma < len(at) else "?"
-            if f.linked:
-                return f"fork: copy_page_range({where})"
+            if f.phase == TRACK:
+                return f"fork: copy_page_range({where}): track_pfn_copy()"
+            if f.phase == COPY:
+                return f"fork: copy_page_range({where}): the PTEs"
             return f"fork: vm_area_dup({where}), link into i_mmap"
         if self.litmus and a.step >= 0:
             st = self.scenario.actors[a.actor].steps[a.step]

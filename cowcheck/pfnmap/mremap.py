@@ -21,6 +21,10 @@ def mremap_move(k: Kernel, pid: int, start: int, n: int, to: int) -> None:
     v = k.vmas[vi]
     first = start - v.start
     n = min(n, len(v.ptes) - first)
+    if any(x.pid == pid and x.start < to + n and to < x.end for x in k.vmas):
+        # MREMAP_FIXED onto a mapping would unmap it first; the model moves to free space only.
+        k.note(f"mremap: vaddr+{to * 4096:#x} is taken: -EINVAL")
+        return
     new = dup(k, v._replace(start=to, pgoff=v.pgoff + first, ptes=v.ptes[first : first + n]), DUP_MREMAP)
     k.note(f"copy_vma: vaddr+{to * 4096:#x}, move_page_tables()")
     ptes = list(v.ptes)

@@ -16,11 +16,20 @@ from cowcheck.pfnmap.unmap import unmap_single_vma
 
 
 def mmap_remap(k: Kernel, pid: int, start: int, n: int, pfn: int, want: int, full: bool, cow: bool, fail: bool) -> None:
+    if any(v.pid == pid and v.start < start + n and start < v.end for v in k.vmas):
+        # MAP_FIXED_NOREPLACE: the model does not replace a mapping.
+        k.note(f"mmap: vaddr+{start * 4096:#x} is taken: -EEXIST")
+        return
     vma = Vma(pid, start, pfn, (PTE_NONE,) * n, want, cow, False, NO_TRK, full)
     k.vmas.append(vma)
     k.vmas.sort()
     vi = k.vmas.index(vma)
     size = n if full else 1  # a partial remap maps the VMA's first page
+    if cow and not full:
+        # remap_pfn_range_internal(): a COW mapping must be remapped whole (vm_pgoff = pfn).
+        k.note("remap_pfn_range: part of a COW mapping: -EINVAL; mmap fails, no VMA")
+        k.vmas.pop(vi)
+        return
     ctx = NO_TRK
     if full:
         trk = k.new_trk()

@@ -49,6 +49,8 @@ class PatRule:
     # get_pat_info() once it was factored out of it.
     warn_in: ClassVar[str] = "get_pat_info"
 
+    # The hooks are asked only under VM_PAT tracking: with a pfnmap_track_ctx nothing
+    # untracks at unmap, and vm_area_dup() always shares the context.
     def unmap_single_vma_untracks(self, caller: str) -> bool:
         """unmap_single_vma(): ``if (vma->vm_flags & VM_PFNMAP) untrack_pfn(vma, 0, 0)``,
         whoever called it (f5cc4eef9987 moved it there from unmap_vmas())."""

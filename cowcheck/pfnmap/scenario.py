@@ -26,7 +26,7 @@ from cowcheck.pfnmap.actions import (
     PfnAction,
     action_from_json,
 )
-from cowcheck.pfnmap.state import TYPES
+from cowcheck.pfnmap.state import FAIL_COPY, FAIL_NAMES, NO_FAIL, TYPES
 from cowcheck.pfnmap.world import DeviceVma, PfnActor, PfnScenario, PfnStep
 
 MAX_PAGES = 4
@@ -76,6 +76,11 @@ def parse_pfn_scenario(text: str, where: str) -> PfnScenario:
     actors = _actors(r, doc, kind, pages, nproc) if kind == "litmus" else ()
     if kind == "litmus" and not actors:
         raise r.err("actor", "expected at least one [[actor]] in a litmus scenario")
+    forks = sum(st.op == FORK for a in actors for st in a.steps)
+    if forks >= nproc:
+        raise r.err(
+            "world.max_processes", f"expected at least {forks + 1} (the programs fork {forks} time(s)), got {nproc}"
+        )
     if kind == "open" and "actor" in doc:
         raise r.err("actor", "an open scenario has no programs (expected a [budget] instead)")
     budget = _budget(r, doc, kind)
@@ -165,17 +170,20 @@ def _actors(r: _Reader, doc: dict[str, Any], kind: str, pages: int, nproc: int) 
             if op == FORK and process != 0:
                 raise r.err(f"{sf}.op", "expected fork in process 0 (a forked child is the last process)")
             full = r.choice(s, "remap", f"{sf}.remap", ("full", "partial"), "full") == "full"
+            if op in (MMAP, IOREMAP, UNMAP_MAPPING):
+                pfn = r.int_(s, "pfn", f"{sf}.pfn", 0, 0, pages - 1)
+                r.int_(s, "npages", f"{sf}.npages", pages - pfn if op == MMAP else 1, 1, pages - pfn)
             steps.append(
                 PfnStep(
                     op=op,
                     vpage=r.int_(s, "vpage", f"{sf}.vpage", 0, 0, 64),
-                    npages=r.int_(s, "npages", f"{sf}.npages", pages if op == MMAP else 1, 1, pages),
+                    npages=r.int_(s, "npages", f"{sf}.npages", pages - _pfn(s) if op == MMAP else 1, 1, pages),
                     pfn=r.int_(s, "pfn", f"{sf}.pfn", 0, 0, pages - 1),
                     type=_type(r, s, sf),
                     to=r.int_(s, "to", f"{sf}.to", 8, 0, 64),
                     full=full,
                     cow=r.bool_(s, "cow", f"{sf}.cow", False),
-                    fail=r.bool_(s, "fail", f"{sf}.fail", False),
+                    fail=_fail(r, s, f"{sf}.fail", op),
                     write=r.bool_(s, "write", f"{sf}.write", False),
                     label=r.str_(s, "label", f"{sf}.label", ""),
                     optional=r.bool_(s, "optional", f"{sf}.optional", False),
@@ -183,6 +191,23 @@ def _actors(r: _Reader, doc: dict[str, Any], kind: str, pages: int, nproc: int) 
             )
         out.append(PfnActor(name, akind, process, tuple(steps)))
     return tuple(out)
+
+
+def _pfn(s: dict[str, Any]) -> int:
+    v = s.get("pfn", 0)
+    return v if isinstance(v, int) and not isinstance(v, bool) else 0
+
+
+def _fail(r: _Reader, s: dict[str, Any], fld: str, op: str) -> int:
+    """``fail``: true (the page-table allocation), or for fork the function whose
+    allocation fails."""
+    v = s.get("fail", False)
+    if isinstance(v, bool):
+        return FAIL_COPY if v else NO_FAIL
+    if op == FORK and v in FAIL_NAMES[1:]:
+        return FAIL_NAMES.index(v)
+    names = f" or one of: {', '.join(FAIL_NAMES[1:])}" if op == FORK else ""
+    raise r.err(fld, f"expected true or false{names}, got {v!r}")
 
 
 def _budget(r: _Reader, doc: dict[str, Any], kind: str) -> tuple[tuple[str, int], ...]:

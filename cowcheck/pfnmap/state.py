@@ -72,6 +72,17 @@ class Entry(NamedTuple):
     trk: int
 
 
+# What an injected failure of fork() fails (fork.py).
+NO_FAIL: Final = 0
+FAIL_COPY: Final = 1  # the page-table allocation in copy_page_range()
+FAIL_TRACK: Final = 2  # memtype_reserve() in track_pfn_copy()
+FAIL_NAMES: Final = ("", "copy_page_range", "track_pfn_copy")
+# A fork's next step for the VMA it copies.
+LINK: Final = 0  # vm_area_dup(), the link into i_mmap
+TRACK: Final = 1  # track_pfn_copy() (up to 6.15)
+COPY: Final = 2  # the PTEs
+
+
 class Fork(NamedTuple):
     """A fork between dup_mmap() linking the child's VMAs (vm_area_dup(), the file's
     i_mmap tree) and copy_page_range() for them: truncate can reach the child's VMAs
@@ -80,9 +91,9 @@ class Fork(NamedTuple):
     actor: int  # who called fork()
     parent: int
     child: int
-    fail: bool  # the page-table allocation in copy_page_range() fails
+    fail: int  # NO_FAIL, FAIL_COPY, FAIL_TRACK: what fails in the first VMA's copy
     vma: int  # the parent's VMA being copied (its index among them)
-    linked: bool  # its copy is linked into i_mmap; copy_page_range() is next
+    phase: int  # what is next for it: LINK, TRACK or COPY
 
 
 class PfnState(NamedTuple):

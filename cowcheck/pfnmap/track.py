@@ -100,16 +100,20 @@ def reserve_pfn_range(k: Kernel, pfn: int, n: int, want: int, strict: bool, trk:
     return True, got.type
 
 
-def track_pfn_copy(k: Kernel, src: int) -> tuple[bool, int, int, int]:
+def track_pfn_copy(k: Kernel, src: int, enomem: bool = False) -> tuple[bool, int, int, int]:
     """track_pfn_copy(): for a VM_PAT source, reserve the same range again for the
-    child (strict); -EINVAL when get_pat_info() cannot say what it was. Returns
-    (ok, trk of the child's reservation, pfn, pages)."""
+    child (strict); -EINVAL when get_pat_info() cannot say what it was, -ENOMEM
+    when the reservation's allocation fails (``enomem``, injected). Returns (ok, trk
+    of the child's reservation, pfn, pages)."""
     v = k.vmas[src]
     if not v.pat:
         return True, NO_TRK, -1, 0
     k.note(f"copy_page_range: track_pfn_copy(P{v.pid} vaddr+{v.start * 4096:#x})")
     info = get_pat_info(k, src, True, "track_pfn_copy")
     if not info.ok:
+        return False, NO_TRK, -1, 0
+    if enomem and info.pfn != RAM:
+        k.note("reserve_pfn_range: memtype_reserve() cannot allocate the entry: -ENOMEM")
         return False, NO_TRK, -1, 0
     trk = NO_TRK if info.pfn == RAM else k.new_trk()
     ok, _ = reserve_pfn_range(k, info.pfn, len(v.ptes), info.type, True, trk)

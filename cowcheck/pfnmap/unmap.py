@@ -39,7 +39,10 @@ def dup(k: Kernel, v: Vma, why: str) -> Vma:
 def split(k: Kernel, vi: int, at: int, new_below: bool) -> int:
     """__split_vma(vma, addr, new_below): the new VMA (vm_area_dup()) takes the part
     below ``at`` (new_below) or from ``at`` on; returns the index of the part that
-    starts at ``at``."""
+    starts at ``at``. munmap() splits as since 6.5 (the new VMA is the part that stays);
+    __do_munmap() before gave it the part unmapped. Which one is new matters only to
+    a rule whose vm_area_dup() clears VM_PAT on a split, as none of the built-in
+    eras as released does."""
     v = k.vmas[vi]
     cut = at - v.start
     low = v._replace(ptes=v.ptes[:cut])
@@ -87,13 +90,13 @@ def exit_mmap(k: Kernel, pid: int) -> None:
 
 
 def zap_vma_ptes(k: Kernel, pid: int, start: int, n: int) -> None:
-    """zap_vma_ptes() -> zap_page_range_single() on the VMA holding ``start``."""
+    """zap_vma_ptes() -> zap_page_range_single() on the VMA holding the range (it
+    returns at once when the range is not within one VMA: range_in_vma())."""
     for i, v in enumerate(k.vmas):
-        if v.pid == pid and v.start <= start < v.end:
-            first = start - v.start
-            unmap_single_vma(k, i, first, min(n, len(v.ptes) - first), ZAP_SINGLE)
+        if v.pid == pid and v.start <= start and start + n <= v.end:
+            unmap_single_vma(k, i, start - v.start, n, ZAP_SINGLE)
             return
-    k.note("zap_vma_ptes: no VMA there")
+    k.note("zap_vma_ptes: the range is not within one VMA: nothing done")
 
 
 def unmap_mapping_range(k: Kernel, pfn: int, n: int) -> None:

@@ -28,7 +28,7 @@ class PfnStep:
     to: int = 0
     full: bool = True
     cow: bool = False
-    fail: bool = False
+    fail: int = 0  # state.py's FAIL_*
     write: bool = False
     label: str = ""
     optional: bool = False

@@ -2,7 +2,7 @@
 (Linus Torvalds, v6.11; CVE-2024-47674): remap_pfn_range_notrack() zaps what it
 mapped when it fails, through zap_page_range_single(), whose unmap_single_vma()
 untracks the VMA before remap_pfn_range() does: with no PTE at vm_start yet,
-get_pat_info() WARNs (the error path in the reports on the thread of <20240712144244.3090089-1-peterx@redhat.com>).
+get_pat_info() WARNs. Derived from the code of 79a61cc3fc04, not from a report.
 """
 
 from cowcheck.rules import pfnmap_rule_class

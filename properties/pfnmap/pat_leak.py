@@ -1,7 +1,7 @@
 """pat-leak: a memtype reservation exists exactly while a VMA's tracking (VM_PAT, or
 a pfnmap_track_ctx) stands for it. Kernel failure: a reservation nothing will free,
 so the pfns can never be mapped with another type again: untrack_pfn() finding no
-PTE at vm_start (David Wang <20240712131931.20207-1-00107082@163.com> under Peter
+PTE at vm_start (David Wang <1182a459.1e35.190b0e61754.Coremail.00107082@163.com> under Peter
 Xu's patch; a failed fork's child, dc84bc2aba85), d155df53f310's cleared VM_PAT
 with the child's reservation kept, get_pat_info() reading a COW copy's RAM address
 (04c35ab3bdae), and a split VMA unmapped from the front.
