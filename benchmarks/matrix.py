@@ -1,4 +1,5 @@
-"""Figures for the full history matrix (every built-in rule x every scenario), as
+"""Figures for the full history matrix (every family's scenarios, each under its
+family's built-in rules), as
 markdown for BENCHMARKS.md: wall time and peak RSS of one `cowcheck matrix` process,
 and states and seconds per cell.
 
@@ -41,22 +42,25 @@ def main() -> None:
         f"{states:,} states in all, peak RSS {rss_mib:,.0f} MiB"
     )
     print()
-    rules = m["rules"]
     by = {(c["scenario"], c["rule"]): c for c in cells}
-    print("States per cell (seconds in brackets where at least 0.5 s); ✗ marks a violation:")
-    print()
-    print("| scenario | " + " | ".join(f"`{r}`" for r in rules) + " | row seconds |")
-    print("|---|" + "---|" * (len(rules) + 1))
-    for s in m["scenarios"]:
-        row = []
-        total = 0.0
-        for r in rules:
-            c = by[s, r]
-            total += c["seconds"]
-            mark = "" if c["verdict"] == "holds" else "✗ "
-            secs = f" ({c['seconds']:.1f} s)" if c["seconds"] >= 0.5 else ""
-            row.append(f"{mark}{c['states']:,}{secs}")
-        print(f"| `{s}` | " + " | ".join(row) + f" | {total:.1f} |")
+    families = list(dict.fromkeys(c["family"] for c in cells))
+    print("States per cell (seconds in brackets where at least 0.5 s); ✗ marks a violation; a table per family:")
+    for fam in families:
+        mine = [c for c in cells if c["family"] == fam]
+        rules = list(dict.fromkeys(c["rule"] for c in mine))
+        print()
+        print(f"| {fam} scenario | " + " | ".join(f"`{r}`" for r in rules) + " | row seconds |")
+        print("|---|" + "---|" * (len(rules) + 1))
+        for s in dict.fromkeys(c["scenario"] for c in mine):
+            row = []
+            total = 0.0
+            for r in rules:
+                c = by[s, r]
+                total += c["seconds"]
+                mark = "" if c["verdict"] == "holds" else "✗ "
+                secs = f" ({c['seconds']:.1f} s)" if c["seconds"] >= 0.5 else ""
+                row.append(f"{mark}{c['states']:,}{secs}")
+            print(f"| `{s}` | " + " | ".join(row) + f" | {total:.1f} |")
 
 
 if __name__ == "__main__":
