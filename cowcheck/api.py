@@ -12,7 +12,7 @@ from cowcheck.engine import UNREACHED, Bounds, SearchOptions, SearchResult, Stat
 from cowcheck.engine.signals import stop_requested
 from cowcheck.errors import InputError
 from cowcheck.families import DEFAULT as DEFAULT_FAMILY
-from cowcheck.families import builtin_family, family, family_of_rule, load_any_rule, load_scenario
+from cowcheck.families import family, family_of_rule, load_any_rule, load_scenario
 from cowcheck.input.bundled import find_scenario
 from cowcheck.input.scenario import Scenario
 from cowcheck.mm.actions import Action
@@ -183,7 +183,8 @@ def resolve_scenario(scenario: Scenario | str | Path) -> Scenario:
 def resolve_rule(rule: Rule | str, family_name: str = DEFAULT_FAMILY) -> Rule:
     if not isinstance(rule, str):
         return rule
-    got: Rule = family(family_name).load_rule(rule) if builtin_family(rule) is None else load_any_rule(rule)
+    # Any family's: a rule of another family than the scenario's is said so by name.
+    got: Rule = load_any_rule(rule)
     return got
 
 
@@ -207,7 +208,7 @@ def build_model(
             "--rule",
             None,
             f"{r.name!r} is a rule of the {other} family, and {sc.name} a scenario of the {fam.name} family "
-            f"(expected one of: {', '.join(fam.builtin_names())}, or a {fam.name} rule file)",
+            f"(expected one of: {', '.join(fam.builtin_names())}, or a rule file of the {fam.name} family)",
         )
     props, failing = fam.select_properties(properties)
     # Typed as the anon family's model, whose attributes the reports read; a second

@@ -444,3 +444,14 @@ def test_mmap_and_mremap_never_overlap_a_mapping() -> None:
         s = step.state
     assert notes == ["mmap: vaddr+0x1000 is taken: -EEXIST", "mremap: vaddr+0x1000 is taken: -EINVAL"]
     assert [(v.start, len(v.ptes)) for v in s.vmas] == [(0, 2)]
+
+
+def test_the_html_matrix_draws_a_grid_per_family() -> None:
+    from cowcheck.checks.catalog import run_catalog
+    from cowcheck.report.document import matrix_html
+
+    html = matrix_html(run_catalog(paths=["vmsplice-child", "pat-split-unmap"]))
+    anon = html.split('<h2>The anon family</h2><table class="matrix" id="matrix">')[1].split("</table>")[0]
+    pfnmap = html.split('<h2>The pfnmap family</h2><table class="matrix" id="matrix-pfnmap">')[1].split("</table>")[0]
+    assert "pat-6.15" in pfnmap and "anon-exclusive" not in pfnmap and "pat-split-unmap" in pfnmap
+    assert "anon-exclusive" in anon and "pat-6.15" not in anon and "vmsplice-child" in anon

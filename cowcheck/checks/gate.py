@@ -313,7 +313,7 @@ def _known(where: str, fld: str, rule: str, scenario: str, props: list[str]) -> 
             f"{fld}.rule",
             f"{r.name!r} is a rule of the {family_of_rule(r).name} family, "
             f"and {sc.name} a scenario of the {fam.name} family "
-            f"(expected one of: {', '.join(fam.builtin_names())}, or a {fam.name} rule file)",
+            f"(expected one of: {', '.join(fam.builtin_names())}, or a rule file of the {fam.name} family)",
         )
     try:
         fam.select_properties(props)

@@ -205,14 +205,23 @@ def matrix_html(rows: Sequence[CatalogRow], title: str = MATRIX_TITLE) -> str:
             for i in bad
         )
         head += f'<p class="violation">{len(bad)} cells differ from their scenario files:</p><ul>{items}</ul>'
-    trs = ["<tr><th>scenario</th>" + "".join(f'<th class="rule">{escape(r)}</th>' for r in rules) + "</tr>"]
-    for sc in scenarios:
-        tds = [f'<td class="scenario">{escape(sc)}</td>']
-        for rule in rules:
-            i = at.get((sc, rule))
-            tds.append('<td class="cell"></td>' if i is None else _matrix_cell(i, cells[i], rows[i]))
-        trs.append("<tr>" + "".join(tds) + "</tr>")
-    grid = f'<table class="matrix" id="matrix">{"".join(trs)}</table>'
+    # A grid per model family: a rule decides only its own family's kernel paths.
+    families = list(dict.fromkeys(r.report.scenario.family for r in rows))
+    grids: list[str] = []
+    for fam in families:
+        mine = [i for i, r in enumerate(rows) if r.report.scenario.family == fam]
+        fam_rules = list(dict.fromkeys(cells[i].rule for i in mine))
+        trs = ["<tr><th>scenario</th>" + "".join(f'<th class="rule">{escape(r)}</th>' for r in fam_rules) + "</tr>"]
+        for sc in dict.fromkeys(cells[i].scenario for i in mine):
+            tds = [f'<td class="scenario">{escape(sc)}</td>']
+            for rule in fam_rules:
+                i = at.get((sc, rule))
+                tds.append('<td class="cell"></td>' if i is None else _matrix_cell(i, cells[i], rows[i]))
+            trs.append("<tr>" + "".join(tds) + "</tr>")
+        caption = f"<h2>The {escape(fam)} family</h2>" if len(families) > 1 else ""
+        anchor = "matrix" if not grids else f"matrix-{escape(fam)}"  # the first is where "back" goes
+        grids.append(f'{caption}<table class="matrix" id="{anchor}">{"".join(trs)}</table>')
+    grid = "".join(grids)
     back = '<p><a href="#matrix">back to the matrix</a></p></section>'
     sections = [trace_section(s, f"c{i}").replace("</section>", back) for i, s in enumerate(shown) if s is not None]
     listing = "".join(
