@@ -155,7 +155,9 @@ class PfnModel:
         nproc = sc.max_processes
         for pid in range(nproc):
             if s.fork is not None and s.fork.parent == pid:
+                # An open scenario's process has one thread, and it is inside fork().
                 out.append(PfnAction(FORK_STEP, pid, pid=pid))
+                continue
             if s.procs[pid] != ALIVE:
                 continue
             mine = [v for v in s.vmas if v.pid == pid]
