@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cowcheck.engine import Bounds, OptionError, SearchOptions, StoreSpec
 from cowcheck.errors import ActionError, InputError, json_type
@@ -257,17 +257,20 @@ def steps_of(where: str, doc: dict[str, Any], sc: Scenario) -> list[Action]:
                 raise InputError(
                     where, f"{fld}.step", f"expected {next_step[a.actor]} ({name}'s next program step), got {a.step}"
                 )
-            want = program_action(sc, a.actor, a.step)
-            for key, got, exp in zip(Action._fields, a, want, strict=True):
-                if got != exp:
-                    raise InputError(
-                        where,
-                        f"{fld}.{key}",
-                        f"expected {exp!r} ({name}:{a.step + 1} in the embedded scenario), got {got!r}",
-                    )
+            same_as_program(where, fld, name, a.step, a, program_action(sc, a.actor, a.step))
             next_step[a.actor] += 1
         out.append(a)
     return out
+
+
+def same_as_program(where: str, fld: str, name: str, step: int, got: NamedTuple, want: NamedTuple) -> None:
+    """A saved program step must be the action the embedded program runs there, field
+    by field (any family's action records): InputError naming the first that is not."""
+    for key, g, w in zip(got._fields, got, want, strict=True):
+        if g != w:
+            raise InputError(
+                where, f"{fld}.{key}", f"expected {w!r} ({name}:{step + 1} in the embedded scenario), got {g!r}"
+            )
 
 
 def _check_action(where: str, fld: str, a: Action, sc: Scenario) -> None:

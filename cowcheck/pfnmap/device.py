@@ -22,7 +22,7 @@ def ioremap(k: Kernel, pfn: int, n: int, want: int) -> None:
 
 
 def access(k: Kernel, s: PfnState, pid: int, page: int, write: bool) -> None:
-    vi = next((i for i, v in enumerate(k.vmas) if v.pid == pid and v.start <= page < v.end), -1)
+    vi = k.vma_at(pid, page)
     if vi < 0:
         k.note("SIGSEGV: no VMA there")
         return

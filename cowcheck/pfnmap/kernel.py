@@ -48,6 +48,10 @@ class Kernel:
         self.notes: list[str] = []
         self.events: list[object] = []
 
+    def vma_at(self, pid: int, page: int) -> int:
+        """The index of ``pid``'s VMA holding virtual page ``page``; -1 if none (find_vma())."""
+        return next((i for i, v in enumerate(self.vmas) if v.pid == pid and v.start <= page < v.end), -1)
+
     def note(self, text: str) -> None:
         self.notes.append(text)
 

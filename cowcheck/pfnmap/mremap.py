@@ -14,7 +14,7 @@ from cowcheck.pfnmap.unmap import dup, munmap
 
 
 def mremap_move(k: Kernel, pid: int, start: int, n: int, to: int) -> None:
-    vi = next((i for i, v in enumerate(k.vmas) if v.pid == pid and v.start <= start < v.end), -1)
+    vi = k.vma_at(pid, start)
     if vi < 0:
         k.note("mremap: no VMA there: -EFAULT")
         return

@@ -228,6 +228,7 @@ def saved_actions(where: str, doc: dict[str, Any], sc: PfnScenario) -> list[PfnA
     """A saved trace's actions, each checked against its embedded scenario: what no
     rule could ever run is a corrupt file (exit 2), not a step "not enabled here"."""
     from cowcheck.errors import ActionError
+    from cowcheck.input.trace_file import same_as_program
     from cowcheck.pfnmap.model import program_action
 
     out: list[PfnAction] = []
@@ -255,14 +256,7 @@ def saved_actions(where: str, doc: dict[str, Any], sc: PfnScenario) -> list[PfnA
                     f"{fld}.step",
                     f"expected a step of {name} (it has {len(sc.actors[a.actor].steps)}), got {a.step}",
                 )
-            want = program_action(sc, a.actor, a.step)
-            for key, got, exp in zip(PfnAction._fields, a, want, strict=True):
-                if got != exp:
-                    raise InputError(
-                        where,
-                        f"{fld}.{key}",
-                        f"expected {exp!r} ({name}:{a.step + 1} in the embedded scenario), got {got!r}",
-                    )
+            same_as_program(where, fld, name, a.step, a, program_action(sc, a.actor, a.step))
             next_step[a.actor] += 1
         elif a.step != -1:
             raise InputError(where, f"{fld}.step", f"expected -1 (no program step here), got {a.step}")

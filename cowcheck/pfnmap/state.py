@@ -116,14 +116,6 @@ def covering(s: PfnState, pfn: int) -> list[Entry]:
     return [e for e in s.memtype if e.start <= pfn < e.end]
 
 
-def vma_at(s: PfnState, pid: int, page: int) -> int:
-    """The index of ``pid``'s VMA holding virtual page ``page``; -1 if none (find_vma())."""
-    for i, v in enumerate(s.vmas):
-        if v.pid == pid and v.start <= page < v.end:
-            return i
-    return -1
-
-
 def mappings_of(s: PfnState, pfn: int) -> list[tuple[str, int]]:
     """Every live mapping of ``pfn``: (who, cache type), user PTEs and the kernel's."""
     out = [
