@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Final, NamedTuple
 
-from cowcheck.errors import ActionError, json_type
+from cowcheck.errors import record_from_json, record_to_json
 from cowcheck.mm.rule import GupFlags
 
 # Actor ids that are not threads of a process. Final, as state.py's constants.
@@ -40,36 +40,15 @@ class Action(NamedTuple):
         return GupFlags(self.pin, self.write, self.longterm)
 
     def to_json(self) -> dict[str, Any]:
-        default = Action("", 0)
-        d: dict[str, Any] = {"op": self.op, "actor": self.actor}
-        for k, v in self._asdict().items():
-            if k not in d and v != getattr(default, k):
-                d[k] = v
-        return d
+        return record_to_json(self, _DEFAULT)
 
     @staticmethod
     def from_json(d: object) -> Action:
-        """The inverse of ``to_json``. Raises ``ActionError`` naming the field at fault:
-        a saved trace is user input, and a field of the wrong type must not replay as
-        something else (``write: 1`` is not ``true``, ``vpage: "0"`` is not ``0``)."""
-        if not isinstance(d, dict):
-            raise ActionError(None, f"expected an object with op and actor, got {json_type(d)}")
-        for k in d:
-            if k not in _FIELD_TYPES:
-                raise ActionError(str(k), f"unknown field (expected one of: {', '.join(Action._fields)})")
-        for k in ("op", "actor"):
-            if k not in d:
-                raise ActionError(k, "missing")
-        for k, v in d.items():
-            want = _FIELD_TYPES[k]
-            # bool is an int to Python, not to a trace: each must be the one it says.
-            if type(v) is not want:
-                raise ActionError(k, f"expected {_TYPE_NAMES[want]}, got {json_type(v)}")
-        return Action(**d)
+        """The inverse of ``to_json``; ``ActionError`` naming the field at fault."""
+        return Action(**record_from_json(d, _DEFAULT))
 
 
-_FIELD_TYPES: Final[dict[str, type]] = {k: type(v) for k, v in Action("", 0)._asdict().items()}
-_TYPE_NAMES: Final[dict[type, str]] = {str: "a string", int: "an integer", bool: "true or false"}
+_DEFAULT: Final = Action("", 0)  # what a saved action leaves out
 
 
 def thread_actor(pid: int, tid: int) -> int:

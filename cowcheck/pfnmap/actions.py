@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Final, NamedTuple
 
-from cowcheck.errors import ActionError, json_type
+from cowcheck.errors import ActionError, record_from_json, record_to_json
 from cowcheck.pfnmap.state import FAIL_COPY, FAIL_NAMES, FAIL_TRACK, TYPE_NAMES
 
 # Every operation; what each models is in docs/pfnmap.md and its module's docstring.
@@ -38,12 +38,7 @@ class PfnAction(NamedTuple):
     write: bool = False  # access
 
     def to_json(self) -> dict[str, Any]:
-        default = PfnAction("", 0)
-        d: dict[str, Any] = {"op": self.op, "actor": self.actor}
-        for k, v in self._asdict().items():
-            if k not in d and v != getattr(default, k):
-                d[k] = v
-        return d
+        return record_to_json(self, _DEFAULT)
 
     def describe(self) -> str:
         at = f"vaddr+{self.vpage * 4096:#x}"
@@ -78,27 +73,16 @@ class PfnAction(NamedTuple):
         return self.op
 
 
-_TYPE_NAMES: Final[dict[type, str]] = {str: "a string", int: "an integer", bool: "true or false"}
-_FIELD_TYPES: Final[dict[str, type]] = {k: type(v) for k, v in PfnAction("", 0)._asdict().items()}
+_DEFAULT: Final = PfnAction("", 0)  # what a saved action leaves out
 
 
 def action_from_json(d: object) -> PfnAction:
-    """The inverse of ``to_json``; ValueError naming the field at fault."""
-    if not isinstance(d, dict):
-        raise ActionError(None, f"expected an object with op and actor, got {json_type(d)}")
-    for k in d:
-        if k not in _FIELD_TYPES:
-            raise ActionError(str(k), f"unknown field (expected one of: {', '.join(PfnAction._fields)})")
-    for k in ("op", "actor"):
-        if k not in d:
-            raise ActionError(k, "missing")
-    for k, v in d.items():
-        if type(v) is not _FIELD_TYPES[k]:
-            raise ActionError(k, f"expected {_TYPE_NAMES[_FIELD_TYPES[k]]}, got {json_type(v)}")
-    if not -1 <= d.get("type", -1) < len(TYPE_NAMES):
+    """The inverse of ``to_json``; ``ActionError`` naming the field at fault."""
+    a = PfnAction(**record_from_json(d, _DEFAULT))
+    if not -1 <= a.type < len(TYPE_NAMES):
         raise ActionError("type", f"expected a cache type 0..{len(TYPE_NAMES) - 1} ({', '.join(TYPE_NAMES)}) or -1")
-    if not 0 <= d.get("fail", 0) < len(FAIL_NAMES):
+    if not 0 <= a.fail < len(FAIL_NAMES):
         raise ActionError("fail", f"expected 0..{len(FAIL_NAMES) - 1} (none, {', '.join(FAIL_NAMES[1:])})")
-    if d["op"] not in (*OPS, FORK_STEP):
-        raise ActionError("op", f"unknown operation {d['op']!r} (expected one of: {', '.join(OPS)}, step)")
-    return PfnAction(**d)
+    if a.op not in (*OPS, FORK_STEP):
+        raise ActionError("op", f"unknown operation {a.op!r} (expected one of: {', '.join(OPS)}, step)")
+    return a
