@@ -10,7 +10,6 @@ are ``models/pfnmap/*.py``, each a module-level ``RULE``, an instance of
 from __future__ import annotations
 
 import functools
-import inspect
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +18,9 @@ from typing import Any
 from cowcheck.errors import InputError
 from cowcheck.families import Family
 from cowcheck.input.bundled import models_dir, pfnmap_scenarios_dir, properties_dir
+from cowcheck.input.properties import properties_in
 from cowcheck.input.pyload import blame, load_module
+from cowcheck.input.rule_files import check_hook_signatures, check_hooks_callable, check_rule_name
 from cowcheck.pfnmap.model import PfnModel
 from cowcheck.pfnmap.property import PfnProperty
 from cowcheck.pfnmap.rule import (
@@ -63,27 +64,9 @@ def _rule_from(path: Path) -> PatRule:
     rule = getattr(mod, "RULE", None)
     if not isinstance(rule, PatRule):
         raise InputError(str(path), "RULE", "expected a module-level RULE = <instance of cowcheck.pfnmap.rule.PatRule>")
-    if not isinstance(rule.name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", rule.name):
-        raise InputError(
-            str(path), "name", f"expected a rule name of letters, digits, '-', '_' or '.', got {rule.name!r}"
-        )
-    named_in = next(c for c in type(rule).__mro__ if "name" in vars(c))
-    src = inspect.getsourcefile(named_in) if named_in is not PatRule else None
-    if src is None or Path(src).resolve() != path.resolve():
-        raise InputError(str(path), "name", f"expected the rule class to set its own name (it inherits {rule.name!r})")
-    for cls in type(rule).__mro__:
-        if cls is PatRule or cls is object:
-            break
-        for attr, fn in vars(cls).items():
-            if attr.startswith("_") or not inspect.isfunction(fn):
-                continue
-            where = f"{inspect.getsourcefile(fn) or path}:{fn.__code__.co_firstlineno}"
-            if attr not in (*HOOKS, "describe"):
-                raise InputError(where, None, f"unknown hook {attr!r} (expected one of: {', '.join(HOOKS)})")
-            want = list(inspect.signature(getattr(PatRule, attr)).parameters)
-            got = list(inspect.signature(fn).parameters)
-            if len(got) != len(want):
-                raise InputError(where, None, f"hook {attr} takes ({', '.join(want)}), got ({', '.join(got)})")
+    check_rule_name(rule, path, PatRule)
+    check_hooks_callable(rule, path, HOOKS)
+    check_hook_signatures(rule, path, PatRule, HOOKS)
     _check_decisions(rule, path)
     return rule
 
@@ -161,16 +144,7 @@ def rule_class(name: str) -> type[PatRule]:
 
 @functools.cache
 def all_properties() -> dict[str, PfnProperty]:
-    props: dict[str, PfnProperty] = {}
-    for p in sorted((properties_dir() / "pfnmap").glob("*.py")):
-        if p.name.startswith("_"):
-            continue
-        prop = getattr(load_module(p, "cowcheck_pfnmap_property"), "PROPERTY", None)
-        if not isinstance(prop, PfnProperty):
-            raise InputError(str(p), "PROPERTY", "expected a module-level PROPERTY = PfnProperty(...)")
-        props[prop.id] = prop
-    order = {n: i for i, n in enumerate(PROPERTY_ORDER)}
-    return dict(sorted(props.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+    return properties_in(properties_dir() / "pfnmap", PfnProperty, PROPERTY_ORDER, "cowcheck_pfnmap_property")
 
 
 def select(ids: Sequence[str] | None) -> tuple[Sequence[Any], Sequence[str]]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
+from pathlib import Path
+from typing import Protocol, TypeVar
 
 from cowcheck.errors import InputError
 from cowcheck.input.bundled import properties_dir
@@ -12,17 +15,32 @@ from cowcheck.mm.property import MMProperty
 DEFAULT = ("missed-cow", "wrong-cow", "memory-safety", "unnecessary-cow")
 
 
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+P = TypeVar("P", bound=_Identified)
+
+
 @cache
 def all_properties() -> dict[str, MMProperty]:
-    props: dict[str, MMProperty] = {}
-    for p in sorted(properties_dir().glob("*.py")):
+    return properties_in(properties_dir(), MMProperty, DEFAULT, "cowcheck_property")
+
+
+def properties_in(directory: Path, kind: type[P], first: Sequence[str], prefix: str) -> dict[str, P]:
+    """The property files of ``directory`` (any family's: each a module-level
+    ``PROPERTY``, an instance of ``kind``), by id: ``first`` in its order, then the
+    rest by id."""
+    props: dict[str, P] = {}
+    for p in sorted(directory.glob("*.py")):
         if p.name.startswith("_"):
             continue
-        prop = getattr(load_module(p, "cowcheck_property"), "PROPERTY", None)
-        if not isinstance(prop, MMProperty):
-            raise InputError(str(p), "PROPERTY", "expected a module-level PROPERTY = MMProperty(...)")
+        prop = getattr(load_module(p, prefix), "PROPERTY", None)
+        if not isinstance(prop, kind):
+            raise InputError(str(p), "PROPERTY", f"expected a module-level PROPERTY = {kind.__name__}(...)")
         props[prop.id] = prop
-    order = {n: i for i, n in enumerate(DEFAULT)}
+    order = {n: i for i, n in enumerate(first)}
     return dict(sorted(props.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
 
 

@@ -6,7 +6,7 @@ import functools
 import inspect
 import re
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -117,34 +117,51 @@ def _type_text(want: Any) -> str:
 def _validate(rule: Rule, path: Path) -> None:
     """Names and signatures of the hooks a rule file defines: a misspelt hook would
     otherwise be ignored silently and the base rule's decision checked instead."""
-    if not isinstance(rule.name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", rule.name):
-        expected = "a rule name of letters, digits, '-', '_' or '.'"
-        raise InputError(str(path), "name", f"expected {expected}, got {rule.name!r}")
-    # A rule file names its own rule: one that inherits its base rule's name would be
-    # reported, saved and compared as that base rule.
-    named_in = next(c for c in type(rule).__mro__ if "name" in vars(c))
-    src = inspect.getsourcefile(named_in) if named_in is not Rule else None
-    if "name" not in vars(rule) and (src is None or Path(src).resolve() != path.resolve()):
-        raise InputError(str(path), "name", f"expected the rule class to set its own name (it inherits {rule.name!r})")
-    for attr in HOOKS:
-        v = getattr(rule, attr, None)
-        if not callable(v):
-            raise InputError(str(path), attr, f"expected the hook to be a method, got {v!r:.40}")
-        if attr in _ABSTRACT and getattr(type(rule), attr) is getattr(Rule, attr):
+    check_rule_name(rule, path, Rule)
+    check_hooks_callable(rule, path, HOOKS)
+    for attr in _ABSTRACT:
+        if getattr(type(rule), attr) is getattr(Rule, attr):
             raise InputError(
                 str(path), attr, f"expected the rule to decide {attr} (or to derive from a rule_class() that does)"
             )
+    check_hook_signatures(rule, path, Rule, HOOKS)
+
+
+def check_rule_name(rule: Any, path: Path, base: type) -> None:
+    """A rule file names its own rule, in letters, digits, '-', '_' and '.' (any family's
+    rule; ``base`` its family's base class): one that inherits its base rule's name
+    would be reported, saved and compared as that base rule."""
+    if not isinstance(rule.name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", rule.name):
+        expected = "a rule name of letters, digits, '-', '_' or '.'"
+        raise InputError(str(path), "name", f"expected {expected}, got {rule.name!r}")
+    named_in = next(c for c in type(rule).__mro__ if "name" in vars(c))
+    src = inspect.getsourcefile(named_in) if named_in is not base else None
+    if "name" not in vars(rule) and (src is None or Path(src).resolve() != path.resolve()):
+        raise InputError(str(path), "name", f"expected the rule class to set its own name (it inherits {rule.name!r})")
+
+
+def check_hooks_callable(rule: Any, path: Path, hooks: Sequence[str]) -> None:
+    """Every hook of the family is still a method (not overwritten by a value)."""
+    for attr in hooks:
+        v = getattr(rule, attr, None)
+        if not callable(v):
+            raise InputError(str(path), attr, f"expected the hook to be a method, got {v!r:.40}")
+
+
+def check_hook_signatures(rule: Any, path: Path, base: type, hooks: Sequence[str]) -> None:
+    """Every method a rule's own classes define is one of the family's hooks (or
+    ``describe``), taking what ``base``'s does: a misspelt hook is named, not ignored."""
     for cls in type(rule).__mro__:
-        if cls is Rule or cls is object:
+        if cls is base or cls is object:
             break
         for attr, fn in vars(cls).items():
             if attr.startswith("_") or not inspect.isfunction(fn):
                 continue
             line = fn.__code__.co_firstlineno
             where = f"{inspect.getsourcefile(fn) or path}:{line}"
-            if attr not in HOOKS and attr != "describe":
-                raise InputError(where, None, f"unknown hook {attr!r} (expected one of: {', '.join(HOOKS)})")
-            want = list(inspect.signature(getattr(Rule, attr)).parameters)
+            if attr not in hooks and attr != "describe":
+                raise InputError(where, None, f"unknown hook {attr!r} (expected one of: {', '.join(hooks)})")
+            want = list(inspect.signature(getattr(base, attr)).parameters)
             got = list(inspect.signature(fn).parameters)
             if len(got) != len(want):
                 raise InputError(where, None, f"hook {attr} takes ({', '.join(want)}), got ({', '.join(got)})")
