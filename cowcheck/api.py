@@ -12,7 +12,7 @@ from cowcheck.engine import UNREACHED, Bounds, SearchOptions, SearchResult, Stat
 from cowcheck.engine.signals import stop_requested
 from cowcheck.errors import InputError
 from cowcheck.families import DEFAULT as DEFAULT_FAMILY
-from cowcheck.families import family, family_of_rule, load_any_rule, load_scenario
+from cowcheck.families import family, load_any_rule, load_scenario, misfit
 from cowcheck.input.bundled import find_scenario
 from cowcheck.input.scenario import Scenario
 from cowcheck.mm.actions import Action
@@ -202,14 +202,9 @@ def build_model(
     sc = resolve_scenario(scenario)
     fam = family(sc.family)
     r = resolve_rule(rule, fam.name)
-    if not fam.owns_rule(r):
-        other = family_of_rule(r).name
-        raise InputError(
-            "--rule",
-            None,
-            f"{r.name!r} is a rule of the {other} family, and {sc.name} a scenario of the {fam.name} family "
-            f"(expected one of: {', '.join(fam.builtin_names())}, or a rule file of the {fam.name} family)",
-        )
+    wrong = misfit(r, sc)
+    if wrong is not None:
+        raise InputError("--rule", None, wrong)
     props, failing = fam.select_properties(properties)
     # Typed as the anon family's model, whose attributes the reports read; a second
     # family's model offers the same ones they use (actor_name, step_label, scenario,

@@ -37,7 +37,7 @@ from cowcheck.checks.catalog import Job, outcome, run_pool
 from cowcheck.checks.saved_trace import Replay, replay_file
 from cowcheck.engine import Bounds, SearchOptions
 from cowcheck.errors import InputError
-from cowcheck.families import FAMILY_NAMES, family, family_of_rule, load_any_rule, load_scenario
+from cowcheck.families import FAMILY_NAMES, family, load_any_rule, load_scenario, misfit
 from cowcheck.input.bundled import find_scenario
 from cowcheck.input.trace_file import check_file
 from cowcheck.report.diagram import render_columns
@@ -306,17 +306,11 @@ def _known(where: str, fld: str, rule: str, scenario: str, props: list[str]) -> 
             where, f"{fld}.scenario", f"no scenario {scenario!r} (expected a bundled name or a file next to the config)"
         )
     sc = load_scenario(path)
-    fam = family(sc.family)
-    if not fam.owns_rule(r):
-        raise InputError(
-            where,
-            f"{fld}.rule",
-            f"{r.name!r} is a rule of the {family_of_rule(r).name} family, "
-            f"and {sc.name} a scenario of the {fam.name} family "
-            f"(expected one of: {', '.join(fam.builtin_names())}, or a rule file of the {fam.name} family)",
-        )
+    wrong = misfit(r, sc)
+    if wrong is not None:
+        raise InputError(where, f"{fld}.rule", wrong)
     try:
-        fam.select_properties(props)
+        family(sc.family).select_properties(props)
     except InputError as e:
         raise again("properties", e) from None
 

@@ -87,6 +87,19 @@ def family_of_rule(rule: Any) -> Family:
     raise TypeError(f"{rule!r} is no family's rule")
 
 
+def misfit(rule: Any, scenario: Any) -> str | None:
+    """None if ``rule`` is a rule of ``scenario``'s family; else what was expected, as
+    an error says it (a rule decides only its own family's kernel paths)."""
+    fam = family(scenario.family)
+    if fam.owns_rule(rule):
+        return None
+    return (
+        f"{rule.name!r} is a rule of the {family_of_rule(rule).name} family, and {scenario.name} a scenario of "
+        f"the {fam.name} family (expected one of: {', '.join(fam.builtin_names())}, or a rule file of the "
+        f"{fam.name} family)"
+    )
+
+
 def builtin_family(name: str) -> Family | None:
     """The family with a built-in rule named ``name``, if one has it."""
     return next((family(n) for n in FAMILIES if name in family(n).builtin_names()), None)

@@ -48,6 +48,8 @@ __all__ = ["MMModel", "program_action"]  # program_action: saved traces check th
 class MMModel:
     """Implements cowcheck.engine.Model for MMState and Action."""
 
+    family = "anon"  # its record in cowcheck/families/ (who draws its states)
+
     def __init__(
         self,
         scenario: World,

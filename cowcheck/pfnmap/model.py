@@ -48,6 +48,8 @@ TRUNCATE, DRIVER = "truncate", "driver"
 
 
 class PfnModel:
+    family = "pfnmap"  # its record in cowcheck/families/ (who draws its states)
+
     def __init__(
         self,
         scenario: PfnScenario,

@@ -32,6 +32,7 @@ class Trace:
     message: str | None
     diverged_at: int | None = None  # first action that was not enabled
     blocked: str = ""  # that action, as "<actor>: <label>"
+    family: str = "anon"  # whose states these are (families/): who draws them
 
     @property
     def actions(self) -> list[Action]:
@@ -117,4 +118,4 @@ def build_trace(model: MMModel, actions: Sequence[Action], prop: str | None = No
     if out.diverged_at is not None:
         a = actions[out.diverged_at]
         blocked = f"{model.actor_name(a.actor)}: {label_of(model, a, out.states[-1])}"
-    return Trace(steps, out.states[: end + 1], pid, msg, out.diverged_at, blocked)
+    return Trace(steps, out.states[: end + 1], pid, msg, out.diverged_at, blocked, model.family)

@@ -24,15 +24,11 @@ def _page(f: int) -> str:
     return "zero page" if f == ZERO_FRAME else f"#{f}"
 
 
-def describe_any(s: object) -> list[str]:
-    """A state of any family, one line per part."""
-    if isinstance(s, MMState):
-        return describe_state(s)
-    from cowcheck.pfnmap.describe import describe_state as describe_pfnmap
-    from cowcheck.pfnmap.state import PfnState
+def describe_in(trace: Trace, s: object) -> list[str]:
+    """A state of ``trace``, drawn by the trace's family (families/)."""
+    from cowcheck.families import family  # here: the anon family's record imports this module
 
-    assert isinstance(s, PfnState)
-    return describe_pfnmap(s)
+    return family(trace.family).describe_state(s)
 
 
 def describe_state(s: MMState) -> list[str]:
@@ -177,7 +173,7 @@ def _verdict(trace: Trace, width: int | None) -> list[str]:
         head = prose(head[0], width, "", "  ")
     if trace.property_id is None:
         return head
-    state = describe_any(trace.states[-1])
+    state = describe_in(trace, trace.states[-1])
     if width is None:
         state = ["  " + ln for ln in state]
     else:
@@ -188,7 +184,7 @@ def _verdict(trace: Trace, width: int | None) -> list[str]:
 def _legend(trace: Trace, shown: list[str], width: int | None) -> list[str]:
     """What each token ``shown`` names stands for, each once, then a blank line; nothing
     where it names none."""
-    if not isinstance(trace.states[0], MMState):
+    if trace.family != "anon":
         return []  # only the anon family's pages hold tokens
     lines = token_legend(trace, tokens_named("\n".join(shown)))
     if not lines:

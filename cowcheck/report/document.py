@@ -11,7 +11,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from cowcheck.report.counterexample import Trace
-from cowcheck.report.diagram import describe_any, diverged_text
+from cowcheck.report.diagram import describe_in, diverged_text
 
 if TYPE_CHECKING:
     from cowcheck.checks.catalog import CatalogRow
@@ -113,7 +113,7 @@ def trace_section(s: Shown, anchor: str = "trace") -> str:
         verdict += f"<p>{escape(s.search)}</p>"
     rows = []
     for n, st in enumerate(t.steps):
-        after = "\n".join(describe_any(t.states[n + 1])) if n + 1 < len(t.states) else ""
+        after = "\n".join(describe_in(t, t.states[n + 1])) if n + 1 < len(t.states) else ""
         notes = "<br>".join(escape(x) for x in st.notes)
         rows.append(
             f"<tr><td>{n + 1}</td><td>{escape(st.actor)}</td><td>{escape(st.label)}<br><small>{notes}</small></td>"

@@ -17,11 +17,11 @@ from cowcheck.api import build_model
 from cowcheck.checks.saved_trace import replay_file
 from cowcheck.engine.graph import Lasso, StateGraph, find_lasso, neighbourhood, state_graph, to_dot
 from cowcheck.errors import InputError
+from cowcheck.families import family
 from cowcheck.mm.actions import Action
 from cowcheck.mm.model import MMModel
 from cowcheck.mm.state import MMState
 from cowcheck.report.counterexample import label_of
-from cowcheck.report.diagram import describe_any
 
 FORMATS = ("dot", "graphml", "json")
 
@@ -93,8 +93,10 @@ def build(
 ) -> GraphReport:
     model = build_model(scenario, rule, properties, "observational", strict)
 
+    draw = family(model.family).describe_state
+
     def node_label(s: MMState) -> str:
-        return "\n".join(describe_any(s))
+        return "\n".join(draw(s))
 
     def edge_label(s: MMState, a: Action) -> str:
         return f"{model.actor_name(a.actor)}: {label_of(model, a, s)}"
