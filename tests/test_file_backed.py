@@ -11,6 +11,7 @@ from conftest import assert_reduced_matches, reachable, run_cli
 from cowcheck.api import build_model, check
 from cowcheck.engine import SearchOptions, Verdict, explore
 from cowcheck.input.properties import all_properties
+from cowcheck.input.rule_files import BUILTIN_ORDER
 from cowcheck.input.scenario import parse_scenario
 from cowcheck.mm import records
 from cowcheck.mm.actions import Action
@@ -19,19 +20,7 @@ from cowcheck.mm.rule import PageView, WpDecision
 from cowcheck.mm.state import NO_FILE, PTE_NONE, PTE_PRESENT, ZERO_FRAME, ForceOp, MMState
 from cowcheck.rules import rule_class
 
-ALL_RULES = (
-    "mapcount-4.8",
-    "mapcount",
-    "gup-breaks-cow",
-    "page-count",
-    "page-count-5.11",
-    "page-count-5.16",
-    "page-count-5.18",
-    "mapcount-cor",
-    "anon-exclusive-5.19",
-    "anon-exclusive-6.1",
-    "anon-exclusive",
-)
+ALL_RULES = BUILTIN_ORDER  # every era, in history order (test_rules.py holds it to the files)
 
 ONE = """
 name = "t"

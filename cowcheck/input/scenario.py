@@ -66,14 +66,18 @@ class Scenario(World):
 
     def bounds_parts(self) -> list[str]:
         """The bounds as ``holds`` states them."""
-        parts = [
-            f"{self.kind} scenario",
-            f"{len(self.vpages)} vpage(s), {self.cells} cells",
-            f"up to {self.max_processes} processes",
-        ]
-        if self.budget:
-            parts.append("budget: " + ", ".join(f"{k} {n}" for k, n in self.budget))
-        return parts
+        return bounds_parts(
+            self.kind, f"{len(self.vpages)} vpage(s), {self.cells} cells", self.max_processes, self.budget
+        )
+
+
+def bounds_parts(kind: str, size: str, max_processes: int, budget: tuple[tuple[str, int], ...]) -> list[str]:
+    """A scenario's bounds as ``holds`` states them (any family's; ``size`` says its
+    memory): its kind, its size, its processes and its budget."""
+    parts = [f"{kind} scenario", size, f"up to {max_processes} processes"]
+    if budget:
+        parts.append("budget: " + ", ".join(f"{k} {n}" for k, n in budget))
+    return parts
 
 
 class _Reader:

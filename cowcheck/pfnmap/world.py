@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cowcheck.input.scenario import bounds_parts
+
 
 @dataclass(frozen=True, slots=True)
 class DeviceVma:
@@ -67,11 +69,5 @@ class PfnScenario:
 
     def bounds_parts(self) -> list[str]:
         """The bounds as ``holds`` states them."""
-        parts = [
-            f"{self.kind} scenario",
-            f"{self.pages} device pfn(s), {len(self.vmas)} device VMA(s) at the start",
-            f"up to {self.max_processes} processes",
-        ]
-        if self.budget:
-            parts.append("budget: " + ", ".join(f"{k} {n}" for k, n in self.budget))
-        return parts
+        size = f"{self.pages} device pfn(s), {len(self.vmas)} device VMA(s) at the start"
+        return bounds_parts(self.kind, size, self.max_processes, self.budget)
