@@ -455,3 +455,15 @@ def test_the_html_matrix_draws_a_grid_per_family() -> None:
     pfnmap = html.split('<h2>The pfnmap family</h2><table class="matrix" id="matrix-pfnmap">')[1].split("</table>")[0]
     assert "pat-6.15" in pfnmap and "anon-exclusive" not in pfnmap and "pat-split-unmap" in pfnmap
     assert "anon-exclusive" in anon and "pat-6.15" not in anon and "vmsplice-child" in anon
+
+
+def test_an_optional_step_that_never_runs_is_unreached_not_a_vacuous_holds() -> None:
+    text = litmus(
+        'steps = [ { op = "fork", fail = true } ]',
+        'process = 1\nsteps = [ { op = "exit", optional = true } ]',
+        procs=2,
+    )
+    rep = check(parse_pfn_scenario(text, "t.toml"), "pat-6.15")
+    assert rep.verdict is Verdict.VIOLATED and rep.trace is not None
+    assert rep.trace.property_id == "unreached"
+    assert "a1: exit()" in (rep.trace.message or "")
